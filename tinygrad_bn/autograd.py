@@ -1,0 +1,141 @@
+"""Reverse-mode automatic differentiation: the Function protocol and the backward pass.
+
+Every differentiable op is a small `Function` subclass with `forward` and `backward` side by side (the early-tinygrad
+layout). `forward` computes the output array from input arrays and saves what `backward` needs; `backward` receives
+dL/d(output) and returns dL/d(input) for each input. `Function.apply` wraps that in Tensors and, when a gradient is
+needed, records the function on the output tensor, so the tensors and functions form a graph.
+
+`backward` (below) walks that graph from the loss to the leaves in reverse topological order. The order is found
+with an explicit stack, not recursion, so a 10,000-op chain works; gradients of a tensor used several times are
+summed before they flow further; and the graph is freed as it is consumed, so training steps don't accumulate memory.
+"""
+import contextlib
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_state, "grad_enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside `with no_grad():` ops record no graph (inference, optimizer updates, gradcheck's probes)."""
+    previous = is_grad_enabled()
+    _state.grad_enabled = False
+    try:
+        yield
+    finally:
+        _state.grad_enabled = previous
+
+
+def unbroadcast(grad, shape):
+    """Sum `grad` down to `shape`: the adjoint of broadcasting is a sum over the broadcast axes.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1, so each input element fed several
+    output elements, and its gradient is the sum of theirs.
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    extra_leading = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(extra_leading)))
+    stretched = tuple(axis for axis, size in enumerate(shape) if size == 1 and grad.shape[axis] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+class Function:
+    """One differentiable op. Subclasses define `forward(self, *arrays, **options)` and `backward(self, grad)`."""
+
+    def __init__(self):
+        self.inputs = ()  # the input Tensors, kept only while a backward pass may still need them
+        self.saved = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run the op on Tensors; return a Tensor that remembers this function if a gradient is needed."""
+        from .tensor import Tensor  # tensor.py builds on this module, so the import is deferred
+
+        devices = {t.device for t in inputs}
+        if len(devices) > 1:
+            names = " and ".join(f"{t.device} (shape {t.shape})" for t in inputs)
+            raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, got {names}; "
+                               "move them with .to(device)")
+        fn = cls()
+        fn.needs_grad = tuple(t.requires_grad for t in inputs)  # lets backward skip gradients nobody needs
+        out = Tensor._wrap(fn.forward(*(t.data for t in inputs), **options))
+        if is_grad_enabled() and any(t.requires_grad for t in inputs):
+            fn.inputs = inputs
+            out.requires_grad = True
+            out._ctx = fn
+        return out
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        """Return dL/d(input) for each input (a tuple, or one array for one input); None where none is needed."""
+        raise NotImplementedError
+
+
+def topological_order(root):
+    """Tensors reachable from `root` through recorded functions, each after every tensor it was computed from.
+
+    Iterative depth-first search: a node is emitted after all its inputs (post-order), using an explicit stack
+    of (tensor, inputs_already_pushed) pairs instead of Python recursion.
+    """
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor._ctx is not None:
+            for parent in tensor._ctx.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def backward(root, grad, retain_graph=False):
+    """Propagate `grad` = dL/d(root) to every leaf tensor that requires grad, accumulating into `leaf.grad`."""
+    from .tensor import Tensor
+
+    grads = {id(root): grad}
+    for tensor in reversed(topological_order(root)):
+        grad = grads.pop(id(tensor), None)
+        if grad is None:
+            continue
+        fn = tensor._ctx
+        if fn is None:  # a leaf: gradients accumulate across backward() calls until zeroed
+            if tensor.grad is None:
+                tensor.grad = Tensor._wrap(grad.copy())  # a copy: `grad` may be shared with another node's gradient
+            else:
+                tensor.grad.data += grad
+            continue
+        if fn.inputs == () and not retain_graph:
+            raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
+                               "after the first backward(). Use backward(retain_graph=True) the first time.")
+        input_grads = fn.backward(grad)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        for parent, parent_grad in zip(fn.inputs, input_grads):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent_grad.dtype != parent.data.dtype:  # e.g. a float64 scalar folded into a float32 op
+                parent_grad = parent_grad.astype(parent.data.dtype)
+            key = id(parent)
+            grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+        if not retain_graph:
+            fn.inputs, fn.saved = (), None  # free the graph: saved activations go as soon as they are used
+

@@ -1,0 +1,406 @@
+"""The Tensor's differentiable ops, each one Function with its forward and backward side by side.
+
+Notation in the docstrings: x, y are inputs, out is the output, g is dL/d(out), gx is dL/dx.
+Every op works on NumPy and CuPy arrays alike: it asks its input for its array module (`xp`).
+"""
+from .autograd import Function, unbroadcast
+from .backend import device_of, get_array_module, scatter_add, to_device
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Elementwise arithmetic with broadcasting. Each gradient is summed back to its input's shape by `unbroadcast`.
+# ----------------------------------------------------------------------------------------------------------------
+class Add(Function):
+    def forward(self, x, y):
+        self.shapes = x.shape, y.shape
+        return x + y
+
+    def backward(self, g):
+        """gx = g, gy = g"""
+        return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
+
+
+class Sub(Function):
+    def forward(self, x, y):
+        self.shapes = x.shape, y.shape
+        return x - y
+
+    def backward(self, g):
+        """gx = g, gy = -g"""
+        return unbroadcast(g, self.shapes[0]), unbroadcast(-g, self.shapes[1])
+
+
+class Mul(Function):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x * y
+
+    def backward(self, g):
+        """gx = g * y, gy = g * x"""
+        x, y = self.saved
+        gx = unbroadcast(g * y, x.shape) if self.needs_grad[0] else None
+        gy = unbroadcast(g * x, y.shape) if self.needs_grad[1] else None
+        return gx, gy
+
+
+class Div(Function):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x / y
+
+    def backward(self, g):
+        """gx = g / y, gy = -g * x / y**2"""
+        x, y = self.saved
+        gx = unbroadcast(g / y, x.shape) if self.needs_grad[0] else None
+        gy = unbroadcast(-g * x / (y * y), y.shape) if self.needs_grad[1] else None
+        return gx, gy
+
+
+class Pow(Function):
+    def forward(self, x, y):
+        out = x ** y
+        self.save_for_backward(x, y, out)
+        return out
+
+    def backward(self, g):
+        """gx = g * y * x**(y-1), gy = g * out * log(x)"""
+        x, y, out = self.saved
+        xp = get_array_module(x)
+        gx = unbroadcast(g * y * x ** (y - 1), x.shape) if self.needs_grad[0] else None
+        gy = unbroadcast(g * out * xp.log(x), y.shape) if self.needs_grad[1] else None
+        return gx, gy
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        """gx = -g"""
+        return -g
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Elementwise math. Where the derivative is a function of the output (exp, sqrt, tanh, sigmoid) the output is saved.
+# ----------------------------------------------------------------------------------------------------------------
+class Exp(Function):
+    def forward(self, x):
+        out = get_array_module(x).exp(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        """gx = g * exp(x) = g * out"""
+        (out,) = self.saved
+        return g * out
+
+
+class Log(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    def backward(self, g):
+        """gx = g / x"""
+        (x,) = self.saved
+        return g / x
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        out = get_array_module(x).sqrt(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        """gx = g / (2 * sqrt(x)) = g / (2 * out)"""
+        (out,) = self.saved
+        return g / (2 * out)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        out = get_array_module(x).tanh(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        """gx = g * (1 - tanh(x)**2) = g * (1 - out**2)"""
+        (out,) = self.saved
+        return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        # sigmoid(x) = (1 + tanh(x/2)) / 2: the same function, but it never overflows the way exp(-x) does
+        out = 0.5 * (1 + xp.tanh(0.5 * x))
+        self.save_for_backward(out)
+        return out.astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        """gx = g * sigmoid(x) * (1 - sigmoid(x)) = g * out * (1 - out)"""
+        (out,) = self.saved
+        return g * out * (1 - out)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        # The mask, not x, is what backward needs: one byte per element instead of four.
+        mask = x > 0
+        self.save_for_backward(mask)
+        return x * mask
+
+    def backward(self, g):
+        """gx = g * (x > 0)"""
+        (mask,) = self.saved
+        return g * mask
+
+
+class Abs(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.save_for_backward(xp.sign(x))
+        return xp.abs(x)
+
+    def backward(self, g):
+        """gx = g * sign(x)   (0 at x = 0, like PyTorch)"""
+        (sign,) = self.saved
+        return g * sign
+
+
+class Clamp(Function):
+    def forward(self, x, low=None, high=None):
+        xp = get_array_module(x)
+        inside = xp.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        self.save_for_backward(inside)
+        return xp.clip(x, low, high)
+
+    def backward(self, g):
+        """gx = g where low <= x <= high, else 0"""
+        (inside,) = self.saved
+        return g * inside
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reductions
+# ----------------------------------------------------------------------------------------------------------------
+def _restore_reduced_axes(g, shape, axis, keepdim):
+    """Reshape a reduced gradient so it broadcasts against the input: put back the axes that were summed away."""
+    if axis is None:
+        return g.reshape((1,) * len(shape))
+    if keepdim:
+        return g
+    axes = sorted(a % len(shape) for a in axis)
+    for a in axes:
+        g = get_array_module(g).expand_dims(g, a)
+    return g
+
+
+class Sum(Function):
+    def forward(self, x, axis=None, keepdim=False):
+        self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
+        return x.sum(axis=axis, keepdims=keepdim)
+
+    def backward(self, g):
+        """gx = g broadcast to x's shape (every summed element gets the same gradient)"""
+        g = _restore_reduced_axes(g, self.shape, self.axis, self.keepdim)
+        return get_array_module(g).broadcast_to(g, self.shape)
+
+
+class Mean(Function):
+    def forward(self, x, axis=None, keepdim=False):
+        self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
+        out = x.mean(axis=axis, keepdims=keepdim)
+        self.count = x.size // max(out.size, 1)
+        return out
+
+    def backward(self, g):
+        """gx = g / n broadcast to x's shape, n = number of averaged elements"""
+        g = _restore_reduced_axes(g, self.shape, self.axis, self.keepdim) / self.count
+        return get_array_module(g).broadcast_to(g, self.shape)
+
+
+class Max(Function):
+    """max over all elements, or over one axis (the min is max of -x)."""
+
+    def forward(self, x, axis=None, keepdim=False):
+        xp = get_array_module(x)
+        self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
+        if axis is None:
+            out = x.max()
+            # Ties share the gradient equally (PyTorch's rule for a full reduction).
+            winners = x == out
+            self.save_for_backward(winners / winners.sum())
+            return out
+        index = xp.expand_dims(x.argmax(axis=axis), axis)
+        # With an axis, the gradient goes to the one element argmax picked (PyTorch's rule for max(dim)).
+        self.save_for_backward(index)
+        out = xp.take_along_axis(x, index, axis=axis)
+        return out if keepdim else out.squeeze(axis)
+
+    def backward(self, g):
+        """gx = g at the position of the maximum, 0 elsewhere"""
+        (where,) = self.saved
+        xp = get_array_module(g)
+        if self.axis is None:
+            return (g * where).astype(g.dtype, copy=False)
+        gx = xp.zeros(self.shape, dtype=g.dtype)
+        g = g if self.keepdim else xp.expand_dims(g, self.axis)
+        xp.put_along_axis(gx, where, g, axis=self.axis)
+        return gx
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Shape ops: they move numbers around, so each backward moves the gradient back the same way.
+# ----------------------------------------------------------------------------------------------------------------
+class Reshape(Function):
+    def forward(self, x, shape):
+        self.shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        """gx = g reshaped to x's shape"""
+        return g.reshape(self.shape)
+
+
+class Permute(Function):
+    def forward(self, x, axes):
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, g):
+        """gx = g permuted by the inverse permutation"""
+        xp = get_array_module(g)
+        return g.transpose(tuple(xp.argsort(xp.asarray(self.axes)).tolist()))
+
+
+class Expand(Function):
+    def forward(self, x, shape):
+        self.shape = x.shape
+        return get_array_module(x).broadcast_to(x, shape)
+
+    def backward(self, g):
+        """gx = g summed over the expanded axes"""
+        return unbroadcast(g, self.shape)
+
+
+def _is_basic_index(index):
+    """Basic indexing (ints, slices, None, ...) selects each element at most once, so no scatter-add is needed."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class GetItem(Function):
+    def forward(self, x, index):
+        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        return x[index]
+
+    def backward(self, g):
+        """gx = zeros like x, with g added at the indexed positions (repeated indices add up)"""
+        gx = get_array_module(g).zeros(self.shape, dtype=self.dtype)
+        if _is_basic_index(self.index):
+            gx[self.index] = g
+        else:
+            scatter_add(gx, self.index, g)
+        return gx
+
+
+class Cat(Function):
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        self.sizes = [x.shape[axis] for x in xs]
+        return get_array_module(xs[0]).concatenate(xs, axis=axis)
+
+    def backward(self, g):
+        """each gx_i = the slice of g that came from x_i"""
+        xp = get_array_module(g)
+        bounds = xp.cumsum(xp.asarray(self.sizes))[:-1].tolist()
+        return tuple(xp.split(g, bounds, axis=self.axis))
+
+
+class Stack(Function):
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        return get_array_module(xs[0]).stack(xs, axis=axis)
+
+    def backward(self, g):
+        """each gx_i = g[..., i, ...] along the new axis"""
+        xp = get_array_module(g)
+        return tuple(xp.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Matrix product
+# ----------------------------------------------------------------------------------------------------------------
+class MatMul(Function):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x @ y
+
+    def backward(self, g):
+        """gx = g @ y^T, gy = x^T @ g   (batch axes that were broadcast are summed back)"""
+        x, y = self.saved
+        xp = get_array_module(g)
+        # A 1-D operand is a row (left) or a column (right) vector; give every array two matrix axes.
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        g2 = g
+        if x.ndim == 1:
+            g2 = xp.expand_dims(g2, -2)
+        if y.ndim == 1:
+            g2 = xp.expand_dims(g2, -1)
+        gx = gy = None
+        if self.needs_grad[0]:
+            gx = unbroadcast(g2 @ xp.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape)
+        if self.needs_grad[1]:
+            gy = unbroadcast(xp.swapaxes(x2, -1, -2) @ g2, y2.shape).reshape(y.shape)
+        return gx, gy
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Softmax family: fused ops, because composing them from exp/sum overflows for large logits.
+# ----------------------------------------------------------------------------------------------------------------
+class Softmax(Function):
+    def forward(self, x, axis):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=axis, keepdims=True))  # shifting by the max keeps exp from overflowing
+        out = e / e.sum(axis=axis, keepdims=True)
+        self.axis = axis
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        """gx = out * (g - sum(g * out))   (the Jacobian diag(out) - out out^T applied to g)"""
+        (out,) = self.saved
+        return out * (g - (g * out).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, x, axis):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        self.axis = axis
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        """gx = g - softmax(x) * sum(g)"""
+        (out,) = self.saved
+        xp = get_array_module(g)
+        return g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True)
+
+
+class ToDevice(Function):
+    def forward(self, x, device):
+        self.source = device_of(x)
+        return to_device(x, device)
+
+    def backward(self, g):
+        """gx = g, moved back to x's device"""
+        return to_device(g, self.source)

@@ -1,0 +1,458 @@
+"""The Tensor: an n-dimensional array (NumPy or CuPy) that remembers how it was computed.
+
+A Tensor holds `data` (the raw array), `requires_grad`, `grad` (a Tensor, filled by `backward()`), and `_ctx`, the
+Function that produced it (None for tensors made by the user: the leaves). Each method below is a thin call into
+an op of `ops.py`, where forward and backward live side by side.
+"""
+import numbers
+
+import numpy as np
+
+from . import autograd, ops
+from .backend import check_device, device_of, get_array_module, array_module, rng, to_device, to_numpy
+
+float32, float64 = np.dtype("float32"), np.dtype("float64")
+int32, int64, bool_ = np.dtype("int32"), np.dtype("int64"), np.dtype("bool")
+
+
+def _as_dtype(dtype):
+    return None if dtype is None else np.dtype(dtype)
+
+
+def _is_float(dtype):
+    return np.issubdtype(dtype, np.floating)
+
+
+class Tensor:
+    # Make NumPy hand `ndarray + Tensor` to Tensor.__radd__ instead of treating the Tensor as an object scalar.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad=False, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if device is None and device_of(data) == "cuda":
+            device = "cuda"
+        device = check_device(device)
+        dtype = _as_dtype(dtype)
+        if dtype is None and not hasattr(data, "dtype"):
+            # Python numbers and lists: floats become float32 (PyTorch's default), ints stay int64.
+            probe = np.asarray(data)
+            dtype = float32 if _is_float(probe.dtype) else probe.dtype
+        # Like torch.tensor, the constructor copies: later in-place updates never write into the caller's array.
+        if device_of(data) == "cpu":
+            data = np.asarray(data)
+        self.data = array_module(device).array(to_device(data, device), dtype=dtype, copy=True)
+        self.grad = None
+        self._ctx = None
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
+
+    @classmethod
+    def _wrap(cls, array):
+        """A Tensor around an existing array, without copying (used by ops for their outputs)."""
+        tensor = cls.__new__(cls)
+        tensor.data, tensor.grad, tensor._ctx, tensor.requires_grad = array, None, None, False
+        return tensor
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and not _is_float(self.data.dtype):
+            raise ValueError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
+                             "convert first, e.g. Tensor(data, dtype='float32', requires_grad=True)")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    # -------------------------------------------------------------------------------------------- attributes
+    shape = property(lambda self: tuple(self.data.shape))
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    device = property(lambda self: device_of(self.data))
+    is_leaf = property(lambda self: self._ctx is None)
+    T = property(lambda self: self.transpose(-2, -1) if self.ndim >= 2 else self)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        body = np.array2string(to_numpy(self.data), separator=", ", prefix="Tensor(")
+        extras = []
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{type(self._ctx).__name__}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return f"Tensor({body}{''.join(', ' + e for e in extras)})"
+
+    # ----------------------------------------------------------------------------------- autograd and exits
+    def backward(self, gradient=None, retain_graph=False):
+        """Compute d(self)/d(leaf) for every leaf that requires grad and add it into `leaf.grad`."""
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn; set "
+                               "requires_grad=True on the leaves (parameters) and compute it outside no_grad()")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward(): grad can be implicitly created only for scalar outputs, but this "
+                                   f"tensor has shape {self.shape}; pass gradient= of that shape")
+            gradient = get_array_module(self.data).ones_like(self.data)
+        else:
+            gradient = gradient.data if isinstance(gradient, Tensor) else gradient
+            gradient = to_device(get_array_module(self.data).asarray(gradient), self.device)
+            if tuple(gradient.shape) != self.shape:
+                raise ValueError(f"backward(): gradient has shape {tuple(gradient.shape)} but the tensor has shape "
+                                 f"{self.shape}")
+            gradient = gradient.astype(self.dtype, copy=False)
+        autograd.backward(self, gradient, retain_graph=retain_graph)
+
+    def detach(self):
+        """The same numbers, cut from the graph (shares memory)."""
+        return Tensor._wrap(self.data)
+
+    def numpy(self):
+        """A host NumPy array (a device-to-host copy for CUDA tensors)."""
+        return to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to a number, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return to_numpy(self.data).tolist()
+
+    def to(self, device=None, dtype=None):
+        out = self
+        if device is not None and check_device(device) != self.device:
+            out = ops.ToDevice.apply(out, device=check_device(device))
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = out.astype(dtype)
+        return out
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def astype(self, dtype):
+        """A copy in another dtype. Gradients flow through float-to-float casts."""
+        dtype = np.dtype(dtype)
+        if self.requires_grad and _is_float(dtype):
+            return _Cast.apply(self, dtype=dtype)
+        return Tensor._wrap(self.data.astype(dtype))
+
+    def float(self):
+        return self.astype(float32)
+
+    def double(self):
+        return self.astype(float64)
+
+    def long(self):
+        return self.astype(int64)
+
+    # ------------------------------------------------------------------------------------------- arithmetic
+    def _lift(self, other):
+        """Turn a Python number or an array into a Tensor on self's device."""
+        if isinstance(other, Tensor):
+            return other
+        xp = get_array_module(self.data)
+        if isinstance(other, numbers.Number):
+            # A Python number takes the tensor's dtype, as in PyTorch: 2.0 * (float32 tensor) stays float32.
+            dtype = float32 if isinstance(other, float) and not _is_float(self.dtype) else self.dtype
+            return Tensor._wrap(xp.asarray(other, dtype=dtype))
+        return Tensor._wrap(xp.asarray(other))
+
+    def _binary(self, fn, other, reverse=False):
+        other = self._lift(other)
+        x, y = (other, self) if reverse else (self, other)
+        try:
+            np.broadcast_shapes(x.shape, y.shape)
+        except ValueError:
+            raise ValueError(f"{fn.__name__}: shapes {x.shape} and {y.shape} cannot be broadcast together") from None
+        return fn.apply(x, y)
+
+    def __add__(self, other): return self._binary(ops.Add, other)
+    def __radd__(self, other): return self._binary(ops.Add, other, reverse=True)
+    def __sub__(self, other): return self._binary(ops.Sub, other)
+    def __rsub__(self, other): return self._binary(ops.Sub, other, reverse=True)
+    def __mul__(self, other): return self._binary(ops.Mul, other)
+    def __rmul__(self, other): return self._binary(ops.Mul, other, reverse=True)
+    def __truediv__(self, other): return self._binary(ops.Div, other)
+    def __rtruediv__(self, other): return self._binary(ops.Div, other, reverse=True)
+    def __pow__(self, other): return self._binary(ops.Pow, other)
+    def __rpow__(self, other): return self._binary(ops.Pow, other, reverse=True)
+    def __neg__(self): return ops.Neg.apply(self)
+    def __matmul__(self, other): return self.matmul(other)
+    def __rmatmul__(self, other): return self._lift(other).matmul(self)
+
+    add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
+
+    def matmul(self, other):
+        other = self._lift(other)
+        a, b = self.shape, other.shape
+        if self.ndim == 0 or other.ndim == 0:
+            raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {a} and {b}")
+        inner_a, inner_b = a[-1], (b[0] if other.ndim == 1 else b[-2])
+        if inner_a != inner_b:
+            raise ValueError(f"matmul: shapes {a} and {b} are not aligned ({inner_a} != {inner_b})")
+        try:
+            np.broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of shapes {a} and {b} cannot be broadcast together") from None
+        return ops.MatMul.apply(self, other)
+
+    # ---------------------------------------------------- comparisons (no gradient: their result is boolean)
+    def _compare(self, op, other):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self.data, other))
+
+    def __eq__(self, other): return self._compare(lambda a, b: a == b, other)
+    def __ne__(self, other): return self._compare(lambda a, b: a != b, other)
+    def __lt__(self, other): return self._compare(lambda a, b: a < b, other)
+    def __le__(self, other): return self._compare(lambda a, b: a <= b, other)
+    def __gt__(self, other): return self._compare(lambda a, b: a > b, other)
+    def __ge__(self, other): return self._compare(lambda a, b: a >= b, other)
+    __hash__ = object.__hash__  # tensors are compared elementwise, but hashed (in sets, dicts) by identity
+
+    # --------------------------------------------------------------------------------------- elementwise math
+    def exp(self): return ops.Exp.apply(self)
+    def log(self): return ops.Log.apply(self)
+    def sqrt(self): return ops.Sqrt.apply(self)
+    def tanh(self): return ops.Tanh.apply(self)
+    def sigmoid(self): return ops.Sigmoid.apply(self)
+    def relu(self): return ops.ReLU.apply(self)
+    def abs(self): return ops.Abs.apply(self)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        return ops.Clamp.apply(self, low=min, high=max)
+
+    clip = clamp
+
+    # --------------------------------------------------------------------------------------------- reductions
+    def _axes(self, dim):
+        """Normalise `dim` (None, int or tuple, possibly negative) into a tuple of axes, checking the range."""
+        if dim is None:
+            return None
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        for d in dims:
+            if not -max(self.ndim, 1) <= d < max(self.ndim, 1):
+                raise IndexError(f"dim {d} is out of range for a tensor of shape {self.shape}")
+        return tuple(d % max(self.ndim, 1) for d in dims)
+
+    def sum(self, dim=None, keepdim=False):
+        return ops.Sum.apply(self, axis=self._axes(dim), keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return ops.Mean.apply(self, axis=self._axes(dim), keepdim=keepdim)
+
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        """Variance; unbiased (divides by n - 1) by default, like torch.var."""
+        correction = (1 if unbiased else 0) if correction is None else correction
+        axes = self._axes(dim)
+        n = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        centred = self - self.mean(dim=axes, keepdim=True)
+        return (centred * centred).sum(dim=axes, keepdim=keepdim) / max(n - correction, 0)
+
+    def max(self, dim=None, keepdim=False):
+        """max over all elements, or (values, indices) along `dim`, like torch.max."""
+        if dim is None:
+            return ops.Max.apply(self)
+        axis = self._axes(dim)[0]
+        return MaxResult(ops.Max.apply(self, axis=axis, keepdim=keepdim), self.argmax(axis, keepdim))
+
+    def min(self, dim=None, keepdim=False):
+        if dim is None:
+            return -ops.Max.apply(-self)
+        axis = self._axes(dim)[0]
+        return MaxResult(-ops.Max.apply(-self, axis=axis, keepdim=keepdim), self.argmin(axis, keepdim))
+
+    def argmax(self, dim=None, keepdim=False):
+        if dim is None:
+            return Tensor._wrap(self.data.argmax())
+        axis = self._axes(dim)[0]
+        return Tensor._wrap(self.data.argmax(axis=axis, keepdims=keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        if dim is None:
+            return Tensor._wrap(self.data.argmin())
+        axis = self._axes(dim)[0]
+        return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keepdim))
+
+    def softmax(self, dim):
+        return ops.Softmax.apply(self, axis=self._axes(dim)[0])
+
+    def log_softmax(self, dim):
+        return ops.LogSoftmax.apply(self, axis=self._axes(dim)[0])
+
+    # --------------------------------------------------------------------------------------------- shape ops
+    def reshape(self, *shape):
+        shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
+        known = int(np.prod([s for s in shape if s != -1]))
+        unknown = shape.count(-1)
+        valid = (unknown == 0 and known == self.numel()) or (unknown == 1 and known > 0 and self.numel() % known == 0)
+        if not valid:
+            raise ValueError(f"reshape: shape {shape} is invalid for a tensor of shape {self.shape} "
+                             f"({self.numel()} elements)")
+        return ops.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    def permute(self, *dims):
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        axes = self._axes(dims)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} dims of shape {self.shape}")
+        return ops.Permute.apply(self, axes=axes)
+
+    def transpose(self, dim0, dim1):
+        axes = list(range(self.ndim))
+        d0, d1 = self._axes((dim0, dim1))
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return ops.Permute.apply(self, axes=tuple(axes))
+
+    def unsqueeze(self, dim):
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dims = self._axes(dim)
+        return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
+
+    def expand(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        lead = len(shape) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: the target {tuple(shape)} has fewer dims than the tensor's shape {self.shape}")
+        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+        for size, new in zip(self.shape, target[lead:]):
+            if size != new and size != 1:
+                raise ValueError(f"expand: cannot expand shape {self.shape} to {tuple(shape)}")
+        return ops.Expand.apply(self, shape=target)
+
+    def __getitem__(self, index):
+        index = _raw_index(index)
+        return ops.GetItem.apply(self, index=index)
+
+
+class MaxResult(tuple):
+    """(values, indices), like the namedtuple torch.max(dim) returns."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+class _Cast(ops.Function):
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        """gx = g, cast back to x's dtype"""
+        return g.astype(self.dtype)
+
+
+def _raw_index(index):
+    """Indices may contain Tensors (e.g. labels); ops index raw arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+# ----------------------------------------------------------------------------------------------------- creation
+def _creation(array_fn, shape, dtype, device, requires_grad):
+    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    device = check_device(device)
+    out = Tensor._wrap(array_fn(tuple(int(s) for s in shape), np.dtype(dtype or float32), device))
+    return out.requires_grad_(requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return _creation(lambda s, d, dev: array_module(dev).zeros(s, dtype=d), shape, dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return _creation(lambda s, d, dev: array_module(dev).ones(s, dtype=d), shape, dtype, device, requires_grad)
+
+
+def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    return _creation(lambda s, d, dev: array_module(dev).full(s, fill_value, dtype=d), (shape,), dtype, device,
+                     requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples, drawn on the host from the seeded generator (same numbers on every device)."""
+    return _creation(lambda s, d, dev: to_device(rng("cpu").standard_normal(s).astype(d), dev),
+                     shape, dtype, device, requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1), drawn on the host from the seeded generator."""
+    return _creation(lambda s, d, dev: to_device(rng("cpu").random(s).astype(d), dev),
+                     shape, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    all_ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    dtype = np.dtype(dtype) if dtype is not None else (int64 if all_ints else float32)
+    out = Tensor._wrap(array_module(check_device(device)).arange(start, end, step).astype(dtype))
+    return out.requires_grad_(requires_grad)
+
+
+def zeros_like(tensor, dtype=None, device=None, requires_grad=False):
+    return zeros(tensor.shape, dtype=dtype or tensor.dtype, device=device or tensor.device, requires_grad=requires_grad)
+
+
+def ones_like(tensor, dtype=None, device=None, requires_grad=False):
+    return ones(tensor.shape, dtype=dtype or tensor.dtype, device=device or tensor.device, requires_grad=requires_grad)
+
+
+def _check_joinable(name, tensors, dim):
+    if not tensors:
+        raise ValueError(f"{name}: expected a non-empty list of tensors")
+    return tensors[0]._axes(dim)[0] if name == "cat" else dim % (tensors[0].ndim + 1)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim; all other dims must match."""
+    tensors = list(tensors)
+    axis = _check_joinable("cat", tensors, dim)
+    for t in tensors[1:]:
+        if t.ndim != tensors[0].ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape))
+                                              if i != axis):
+            raise ValueError(f"cat: shapes {tensors[0].shape} and {t.shape} differ outside dim {axis}")
+    return ops.Cat.apply(*tensors, axis=axis)
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dim."""
+    tensors = list(tensors)
+    axis = _check_joinable("stack", tensors, dim)
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: expected tensors of equal shape, got {tensors[0].shape} and {t.shape}")
+    return ops.Stack.apply(*tensors, axis=axis)
