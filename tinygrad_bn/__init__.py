@@ -6,6 +6,7 @@ Tensor and its ops), gradcheck.py, nn/functional/ (conv, batch norm, pooling, lo
 from .autograd import is_grad_enabled, no_grad
 from .backend import cuda_available, manual_seed
 from .gradcheck import GradcheckError, gradcheck
+from .serialization import load, save
 from .tensor import (Tensor, arange, bool_, cat, float32, float64, full, int32, int64, ones, ones_like, rand,
                      randn, stack, zeros, zeros_like)
 

@@ -123,7 +123,7 @@ def backward(root, grad, retain_graph=False):
             else:
                 tensor.grad.data += grad
             continue
-        if fn.inputs == () and not retain_graph:
+        if not fn.inputs:  # a recorded function always has inputs, unless an earlier backward() freed them
             raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
                                "after the first backward(). Use backward(retain_graph=True) the first time.")
         input_grads = fn.backward(grad)
@@ -132,6 +132,9 @@ def backward(root, grad, retain_graph=False):
         for parent, parent_grad in zip(fn.inputs, input_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
+            if parent_grad.shape != parent.data.shape:  # a wrong shape could broadcast silently into a wrong sum
+                raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} "
+                                   f"for an input of shape {parent.data.shape}")
             if parent_grad.dtype != parent.data.dtype:  # e.g. a float64 scalar folded into a float32 op
                 parent_grad = parent_grad.astype(parent.data.dtype)
             key = id(parent)

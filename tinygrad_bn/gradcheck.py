@@ -59,16 +59,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
         x = probes[i]
         analytic = np.zeros(x.shape) if x.grad is None else to_numpy(x.grad.data)
         numeric = np.zeros(x.shape)
-        flat = x.data.reshape(-1)  # a view: writing into it perturbs x in place
         with no_grad():
-            for j in range(flat.size):
-                original = float(flat[j])
-                flat[j] = original + eps
+            # Index element by element: x.data may be non-contiguous (a transposed input), where reshape(-1)
+            # would return a copy and the perturbation would never reach x.
+            for element in np.ndindex(*x.shape):
+                original = float(x.data[element])
+                x.data[element] = original + eps
                 plus = loss()
-                flat[j] = original - eps
+                x.data[element] = original - eps
                 minus = loss()
-                flat[j] = original
-                numeric.reshape(-1)[j] = (plus - minus) / (2 * eps)
+                x.data[element] = original
+                numeric[element] = (plus - minus) / (2 * eps)
         error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if (error > 0).any():
             worst = np.unravel_index(int(np.argmax(error)), x.shape) if x.ndim else ()

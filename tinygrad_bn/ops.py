@@ -3,6 +3,8 @@
 Notation in the docstrings: x, y are inputs, out is the output, g is dL/d(out), gx is dL/dx.
 Every op works on NumPy and CuPy arrays alike: it asks its input for its array module (`xp`).
 """
+import numpy as np
+
 from .autograd import Function, unbroadcast
 from .backend import device_of, get_array_module, scatter_add, to_device
 
@@ -133,10 +135,12 @@ class Tanh(Function):
 class Sigmoid(Function):
     def forward(self, x):
         xp = get_array_module(x)
-        # sigmoid(x) = (1 + tanh(x/2)) / 2: the same function, but it never overflows the way exp(-x) does
-        out = 0.5 * (1 + xp.tanh(0.5 * x))
+        # With e = exp(-|x|) <= 1 nothing overflows: sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
+        # (Writing it as (1 + tanh(x/2)) / 2 also avoids overflow, but 1 + tanh cancels to 0 for x below about -37.)
+        e = xp.exp(-xp.abs(x))
+        out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
         self.save_for_backward(out)
-        return out.astype(x.dtype, copy=False)
+        return out
 
     def backward(self, g):
         """gx = g * sigmoid(x) * (1 - sigmoid(x)) = g * out * (1 - out)"""
@@ -275,8 +279,8 @@ class Permute(Function):
 
     def backward(self, g):
         """gx = g permuted by the inverse permutation"""
-        xp = get_array_module(g)
-        return g.transpose(tuple(xp.argsort(xp.asarray(self.axes)).tolist()))
+        inverse = tuple(np.argsort(self.axes).tolist())  # the axes are Python ints: sorted on the host
+        return g.transpose(inverse)
 
 
 class Expand(Function):
@@ -318,9 +322,8 @@ class Cat(Function):
 
     def backward(self, g):
         """each gx_i = the slice of g that came from x_i"""
-        xp = get_array_module(g)
-        bounds = xp.cumsum(xp.asarray(self.sizes))[:-1].tolist()
-        return tuple(xp.split(g, bounds, axis=self.axis))
+        bounds = np.cumsum(self.sizes)[:-1].tolist()  # where each input's slice of g begins
+        return tuple(get_array_module(g).split(g, bounds, axis=self.axis))
 
 
 class Stack(Function):
@@ -349,11 +352,9 @@ class MatMul(Function):
         # A 1-D operand is a row (left) or a column (right) vector; give every array two matrix axes.
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
-        g2 = g
-        if x.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
-        if y.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
+        # The output lost those vector axes; put them back in g, the column first (a 1-D @ 1-D g is 0-d).
+        g2 = g[..., None] if y.ndim == 1 else g
+        g2 = g2[..., None, :] if x.ndim == 1 else g2
         gx = gy = None
         if self.needs_grad[0]:
             gx = unbroadcast(g2 @ xp.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape)

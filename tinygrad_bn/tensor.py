@@ -4,6 +4,7 @@ A Tensor holds `data` (the raw array), `requires_grad`, `grad` (a Tensor, filled
 Function that produced it (None for tensors made by the user: the leaves). Each method below is a thin call into
 an op of `ops.py`, where forward and backward live side by side.
 """
+import collections
 import numbers
 
 import numpy as np
@@ -75,6 +76,18 @@ class Tensor:
     def numel(self):
         return int(self.data.size)
 
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                               "use .any() or .all() on .numpy(), or compare one element")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -130,6 +143,9 @@ class Tensor:
         return to_numpy(self.data).tolist()
 
     def to(self, device=None, dtype=None):
+        """Move to a device and/or cast: t.to("cuda"), t.to(tg.float64), t.to("cpu", dtype=tg.float32)."""
+        if device is not None and not _is_device_name(device):
+            device, dtype = None, device  # t.to(dtype): the one positional argument is a dtype
         out = self
         if device is not None and check_device(device) != self.device:
             out = ops.ToDevice.apply(out, device=check_device(device))
@@ -174,6 +190,10 @@ class Tensor:
     def _binary(self, fn, other, reverse=False):
         other = self._lift(other)
         x, y = (other, self) if reverse else (self, other)
+        # An integer tensor meeting a float one takes the float's dtype, as in PyTorch; NumPy would promote
+        # int64 with float32 to float64.
+        if _is_float(x.dtype) != _is_float(y.dtype):
+            x, y = (x, y.astype(x.dtype)) if _is_float(x.dtype) else (x.astype(y.dtype), y)
         try:
             np.broadcast_shapes(x.shape, y.shape)
         except ValueError:
@@ -328,6 +348,8 @@ class Tensor:
         return ops.Permute.apply(self, axes=tuple(axes))
 
     def unsqueeze(self, dim):
+        if not -(self.ndim + 1) <= dim <= self.ndim:  # the new dim may go at any of ndim + 1 places
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of shape {self.shape}")
         dim = dim % (self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
@@ -342,6 +364,8 @@ class Tensor:
         lead = len(shape) - self.ndim
         if lead < 0:
             raise ValueError(f"expand: the target {tuple(shape)} has fewer dims than the tensor's shape {self.shape}")
+        if -1 in shape[:lead]:
+            raise ValueError(f"expand: -1 (keep the size) is not allowed in a new leading dim: {tuple(shape)}")
         target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
         for size, new in zip(self.shape, target[lead:]):
             if size != new and size != 1:
@@ -349,15 +373,12 @@ class Tensor:
         return ops.Expand.apply(self, shape=target)
 
     def __getitem__(self, index):
-        index = _raw_index(index)
+        index = _raw_index(index, self.device)
         return ops.GetItem.apply(self, index=index)
 
 
-class MaxResult(tuple):
-    """(values, indices), like the namedtuple torch.max(dim) returns."""
-
-    values = property(lambda self: self[0])
-    indices = property(lambda self: self[1])
+# What max(dim) and min(dim) return: (values, indices), like torch's named tuple.
+MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 
 
 class _Cast(ops.Function):
@@ -370,15 +391,25 @@ class _Cast(ops.Function):
         return g.astype(self.dtype)
 
 
-def _raw_index(index):
-    """Indices may contain Tensors (e.g. labels); ops index raw arrays."""
-    if isinstance(index, Tensor):
-        return index.data
+def _is_device_name(name):
+    return isinstance(name, str) and name.lower().split(":")[0] in ("cpu", "cuda")
+
+
+def _raw_index(index, device):
+    """Indices may contain Tensors (e.g. labels) or lists; ops index raw arrays, on the indexed tensor's device."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+        return tuple(_raw_index_part(part, device) for part in index)
+    return _raw_index_part(index, device)
+
+
+def _raw_index_part(part, device):
+    if isinstance(part, Tensor):
+        part = part.data
+    elif isinstance(part, list):
+        part = np.asarray(part)
+    if isinstance(part, np.ndarray) or device_of(part) == "cuda":  # an index array: move it to the data
+        return to_device(part, device)
+    return part  # an int, slice, None or Ellipsis
 
 
 # ----------------------------------------------------------------------------------------------------- creation
@@ -398,6 +429,8 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None and isinstance(fill_value, (bool, numbers.Integral)):
+        dtype = bool_ if isinstance(fill_value, bool) else int64
     return _creation(lambda s, d, dev: array_module(dev).full(s, fill_value, dtype=d), (shape,), dtype, device,
                      requires_grad)
 
@@ -434,7 +467,12 @@ def ones_like(tensor, dtype=None, device=None, requires_grad=False):
 def _check_joinable(name, tensors, dim):
     if not tensors:
         raise ValueError(f"{name}: expected a non-empty list of tensors")
-    return tensors[0]._axes(dim)[0] if name == "cat" else dim % (tensors[0].ndim + 1)
+    if name == "cat":
+        return tensors[0]._axes(dim)[0]
+    ndim = tensors[0].ndim + 1  # stack inserts a new dim, so it may go at any of ndim + 1 places
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"stack: dim {dim} is out of range for tensors of shape {tensors[0].shape}")
+    return dim % ndim
 
 
 def cat(tensors, dim=0):

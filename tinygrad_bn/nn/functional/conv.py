@@ -18,9 +18,13 @@ scatters each column's gradient back onto the pixels it was copied from (adding 
 The arrays are kept channel-major in memory (see layout.py): that makes both the gather and the product's output
 layout free of transposes.
 """
+import numpy as np
+
 from ...autograd import Function
 from ...backend import get_array_module
 from .layout import channel_major
+
+CHUNK_COLUMNS = 4096  # output pixels per im2col chunk on the CPU: a few MB of columns, which stay in the L3 cache
 
 
 def _pair(value, name):
@@ -67,35 +71,54 @@ def col2im(cols, x_shape_cm, kernel, stride, padding):
     return gx[:, :, PH:PH + H, PW:PW + W]
 
 
+def image_chunks(N, pixels_per_image, xp):
+    """Split the batch into runs of images whose im2col columns fit in the CPU's cache (one run on a GPU).
+
+    Why: a full-batch `cols` is hundreds of MB, so building it and multiplying by W means writing it to RAM and
+    reading it back, and the thin matrix products become memory-bound. Built a few images at a time, each piece of
+    `cols` is still in the cache when the product reads it, and it is never kept: backward rebuilds it from x.
+    """
+    step = N if xp is not np else max(1, min(N, CHUNK_COLUMNS // pixels_per_image))
+    for start in range(0, N, step):
+        yield slice(start, min(start + step, N))
+
+
 class Conv2d(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0)):
+        xp = get_array_module(x)
         N, C, H, W = x.shape
         OC, _, KH, KW = weight.shape
         OH, OW = output_size(H, KH, stride[0], padding[0]), output_size(W, KW, stride[1], padding[1])
         self.kernel, self.stride, self.padding = (KH, KW), stride, padding
-        self.x_shape_cm, self.w_shape = (C, N, H, W), weight.shape
-        cols = im2col(channel_major(x), self.kernel, stride, padding)
-        w_mat = weight.reshape(OC, -1)
-        out = w_mat @ cols                                      # (OC, N*OH*OW): channel-major already
+        x_cm, w_mat = channel_major(x), weight.reshape(OC, -1)
+        out = xp.empty((OC, N, OH, OW), dtype=x.dtype)          # channel-major, like everything downstream
+        for images in image_chunks(N, OH * OW, xp):
+            cols = im2col(x_cm[:, images], self.kernel, stride, padding)
+            out[:, images] = (w_mat @ cols).reshape(OC, -1, OH, OW)
         if bias is not None:
-            out += bias[:, None]
-        self.save_for_backward(cols, w_mat)
-        self.has_bias = bias is not None
-        return out.reshape(OC, N, OH, OW).swapaxes(0, 1)      # NCHW view, channel-major memory
+            out += bias[:, None, None, None]
+        self.save_for_backward(x_cm, w_mat)
+        self.has_bias, self.w_shape = bias is not None, weight.shape
+        return out.swapaxes(0, 1)                               # the NCHW view
 
     def backward(self, g):
         """gW = g @ cols^T,  gx = col2im(W^T @ g),  gb = sum of g over (n, oh, ow)"""
-        cols, w_mat = self.saved
-        OC = w_mat.shape[0]
-        g_mat = channel_major(g).reshape(OC, -1)              # (OC, N*OH*OW)
-        gw = (g_mat @ cols.T).reshape(self.w_shape)
-        gx = None
-        if self.needs_grad[0]:  # the network's input image needs no gradient: skip the largest product
-            gx_cm = col2im(w_mat.T @ g_mat, self.x_shape_cm, self.kernel, self.stride, self.padding)
-            gx = gx_cm.swapaxes(0, 1)
-        if self.has_bias:
-            return gx, gw, g_mat.sum(axis=1)
-        return gx, gw
+        x_cm, w_mat = self.saved
+        xp = get_array_module(g)
+        C, N = x_cm.shape[:2]
+        g_cm = channel_major(g)                                 # (OC, N, OH, OW)
+        gw = xp.zeros(w_mat.shape, dtype=g.dtype)
+        gx_cm = xp.empty_like(x_cm) if self.needs_grad[0] else None
+        for images in image_chunks(N, g_cm[0, 0].size, xp):
+            cols = im2col(x_cm[:, images], self.kernel, self.stride, self.padding)
+            g_mat = g_cm[:, images].reshape(w_mat.shape[0], -1)
+            gw += g_mat @ cols.T
+            if gx_cm is not None:  # the network's input image needs no gradient: skip the largest product
+                gx_cm[:, images] = col2im(w_mat.T @ g_mat, gx_cm[:, images].shape, self.kernel, self.stride,
+                                          self.padding)
+        gx = None if gx_cm is None else gx_cm.swapaxes(0, 1)
+        gw = gw.reshape(self.w_shape)
+        return (gx, gw, g_cm.sum(axis=(1, 2, 3))) if self.has_bias else (gx, gw)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):

@@ -1,0 +1,48 @@
+"""One call from a folder of images to labelled uint8 arrays: find, (optionally) subsample, decode once, cache.
+
+    data = load_dataset("data/dogs-vs-cats", size=72)
+    data.images   # (N, 72, 72, 3) uint8, memory-mapped from the cache
+    data.labels   # (N,) int64; data.classes[k] is the name of label k
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_bn.data.cache import build_cache, default_cache_dir
+from tinygrad_bn.data.folders import find_images
+from tinygrad_bn.data.split import balanced_subset
+
+
+@dataclass
+class Dataset:
+    images: np.ndarray  # (N, S, S, 3) uint8
+    labels: np.ndarray  # (N,) int64
+    classes: list  # class names, sorted
+    paths: list  # paths[i] is the file that became images[i]
+    skipped: list  # (path, reason): image files that could not be decoded
+    ignored: list  # (path, reason): files that are not labelled images (Thumbs.db, ...)
+    layout: str  # "kaggle", "class-folders" or "petimages"
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def load_dataset(root, size, cache_dir=None, limit=None, seed=0, workers=None, progress=True):
+    """Find the images under `root`, decode them to size x size RGB once (cached on disk) and return a Dataset.
+
+    `limit` keeps a seeded, class-balanced subset of that many images (quick experiments, tests, benchmarks).
+    `cache_dir` defaults to <root>/.tinygrad_bn_cache if writable, else ~/.cache/tinygrad_bn ($TINYGRAD_BN_CACHE).
+    """
+    folder = find_images(root)
+    if limit is not None:
+        folder = folder.subset(balanced_subset(folder.labels, limit, seed))
+    cache = build_cache(folder.paths, size, cache_dir or default_cache_dir(root), workers, progress)
+    return Dataset(
+        images=cache.images,
+        labels=folder.labels[cache.kept],
+        classes=folder.classes,
+        paths=[folder.paths[i] for i in cache.kept],
+        skipped=cache.skipped,
+        ignored=folder.ignored,
+        layout=folder.layout,
+    )

@@ -1,0 +1,284 @@
+"""The layers: each one owns its parameters/buffers and calls one function of `nn.functional` in `forward`.
+
+The math lives in nn/functional; a layer only adds state (weights, running statistics, the train/eval flag) and
+PyTorch's constructor arguments, defaults, initialisation and repr.
+"""
+import math
+
+from ..tensor import float32, int64, zeros
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+def _pair(value):
+    """2 -> (2, 2); (2, 3) stays (2, 3): the (height, width) form of a kernel size, stride or padding."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _empty_parameter(shape, device, dtype):
+    """A Parameter to be filled by reset_parameters() (zeros rather than uninitialised memory)."""
+    return Parameter(zeros(shape, dtype=dtype or float32, device=device))
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. to switch a layer off). Accepts and ignores any arguments."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b, with W of shape (out_features, in_features) and b of shape (out_features,).
+
+    Init (PyTorch's): W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, device=None, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = _empty_parameter((out_features, in_features), device, dtype)
+        if bias:
+            self.bias = _empty_parameter((out_features,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation) over NCHW input with a weight of shape (out, in, kh, kw).
+
+    out[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] * x_padded[n, c, i*sh + u, j*sw + v]
+    Init (PyTorch's): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels * kh * kw.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, *,
+                 device=None, dtype=None):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        self.weight = _empty_parameter((out_channels, in_channels) + self.kernel_size, device, dtype)
+        if bias:
+            self.bias = _empty_parameter((out_channels,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input):
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+def _reset_weight_and_bias(weight, bias):
+    """PyTorch's default for Linear and Conv2d: kaiming_uniform_(a=sqrt(5)) and the same 1/sqrt(fan_in) for b."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init.calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        init.uniform_(bias, -bound, bound)
+
+
+class _BatchNorm(Module):
+    """Batch normalization: y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (dim 1).
+
+    Training: mean and the biased var come from the batch (over every dim but 1), and the running statistics are
+    updated as running = (1 - momentum) * running + momentum * batch_stat, with the unbiased batch variance;
+    momentum=None makes that a cumulative average (factor 1 / num_batches_tracked).
+    Eval: normalise with running_mean / running_var, so a sample's output never depends on the rest of its batch.
+    Buffers (saved, not learned): running_mean (0), running_var (1), num_batches_tracked (0, int64); parameters
+    weight (1) and bias (0), or None when affine=False. track_running_stats=False: no buffers, batch stats always.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *,
+                 device=None, dtype=None):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = _empty_parameter((num_features,), device, dtype)
+            self.bias = _empty_parameter((num_features,), device, dtype)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros((num_features,), dtype=dtype or float32, device=device))
+            self.register_buffer("running_var", zeros((num_features,), dtype=dtype or float32, device=device))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            init.zeros_(self.running_mean)
+            init.ones_(self.running_var)
+            init.zeros_(self.num_batches_tracked)
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input):
+        raise NotImplementedError
+
+    def forward(self, input):
+        """PyTorch's _BatchNorm.forward, step for step."""
+        self._check_input_dim(input)
+        average_factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # cumulative moving average: the n-th batch gets weight 1/n
+                average_factor = 1.0 / float(self.num_batches_tracked.item())
+
+        # Batch statistics in training, and in eval too when there are no running statistics to use.
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        # Pass the buffers only where they are used (eval) or updated (training and tracking): a module that
+        # tracks nothing must not have them updated.
+        pass_buffers = not self.training or self.track_running_stats
+        return F.batch_norm(
+            input,
+            self.running_mean if pass_buffers else None,
+            self.running_var if pass_buffers else None,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=average_factor,
+            eps=self.eps,
+        )
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """BatchNorm over (N, C) or (N, C, L) input: statistics over N, or over N and L."""
+
+    def _check_input_dim(self, input):
+        if input.ndim not in (2, 3):
+            raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+
+
+class BatchNorm2d(_BatchNorm):
+    """BatchNorm over (N, C, H, W) input: statistics over N, H and W for each channel C."""
+
+    def _check_input_dim(self, input):
+        if input.ndim != 4:
+            raise ValueError(f"expected 4D input (got {input.ndim}D input)")
+
+
+class ReLU(Module):
+    """relu(x) = max(x, 0)."""
+
+    def forward(self, input):
+        return F.relu(input)
+
+
+class MaxPool2d(Module):
+    """The maximum over each kernel_size window, moved by stride (default: kernel_size), after padding with -inf."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def forward(self, input):
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """The mean over each kernel_size window, moved by stride (default: kernel_size), after zero padding."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+
+    def forward(self, input):
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output_size (H, W) whatever the input size; 1 is global average pooling."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) with the defaults."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input):
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Dropout(Module):
+    """Training: zero each element with probability p and scale the rest by 1/(1-p). Eval: identity."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"

@@ -1,0 +1,395 @@
+"""Module: the container that gives a network its parameters, buffers, train/eval mode and state_dict.
+
+A model is a tree of Modules. Assigning an attribute registers it, in insertion order (PyTorch's design):
+
+    self.conv = Conv2d(3, 8, 3)           # a sub-Module   -> self._modules["conv"]
+    self.weight = Parameter(...)          # learnable      -> self._parameters["weight"], found by parameters()
+    self.register_buffer("running_mean", t)   # state that is saved but not learned (BatchNorm's statistics)
+
+Everything else (`parameters()`, `state_dict()`, `to(device)`, `train()`) is a walk over that tree. State dict keys
+are the attribute path joined with dots, parameters before buffers within a module, then its children:
+`0.weight`, `1.running_mean`, `1.num_batches_tracked` -- the same keys as a twin PyTorch model, so weights load both
+ways.
+"""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from ..backend import device_of, is_cupy_array, to_device, to_numpy
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module treats as learnable: requires_grad=True, and listed by `Module.parameters()`."""
+
+    def __init__(self, data, requires_grad=True):
+        device = data.device if isinstance(data, Tensor) else None  # a Tensor's values stay on its device
+        super().__init__(data, requires_grad=requires_grad, device=device)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class StateDictShapeError(ValueError, RuntimeError):
+    """A state_dict entry whose shape differs from the model's tensor.
+
+    PyTorch raises RuntimeError here; this is also a ValueError, since the value has the wrong shape.
+    """
+
+
+class Module:
+    """Base class of every layer and model. Subclasses call `super().__init__()` first, then define `forward`."""
+
+    def __init__(self):
+        # object.__setattr__ because our own __setattr__ needs these registries to exist
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Registration: attribute assignment sorts values into parameters, buffers and sub-modules.
+    # ------------------------------------------------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        registries = self.__dict__.get("_parameters"), self.__dict__.get("_buffers"), self.__dict__.get("_modules")
+        if registries[0] is None and isinstance(value, (Parameter, Module)):
+            raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before Module.__init__() call")
+        parameters, buffers, modules = registries
+        if isinstance(value, Parameter):
+            self._forget(name)
+            parameters[name] = value
+        elif parameters is not None and name in parameters:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
+                                "(Parameter or None expected)")
+            parameters[name] = None
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+        elif modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as child module {name!r} "
+                                "(Module or None expected)")
+            modules[name] = None
+        elif buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (Tensor or None expected)")
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # Called only when normal lookup fails: the registered entries live in the three registries, not __dict__.
+        for registry in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(registry)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def _forget(self, name):
+        """Remove `name` from every registry, so that re-assigning it as another kind leaves one entry."""
+        self.__dict__.pop(name, None)
+        self._parameters.pop(name, None)
+        self._buffers.pop(name, None)
+        self._modules.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def _check_new_name(self, name, kind):
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"{kind} name can't be empty or contain '.', got {name!r}")
+        if hasattr(self, name) and name not in self._parameters and name not in self._buffers \
+                and name not in self._modules:
+            raise KeyError(f"attribute {name!r} already exists")
+
+    def register_parameter(self, name, param):
+        """Register a Parameter (or None: a slot that exists but holds nothing, e.g. Linear(bias=False).bias)."""
+        self._check_new_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} (Parameter or None expected)")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register state that is not learned: saved in state_dict (unless persistent=False) and moved by to()."""
+        self._check_new_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer {name!r} (Tensor or None expected)")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name, module):
+        self._check_new_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Walking the tree
+    # ------------------------------------------------------------------------------------------------------------
+    def named_children(self):
+        """(name, module) for each direct sub-module, in registration order."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every descendant, depth first, parents before children.
+
+        A module shared by two parents is listed once (unless remove_duplicate=False).
+        """
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                child_prefix = prefix + "." + name if prefix else name
+                yield from module.named_modules(memo, child_prefix, remove_duplicate)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def _named_members(self, registry, prefix, recurse):
+        """Entries of one registry ("_parameters" or "_buffers") over the tree; a tensor shared twice is listed once."""
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, tensor in getattr(module, registry).items():
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                yield (module_prefix + "." + name if module_prefix else name), tensor
+
+    def named_parameters(self, prefix="", recurse=True):
+        yield from self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix="", recurse=True):
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Mode, gradients, devices
+    # ------------------------------------------------------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode on this module and every descendant (Dropout and BatchNorm behave differently)."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        self.training = mode
+        for module in self.children():
+            module.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze (True) every parameter."""
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Forget accumulated gradients: grad = None (the default, as PyTorch), or fill them with zeros."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.data[...] = 0
+
+    def _apply(self, convert, floating_only=False):
+        """Replace the array of every parameter, gradient and buffer by `convert(array)`, keeping the Tensor objects.
+
+        Keeping the objects matters: an optimizer built before `model.to("cuda")` holds these same Parameters.
+        """
+        tensors = list(self.parameters()) + list(self.buffers())
+        for tensor in tensors:
+            if floating_only and tensor.data.dtype.kind != "f":
+                continue  # e.g. num_batches_tracked stays int64 under double()
+            tensor.data = convert(tensor.data)
+            if tensor.grad is not None:
+                tensor.grad.data = convert(tensor.grad.data)
+        return self
+
+    def to(self, device=None, dtype=None):
+        """Move every parameter and buffer to `device` ("cpu" or "cuda") and/or cast the floating-point ones to
+        `dtype`, in place; returns self."""
+        if device is not None:
+            self._apply(lambda array: to_device(array, device))
+        if dtype is not None:
+            self._apply(lambda array: array.astype(dtype), floating_only=True)
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def double(self):
+        """float64 parameters and buffers (for gradcheck-precision tests); num_batches_tracked stays int64."""
+        return self.to(dtype="float64")
+
+    def float(self):
+        return self.to(dtype="float32")
+
+    # ------------------------------------------------------------------------------------------------------------
+    # state_dict
+    # ------------------------------------------------------------------------------------------------------------
+    def _state_tensors(self, prefix=""):
+        """(key, tensor) in state_dict order: own parameters, own persistent buffers, then each child's."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                yield prefix + name, param
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent_buffers:
+                yield prefix + name, buffer
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module._state_tensors(prefix + name + ".")
+
+    def state_dict(self):
+        """OrderedDict key -> host NumPy array (a copy), with PyTorch's keys, shapes and order."""
+        return OrderedDict((key, np.array(to_numpy(tensor.data))) for key, tensor in self._state_tensors())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy `state_dict`'s values into this model's tensors, in place, on their current device.
+
+        Values may be NumPy/CuPy arrays, Tensors or anything np.asarray accepts. With strict=True, missing or
+        unexpected keys raise RuntimeError; a shape mismatch always raises (before anything is copied).
+        Returns (missing_keys, unexpected_keys).
+        """
+        own = OrderedDict(self._state_tensors())
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        if strict and (missing or unexpected):
+            lines = [f"Error(s) in loading state_dict for {type(self).__name__}:"]
+            if missing:
+                lines.append("Missing key(s) in state_dict: " + ", ".join(f'"{key}"' for key in missing) + ".")
+            if unexpected:
+                lines.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{key}"' for key in unexpected) + ".")
+            raise RuntimeError("\n\t".join(lines))
+
+        values = OrderedDict((key, _as_array(state_dict[key])) for key in own if key in state_dict)
+        for key, value in values.items():
+            if tuple(value.shape) != tuple(own[key].shape):
+                raise StateDictShapeError(
+                    f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from checkpoint, "
+                    f"the shape in current model is {tuple(own[key].shape)}.")
+        for key, value in values.items():
+            target = own[key].data
+            target[...] = to_device(value, device_of(target)).astype(target.dtype, copy=False)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # repr: "Name(extra_repr)" or, with children, one indented "(name): child" line each (PyTorch's layout)
+    # ------------------------------------------------------------------------------------------------------------
+    def extra_repr(self):
+        """The layer's own settings shown inside its repr; layers override it."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + _indent(repr(module), 2) for name, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        body = ""
+        if len(extra_lines) == 1 and not child_lines:
+            body = extra_lines[0]
+        elif lines:
+            body = "\n  " + "\n  ".join(lines) + "\n"
+        return f"{type(self).__name__}({body})"
+
+
+def _indent(text, spaces):
+    """Indent every line but the first (the first follows "(name): " on its parent's line)."""
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+def _as_array(value):
+    """A state_dict value as an array: Tensors give their array, CuPy arrays stay, anything else via np.asarray."""
+    if isinstance(value, Tensor):
+        return value.data
+    if is_cupy_array(value):
+        return value
+    return np.asarray(value)
+
+
+class Sequential(Module):
+    """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x))). Children are named "0", "1", ...
+
+    Also accepts one OrderedDict of name -> module, to choose the names.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(modules):
+                self.add_module(str(index), module)
+
+    def forward(self, x):
+        for module in self:
+            x = module(x)
+        return x
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[index][1]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
