@@ -107,13 +107,10 @@ def to_numpy(array):
 
 
 def scatter_add(target, index, values):
-    """target[index] += values, where repeated indices add up (NumPy's `np.add.at`; CuPy calls it scatter_add)."""
-    if is_cupy_array(target):
-        import cupyx  # only here and in cupy_module: CuPy stays out of every other file
+    """target[index] += values, where repeated indices add up (`add.at`, in NumPy and in CuPy >= 13).
 
-        cupyx.scatter_add(target, index, values)
-    else:
-        np.add.at(target, index, values)
+    Plain `target[index] += values` would keep only one of the values aimed at a repeated index."""
+    get_array_module(target).add.at(target, index, values)
 
 
 # One seeded generator for the whole library. Initial weights are drawn on the host, so a seed gives the same

@@ -41,27 +41,26 @@ class MaxPool2d(Function):
         N, C, H, W = x.shape
         out_hw = output_size(H, kernel[0], stride[0], padding[0]), output_size(W, kernel[1], stride[1], padding[1])
         padded = _pad(x, padding, -xp.inf)
-        out, winner = None, None  # winner: which window position holds the max (the first one on ties, as PyTorch)
-        for k, index in _window_slices(kernel, stride, out_hw):
-            candidate = padded[index]
-            if out is None:
-                out, winner = candidate.copy(order="K"), xp.zeros_like(candidate, dtype=xp.uint8)
-            else:
-                better = candidate > out
-                xp.copyto(out, candidate, where=better)
-                xp.copyto(winner, k, where=better)
-        self.save_for_backward(winner)
+        out = None
+        for _, index in _window_slices(kernel, stride, out_hw):
+            out = padded[index].copy(order="K") if out is None else xp.maximum(out, padded[index], out=out)
         self.kernel, self.stride, self.padding, self.out_hw = kernel, stride, padding, out_hw
-        self.padded_shape, self.channel_major = padded.shape, is_channel_major(x)
+        # x and out suffice to find the max of each window again in backward; x is kept alive by the graph anyway,
+        # and recomputing the winner costs less than tracking it here with data-dependent branches.
+        self.save_for_backward(x, out)
         return out
 
     def backward(self, g):
-        """gx = g routed to the one element of each window that was the max (0 elsewhere)"""
-        (winner,) = self.saved
+        """gx = g routed to the element of each window that holds the max (the first one on ties, like PyTorch)"""
+        x, out = self.saved
         xp = get_array_module(g)
-        gx = zeros(xp, self.padded_shape, g.dtype, self.channel_major)
-        for k, index in _window_slices(self.kernel, self.stride, self.out_hw):
-            gx[index] += g * (winner == k)
+        padded = _pad(x, self.padding, -xp.inf)
+        gx = zeros(xp, padded.shape, g.dtype, is_channel_major(x))
+        unrouted = xp.ones_like(out, dtype=bool)  # windows whose gradient has not been given to an element yet
+        for _, index in _window_slices(self.kernel, self.stride, self.out_hw):
+            winner = (padded[index] == out) & unrouted
+            unrouted &= ~winner
+            gx[index] += g * winner
         PH, PW = self.padding
         return gx[:, :, PH:gx.shape[2] - PH, PW:gx.shape[3] - PW]
 
