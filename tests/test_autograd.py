@@ -11,7 +11,7 @@ import tinygrad_bn as tg
 import tinygrad_bn.backend as backend
 from tinygrad_bn import GradcheckError, Tensor, gradcheck, no_grad
 from tinygrad_bn.autograd import Function
-from conftest import assert_close, tensor
+from conftest import assert_close, tensor, to_numpy
 
 
 # ------------------------------------------------------------------------------------------------ the engine
@@ -105,18 +105,32 @@ def test_no_grad_is_restored_after_an_exception():
 
 
 def test_graph_is_freed_after_backward(device):
-    """After backward the loss's function holds no inputs and no saved arrays, so the activations can go."""
+    """After backward the loss's function holds no parents and no saved arrays, so the activations can go."""
     x = tensor(np.ones((4, 3)), device, requires_grad=True)
     w = tensor(np.ones((3, 2)), device, requires_grad=True)
     hidden = (x @ w).relu()
     activation = weakref.ref(hidden.data)
-    loss = hidden.sum()
+    loss = (hidden * hidden).sum()  # Mul saves its inputs for backward
     del hidden
+    gc.collect()
     assert activation() is not None  # still needed by the graph
     loss.backward()
-    assert loss._ctx.inputs == () and not loss._ctx.saved
+    assert loss._ctx.parents is None and not loss._ctx.saved
     gc.collect()
     assert activation() is None, "the hidden activation outlived backward(): the graph was not freed"
+
+
+def test_graph_does_not_keep_activations_that_backward_does_not_need(device):
+    """The graph links functions, not tensors: an intermediate result no backward saved is freed at once."""
+    x = tensor(np.ones((4, 3)), device, requires_grad=True)
+    hidden = x * 2.0 + 1.0
+    activation = weakref.ref(hidden.data)
+    loss = hidden.sum()  # Sum's backward needs only the shape
+    del hidden
+    gc.collect()
+    assert activation() is None, "an activation that no backward needs was kept alive by the graph"
+    loss.backward()
+    np.testing.assert_allclose(to_numpy(x.grad.data), np.full((4, 3), 2.0))
 
 
 def test_second_backward_raises_a_clear_error(device):

@@ -47,10 +47,17 @@ def unbroadcast(grad, shape):
 
 
 class Function:
-    """One differentiable op. Subclasses define `forward(self, *arrays, **options)` and `backward(self, grad)`."""
+    """One differentiable op. Subclasses define `forward(self, *arrays, **options)` and `backward(self, grad)`.
+
+    The graph links functions, not tensors: `parents` holds, for each input, the Function that computed it, the
+    input itself if it is a leaf that requires grad (a parameter), or None. So an intermediate tensor's array is
+    freed as soon as nothing refers to it; only what a backward saved explicitly (`saved`) stays until backward.
+    """
 
     def __init__(self):
-        self.inputs = ()  # the input Tensors, kept only while a backward pass may still need them
+        self.parents = ()        # set by apply when a gradient is needed; None once a backward pass freed it
+        self.input_specs = ()    # (shape, dtype) of each input, to check and cast the gradients sent back
+        self.needs_grad = ()     # which inputs need a gradient, so backward can skip the others
         self.saved = ()
 
     def save_for_backward(self, *arrays):
@@ -67,10 +74,11 @@ class Function:
             raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, got {names}; "
                                "move them with .to(device)")
         fn = cls()
-        fn.needs_grad = tuple(t.requires_grad for t in inputs)  # lets backward skip gradients nobody needs
+        fn.needs_grad = tuple(t.requires_grad for t in inputs)
         out = Tensor._wrap(fn.forward(*(t.data for t in inputs), **options))
-        if is_grad_enabled() and any(t.requires_grad for t in inputs):
-            fn.inputs = inputs
+        if is_grad_enabled() and any(fn.needs_grad):
+            fn.parents = tuple(t._ctx if t._ctx is not None else (t if t.requires_grad else None) for t in inputs)
+            fn.input_specs = tuple((t.data.shape, t.data.dtype) for t in inputs)
             out.requires_grad = True
             out._ctx = fn
         return out
@@ -84,61 +92,64 @@ class Function:
 
 
 def topological_order(root):
-    """Tensors reachable from `root` through recorded functions, each after every tensor it was computed from.
+    """Graph nodes (Functions and leaf Tensors) reachable from `root`, each after every node it was computed from.
 
-    Iterative depth-first search: a node is emitted after all its inputs (post-order), using an explicit stack
-    of (tensor, inputs_already_pushed) pairs instead of Python recursion.
+    Iterative depth-first search: a node is emitted after all its parents (post-order), using an explicit stack
+    of (node, parents_already_pushed) pairs instead of Python recursion, so a 10,000-op chain works.
     """
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
+        node, parents_done = stack.pop()
+        if parents_done:
+            order.append(node)
             continue
-        if id(tensor) in visited:
+        if id(node) in visited:
             continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor._ctx is not None:
-            for parent in tensor._ctx.inputs:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in getattr(node, "parents", None) or ():  # leaf Tensors and freed functions have none
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
     return order
 
 
 def backward(root, grad, retain_graph=False):
     """Propagate `grad` = dL/d(root) to every leaf tensor that requires grad, accumulating into `leaf.grad`."""
-    from .tensor import Tensor
-
-    grads = {id(root): grad}
-    for tensor in reversed(topological_order(root)):
-        grad = grads.pop(id(tensor), None)
+    start = root._ctx if root._ctx is not None else root
+    grads = {id(start): grad}
+    for node in reversed(topological_order(start)):
+        grad = grads.pop(id(node), None)
         if grad is None:
             continue
-        fn = tensor._ctx
-        if fn is None:  # a leaf: gradients accumulate across backward() calls until zeroed
-            if tensor.grad is None:
-                tensor.grad = Tensor._wrap(grad.copy())  # a copy: `grad` may be shared with another node's gradient
-            else:
-                tensor.grad.data += grad
+        if not isinstance(node, Function):
+            _accumulate(node, grad)
             continue
-        if not fn.inputs:  # a recorded function always has inputs, unless an earlier backward() freed them
+        if node.parents is None:
             raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
                                "after the first backward(). Use backward(retain_graph=True) the first time.")
-        input_grads = fn.backward(grad)
+        input_grads = node.backward(grad)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        for parent, parent_grad in zip(fn.inputs, input_grads):
-            if parent_grad is None or not parent.requires_grad:
+        for parent, (shape, dtype), parent_grad in zip(node.parents, node.input_specs, input_grads):
+            if parent is None or parent_grad is None:
                 continue
-            if parent_grad.shape != parent.data.shape:  # a wrong shape could broadcast silently into a wrong sum
-                raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape {parent_grad.shape} "
-                                   f"for an input of shape {parent.data.shape}")
-            if parent_grad.dtype != parent.data.dtype:  # e.g. a float64 scalar folded into a float32 op
-                parent_grad = parent_grad.astype(parent.data.dtype)
+            if parent_grad.shape != shape:  # a wrong shape could broadcast silently into a wrong sum
+                raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
+                                   f"{parent_grad.shape} for an input of shape {shape}")
+            if parent_grad.dtype != dtype:  # e.g. a float64 scalar folded into a float32 op
+                parent_grad = parent_grad.astype(dtype)
             key = id(parent)
             grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
         if not retain_graph:
-            fn.inputs, fn.saved = (), None  # free the graph: saved activations go as soon as they are used
+            node.parents, node.saved = None, None  # free the graph: saved activations go as soon as they are used
 
+
+def _accumulate(leaf, grad):
+    """Leaves keep their gradient, and it accumulates across backward() calls until zeroed."""
+    from .tensor import Tensor
+
+    if leaf.grad is None:
+        leaf.grad = Tensor._wrap(grad.copy())  # a copy: `grad` may be shared with another node's gradient
+    else:
+        leaf.grad.data += grad

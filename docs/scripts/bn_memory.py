@@ -16,13 +16,17 @@ SHAPE = (64, 64, 32, 32)
 
 
 def composed_batch_norm(x, gamma, beta, eps=1e-5):
+    """The forward graph of docs/batchnorm.md, one primitive op per node; also returns the named intermediates."""
     axes = (0, 2, 3)
     mean = x.mean(dim=axes, keepdim=True)
     centred = x - mean
-    var = (centred * centred).mean(dim=axes, keepdim=True)
+    squared = centred * centred
+    var = squared.mean(dim=axes, keepdim=True)
     inv_std = 1 / (var + eps).sqrt()
     x_hat = centred * inv_std
-    return x_hat * gamma.reshape(1, -1, 1, 1) + beta.reshape(1, -1, 1, 1)
+    scaled = x_hat * gamma.reshape(1, -1, 1, 1)
+    y = scaled + beta.reshape(1, -1, 1, 1)
+    return y, {"centred": centred, "squared": squared, "x_hat": x_hat, "scaled": scaled, "y": y}
 
 
 def owner(array):
@@ -32,9 +36,10 @@ def owner(array):
     return array
 
 
-def held_arrays(out):
+def held_arrays(out, names):
     """Every array a backward from `out` keeps alive: {id of its memory owner: (array, why it is held)}."""
     made_by = {id(owner(t.data)): type(t._ctx).__name__ for t in topological_order(out) if t._ctx is not None}
+    made_by.update({id(owner(t.data)): f"{name} = {made_by[id(owner(t.data))]}" for name, t in names.items()})
     held = {}
     for tensor in topological_order(out):
         fn = tensor._ctx
@@ -44,16 +49,16 @@ def held_arrays(out):
         for parent in fn.inputs:
             key = id(owner(parent.data))
             producer = made_by.get(key, "a leaf")
-            held.setdefault(key, (owner(parent.data), f"output of {producer}, kept as the input of {name}"))
+            held.setdefault(key, (owner(parent.data), f"{producer}, kept as the input of {name}"))
         for array in fn.saved or ():
             if isinstance(array, np.ndarray):
                 held.setdefault(id(owner(array)), (owner(array), f"saved by {name}"))
     return held
 
 
-def report(title, out, x):
+def report(title, out, x, names):
     nodes = [type(t._ctx).__name__ for t in topological_order(out) if t._ctx is not None]
-    held = held_arrays(out)
+    held = held_arrays(out, names)
     activation = [(a, why) for a, why in held.values() if a.size == x.data.size and a is not owner(x.data)]
     small = [a for a, _ in held.values() if a.size < x.data.size]
     mib = sum(a.nbytes for a, _ in activation) / 2**20
@@ -71,5 +76,6 @@ if __name__ == "__main__":
     gamma = Tensor(np.ones(SHAPE[1], dtype=np.float32), requires_grad=True)
     beta = Tensor(np.zeros(SHAPE[1], dtype=np.float32), requires_grad=True)
     print(f"input x: {SHAPE} float32 = {x.data.nbytes / 2**20:.0f} MiB\n")
-    report("composed from primitive ops", composed_batch_norm(x, gamma, beta), x)
-    report("fused F.batch_norm", F.batch_norm(x, None, None, gamma, beta, training=True), x)
+    y, intermediates = composed_batch_norm(x, gamma, beta)
+    report("composed from primitive ops", y, x, intermediates)
+    report("fused F.batch_norm", F.batch_norm(x, None, None, gamma, beta, training=True), x, {})
