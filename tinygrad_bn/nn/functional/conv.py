@@ -38,47 +38,47 @@ def output_size(size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def im2col(x_cm, kernel, stride, padding):
-    """Channel-major input (C, N, H, W) -> columns (C*KH*KW, N*OH*OW), one column per output pixel.
+def pad_hw(x_cm, padding):
+    """Zero-pad the H and W axes of a (C, N, H, W) array."""
+    (PH, PW) = padding
+    if not (PH or PW):
+        return x_cm
+    return get_array_module(x_cm).pad(x_cm, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
 
-    Row (c, i, j) of the result is channel c of the padded image shifted by the kernel offset (i, j) and sampled
-    with the stride: one strided copy per (i, j), each moving whole (N, OH, OW) slabs.
+
+def im2col(x_padded, kernel, stride, out_hw):
+    """Padded channel-major input (C, N, Hp, Wp) -> columns (C*KH*KW, N*OH*OW), one column per output pixel.
+
+    Row (c, i, j) of the result is channel c of the image shifted by the kernel offset (i, j) and sampled with the
+    stride: one strided copy per (i, j), each moving whole (N, OH, OW) slabs.
     """
-    xp = get_array_module(x_cm)
-    (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
-    C, N, H, W = x_cm.shape
-    OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
-    if PH or PW:
-        x_cm = xp.pad(x_cm, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
-    cols = xp.empty((C, KH, KW, N, OH, OW), dtype=x_cm.dtype)
+    (KH, KW), (SH, SW), (OH, OW) = kernel, stride, out_hw
+    C, N = x_padded.shape[:2]
+    cols = get_array_module(x_padded).empty((C, KH, KW, N, OH, OW), dtype=x_padded.dtype)
     for i in range(KH):
         for j in range(KW):
-            cols[:, i, j] = x_cm[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW]
+            cols[:, i, j] = x_padded[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW]
     return cols.reshape(C * KH * KW, N * OH * OW)
 
 
-def col2im(cols, x_shape_cm, kernel, stride, padding):
-    """The adjoint of im2col: add every column entry back onto the input pixel it was copied from."""
-    xp = get_array_module(cols)
-    (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
-    C, N, H, W = x_shape_cm
-    OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
+def col2im_add(cols, gx_padded, kernel, stride, out_hw):
+    """The adjoint of im2col: add every column entry onto the (padded) input pixel it was copied from."""
+    (KH, KW), (SH, SW), (OH, OW) = kernel, stride, out_hw
+    C, N = gx_padded.shape[:2]
     cols = cols.reshape(C, KH, KW, N, OH, OW)
-    gx = xp.zeros((C, N, H + 2 * PH, W + 2 * PW), dtype=cols.dtype)
     for i in range(KH):
         for j in range(KW):
-            gx[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW] += cols[:, i, j]
-    return gx[:, :, PH:PH + H, PW:PW + W]
+            gx_padded[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW] += cols[:, i, j]
 
 
-def image_chunks(N, pixels_per_image, xp):
+def image_chunks(N, out_hw, xp):
     """Split the batch into runs of images whose im2col columns fit in the CPU's cache (one run on a GPU).
 
     Why: a full-batch `cols` is hundreds of MB, so building it and multiplying by W means writing it to RAM and
     reading it back, and the thin matrix products become memory-bound. Built a few images at a time, each piece of
     `cols` is still in the cache when the product reads it, and it is never kept: backward rebuilds it from x.
     """
-    step = N if xp is not np else max(1, min(N, CHUNK_COLUMNS // pixels_per_image))
+    step = N if xp is not np else max(1, min(N, CHUNK_COLUMNS // (out_hw[0] * out_hw[1])))
     for start in range(0, N, step):
         yield slice(start, min(start + step, N))
 
@@ -88,35 +88,37 @@ class Conv2d(Function):
         xp = get_array_module(x)
         N, C, H, W = x.shape
         OC, _, KH, KW = weight.shape
-        OH, OW = output_size(H, KH, stride[0], padding[0]), output_size(W, KW, stride[1], padding[1])
-        self.kernel, self.stride, self.padding = (KH, KW), stride, padding
-        x_cm, w_mat = channel_major(x), weight.reshape(OC, -1)
-        out = xp.empty((OC, N, OH, OW), dtype=x.dtype)          # channel-major, like everything downstream
-        for images in image_chunks(N, OH * OW, xp):
-            cols = im2col(x_cm[:, images], self.kernel, stride, padding)
-            out[:, images] = (w_mat @ cols).reshape(OC, -1, OH, OW)
+        self.kernel, self.stride, self.padding, self.x_hw = (KH, KW), stride, padding, (H, W)
+        self.out_hw = output_size(H, KH, stride[0], padding[0]), output_size(W, KW, stride[1], padding[1])
+        x_padded, w_mat = pad_hw(channel_major(x), padding), weight.reshape(OC, -1)
+        out = xp.empty((OC, N) + self.out_hw, dtype=x.dtype)    # channel-major, like everything downstream
+        for images in image_chunks(N, self.out_hw, xp):
+            cols = im2col(x_padded[:, images], self.kernel, stride, self.out_hw)
+            out[:, images] = (w_mat @ cols).reshape(out[:, images].shape)
         if bias is not None:
             out += bias[:, None, None, None]
-        self.save_for_backward(x_cm, w_mat)
+        self.save_for_backward(x_padded, w_mat)
         self.has_bias, self.w_shape = bias is not None, weight.shape
         return out.swapaxes(0, 1)                               # the NCHW view
 
     def backward(self, g):
         """gW = g @ cols^T,  gx = col2im(W^T @ g),  gb = sum of g over (n, oh, ow)"""
-        x_cm, w_mat = self.saved
+        x_padded, w_mat = self.saved
         xp = get_array_module(g)
-        C, N = x_cm.shape[:2]
         g_cm = channel_major(g)                                 # (OC, N, OH, OW)
         gw = xp.zeros(w_mat.shape, dtype=g.dtype)
-        gx_cm = xp.empty_like(x_cm) if self.needs_grad[0] else None
-        for images in image_chunks(N, g_cm[0, 0].size, xp):
-            cols = im2col(x_cm[:, images], self.kernel, self.stride, self.padding)
+        # The network's input image needs no gradient: then the largest product and col2im are skipped.
+        gx_padded = xp.zeros_like(x_padded) if self.needs_grad[0] else None
+        for images in image_chunks(x_padded.shape[1], self.out_hw, xp):
+            cols = im2col(x_padded[:, images], self.kernel, self.stride, self.out_hw)
             g_mat = g_cm[:, images].reshape(w_mat.shape[0], -1)
             gw += g_mat @ cols.T
-            if gx_cm is not None:  # the network's input image needs no gradient: skip the largest product
-                gx_cm[:, images] = col2im(w_mat.T @ g_mat, gx_cm[:, images].shape, self.kernel, self.stride,
-                                          self.padding)
-        gx = None if gx_cm is None else gx_cm.swapaxes(0, 1)
+            if gx_padded is not None:
+                col2im_add(w_mat.T @ g_mat, gx_padded[:, images], self.kernel, self.stride, self.out_hw)
+        gx = None
+        if gx_padded is not None:
+            (PH, PW), (H, W) = self.padding, self.x_hw
+            gx = gx_padded[:, :, PH:PH + H, PW:PW + W].swapaxes(0, 1)
         gw = gw.reshape(self.w_shape)
         return (gx, gw, g_cm.sum(axis=(1, 2, 3))) if self.has_bias else (gx, gw)
 

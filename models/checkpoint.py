@@ -1,0 +1,116 @@
+"""Checkpoints and data for the cats-vs-dogs program, with errors a user can act on.
+
+A checkpoint is one .npz file written by `tg.save` (atomically: a crash mid-write keeps the previous file):
+
+    format        CHECKPOINT_FORMAT, so other .npz files are refused with a clear message
+    architecture  what builds the model again: {"name": "CatsDogsNet", "bn": True, "widths": [...], "num_classes": 2}
+    model         the state_dict (PyTorch's key names)
+    optimizer     SGD's state_dict (momentum buffers, lr and momentum of the current step)
+    scheduler     OneCycleLR's state_dict (its step count), or None
+    image_size, mean, std, classes    everything evaluate and predict need to prepare an image and name the answer
+    config        every training setting (TrainConfig), data = the absolute path of the training images
+    num_images    how many images that folder held, to notice when it changed
+    progress      epoch, batches done in it, the running sums of that epoch, best accuracy, history
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+
+import tinygrad_bn as tg
+from models.catsdogs_net import CatsDogsNet
+from tinygrad_bn.backend import check_device
+from tinygrad_bn.data import cache_size, load_dataset, resolve_data_dir
+
+CHECKPOINT_FORMAT = "tinygrad_bn catsdogs checkpoint v1"
+
+
+class CatsDogsError(Exception):
+    """A problem the user can fix (a missing folder, a bad checkpoint): the program prints it in one line."""
+
+
+def load_data(data, image_size, limit=None, seed=0, workers=None):
+    """(Dataset, absolute folder path) of the images under `data` (None: $TINYGRAD_BN_DATA or data/dogs-vs-cats)."""
+    root = Path(resolve_data_dir(data)).resolve()
+    try:
+        dataset = load_dataset(root, size=cache_size(image_size), limit=limit, seed=seed, workers=workers or None)
+    except (OSError, ValueError) as error:  # missing folder, no images, one class only, nothing decodable
+        raise CatsDogsError(str(error)) from None
+    return dataset, str(root)
+
+
+def checkpoint_contents(model, optimizer, scheduler, config, progress, classes, mean, std, num_images):
+    """The dict `tg.save` writes (see the module docstring); `config` and `progress` are plain dicts."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "architecture": model.architecture(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "image_size": config["image_size"],
+        "mean": np.asarray(mean, dtype=np.float32),
+        "std": np.asarray(std, dtype=np.float32),
+        "classes": list(classes),
+        "config": config,
+        "num_images": num_images,
+        "progress": progress,
+    }
+
+
+def find_checkpoint(path):
+    """`path` itself, or for a run folder its best.npz (else last.npz)."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.npz", "last.npz"):
+            if (path / name).is_file():
+                return path / name
+        raise CatsDogsError(f"no best.npz or last.npz in {path}")
+    if not path.exists():
+        raise CatsDogsError(f"checkpoint not found: {path}")
+    return path
+
+
+def load_checkpoint(path):
+    """The checkpoint dict at `path` (a file or a run folder), or a CatsDogsError saying why it can't be used."""
+    path = find_checkpoint(path)
+    try:
+        checkpoint = tg.load(path)
+    except Exception as error:  # NumPy and zipfile raise many types on a truncated or foreign file
+        raise CatsDogsError(f"cannot read checkpoint {path} ({type(error).__name__}: {error})") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise CatsDogsError(f"{path} is not a catsdogs checkpoint (made by `python -m models.catsdogs train`)")
+    checkpoint["path"] = str(path)
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint, device=None):
+    """The trained CatsDogsNet of a checkpoint, on `device`, in eval mode."""
+    try:
+        model = CatsDogsNet.from_architecture(checkpoint["architecture"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: {error}") from None
+    load_weights(model, checkpoint)
+    return model.to(check_device(device)).eval()
+
+
+def load_weights(model, checkpoint):
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except (KeyError, RuntimeError, ValueError) as error:  # missing/unexpected keys, or shapes that differ
+        message = " ".join(str(error).split())  # load_state_dict lists the keys on several lines
+        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: {message}") from None
+
+
+def restore_training_state(checkpoint, model, optimizer, scheduler):
+    """Weights, momentum buffers and schedule position from `checkpoint`, into freshly built training objects."""
+    if checkpoint["architecture"] != model.architecture():
+        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: it holds "
+                            f"{checkpoint['architecture']}, the run builds {model.architecture()}")
+    load_weights(model, checkpoint)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+
+
+def same_folder(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
