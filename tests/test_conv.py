@@ -110,7 +110,8 @@ def check_against_reference(N, C, OC, H, W, kernel, stride, padding, bias, chann
 SQUARE_CONFIGS = list(itertools.product([1, 2, 3, 5], [1, 2, 3], [0, 1, 2]))
 
 
-@pytest.mark.parametrize("kernel, stride, padding", SQUARE_CONFIGS, ids=[f"k{k}-s{s}-p{p}" for k, s, p in SQUARE_CONFIGS])
+@pytest.mark.parametrize("kernel, stride, padding", SQUARE_CONFIGS,
+                         ids=[f"k{k}-s{s}-p{p}" for k, s, p in SQUARE_CONFIGS])
 def test_matches_reference_square(kernel, stride, padding, device):
     # Vary the other options across the table so every combination of them is seen somewhere, at no extra cost.
     index = SQUARE_CONFIGS.index((kernel, stride, padding))

@@ -120,13 +120,13 @@ CASES = [
          (1,)),
     Case("bce_logits-weight-none",
          lambda F, x, t, w: F.binary_cross_entropy_with_logits(x, t, weight=w, reduction="none"),
-         (normal(4, 3), uniform01(4, 3), positive(3)), (1,)),
+         (normal(4, 3), uniform01(4, 3), positive(3)), (1, 2)),  # torch gives weight no gradient
     Case("bce_logits-pos_weight",
          lambda F, x, t, p: F.binary_cross_entropy_with_logits(x, t, pos_weight=p),
          (normal(4, 3), uniform01(4, 3), positive(3)), (1, 2)),
     Case("bce_logits-weight-and-pos_weight-sum",
          lambda F, x, t, w, p: F.binary_cross_entropy_with_logits(x, t, weight=w, reduction="sum", pos_weight=p),
-         (normal(5, 2), uniform01(5, 2), positive(5, 2), positive(2)), (1, 3)),
+         (normal(5, 2), uniform01(5, 2), positive(5, 2), positive(2)), (1, 2, 3)),
     Case("mse_loss-mean", lambda F, x, t: F.mse_loss(x, t), (normal(4, 5), normal(4, 5))),
     Case("mse_loss-sum", lambda F, x, t: F.mse_loss(x, t, reduction="sum"), (normal(3, 2, 2), normal(3, 2, 2))),
     Case("mse_loss-none", lambda F, x, t: F.mse_loss(x, t, reduction="none"), (normal(6,), normal(6,)), (1,)),
@@ -167,12 +167,22 @@ def test_matches_torch(case, device):
     (lambda lib: lib.Identity(3, key="ignored"), lambda F, x: x),
 ], ids=["ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Identity"])
 def test_modules_call_their_function(make, call):
-    """Each parameter-free layer is its function (and its repr-visible arguments are torch's)."""
+    """Each parameter-free layer is its function, with the same arguments."""
     x = tg.Tensor(np.random.default_rng(3).standard_normal((2, 3, 6, 7)), requires_grad=True)
     out = make(nn)(x)
     assert_close(out, call(F, x), rtol=0, atol=0)
     out.sum().backward()
     assert x.grad is not None and x.grad.shape == x.shape
+
+
+def test_relu_gradient_at_zero_is_zero_like_torch():
+    torch = import_torch()
+    x = np.array([-1.0, 0.0, -0.0, 2.0])
+    ours, theirs = tg.Tensor(x, requires_grad=True), torch_tensor(x, requires_grad=True)
+    F.relu(ours).sum().backward()
+    torch.relu(theirs).sum().backward()
+    assert_close(ours.grad, theirs.grad, rtol=0, atol=0)
+    assert_close(ours.grad, [0.0, 0.0, 0.0, 1.0], rtol=0, atol=0)
 
 
 def test_identity_returns_its_input():
@@ -213,14 +223,14 @@ def test_max_pool_tied_window_gives_one_element_the_whole_gradient():
 
 
 def test_pooling_keeps_the_input_layout():
+    """A channel-major activation (conv2d's output) stays channel-major through pooling, forward and backward, so
+    the next op needs no layout copy. The backward is called on the op directly: a leaf's .grad is a plain copy."""
     x = np.random.default_rng(6).standard_normal((3, 4, 6, 6))
     x_cm = np.ascontiguousarray(x.swapaxes(0, 1)).swapaxes(0, 1)
     for pool in (lambda t: F.max_pool2d(t, 2), lambda t: F.avg_pool2d(t, 3, 1, 1)):
-        leaf = tg.Tensor(x_cm, requires_grad=True)
-        out = pool(leaf)
+        out = pool(tg.Tensor(x_cm, requires_grad=True))
         assert is_channel_major(out.data)
-        out.backward(tg.ones_like(out, dtype=tg.float64))
-        assert is_channel_major(leaf.grad.data)
+        assert is_channel_major(out._ctx.backward(np.ones(out.shape)))
         assert_close(out, pool(tg.Tensor(x)), rtol=0, atol=0)
 
 
@@ -313,19 +323,16 @@ def test_dropout_module_train_eval_and_dtype(device):
 # ---------------------------------------------------------------------------------------------------------------
 # Numerical stability for huge logits (float64 and float32): finite, and equal to PyTorch
 # ---------------------------------------------------------------------------------------------------------------
-def huge_logits(dtype):
-    return (np.array([[1e4, -1e4, 0.0, 9999.0], [-1e4, -1e4, -1e4, -1e4], [5e3, -2e4, 1e4, 3.0]])).astype(dtype)
-
-
-STABLE_CASES = [
-    ("softmax", lambda F, x, t: F.softmax(x, dim=1)),
-    ("log_softmax", lambda F, x, t: F.log_softmax(x, dim=1)),
-    ("cross_entropy", lambda F, x, t: F.cross_entropy(x, t, reduction="none")),
-    ("cross_entropy-smoothing", lambda F, x, t: F.cross_entropy(x, t, label_smoothing=0.1)),
-    ("bce_logits", lambda F, x, t: F.binary_cross_entropy_with_logits(x, (t[:, None] % 2 == 0) * 1.0 + x * 0,
-                                                                       reduction="none")),
-    ("bce_logits-pos_weight", lambda F, x, t: F.binary_cross_entropy_with_logits(
-        x, (t[:, None] % 2 == 0) * 1.0 + x * 0, pos_weight=x[0].detach() * 0 + 3.0, reduction="sum")),
+STABLE_CASES = [  # fn(F, logits, class labels, binary targets, pos_weight)
+    ("softmax", lambda F, x, labels, targets, pos_weight: F.softmax(x, dim=1)),
+    ("log_softmax", lambda F, x, labels, targets, pos_weight: F.log_softmax(x, dim=1)),
+    ("cross_entropy", lambda F, x, labels, targets, pos_weight: F.cross_entropy(x, labels, reduction="none")),
+    ("cross_entropy-smoothing",
+     lambda F, x, labels, targets, pos_weight: F.cross_entropy(x, labels, label_smoothing=0.1)),
+    ("bce_logits",
+     lambda F, x, labels, targets, pos_weight: F.binary_cross_entropy_with_logits(x, targets, reduction="none")),
+    ("bce_logits-pos_weight", lambda F, x, labels, targets, pos_weight: F.binary_cross_entropy_with_logits(
+        x, targets, pos_weight=pos_weight, reduction="sum")),
 ]
 
 
@@ -333,10 +340,13 @@ STABLE_CASES = [
 @pytest.mark.parametrize("name, fn", STABLE_CASES, ids=[name for name, _ in STABLE_CASES])
 def test_stable_for_huge_logits(name, fn, dtype):
     torch = import_torch()
-    x, t = huge_logits(dtype), np.array([1, 0, 3])
+    x = np.array([[1e4, -1e4, 0.0, 9999.0], [-1e4, -1e4, -1e4, -1e4], [5e3, -2e4, 1e4, 3.0]], dtype=dtype)
+    labels_ = np.array([1, 0, 3])
+    targets = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 0]], dtype=dtype)
+    pos_weight = np.array([3.0, 0.5, 1.0, 2.0], dtype=dtype)
     ours, theirs = tg.Tensor(x, requires_grad=True), torch_tensor(x, requires_grad=True)
-    out = fn(F, ours, tg.Tensor(t))
-    expected = fn(torch.nn.functional, theirs, torch.tensor(t))
+    out = fn(F, ours, *(tg.Tensor(a) for a in (labels_, targets, pos_weight)))
+    expected = fn(torch.nn.functional, theirs, *(torch_tensor(a) for a in (labels_, targets, pos_weight)))
     assert np.isfinite(out.numpy()).all()
     tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-4)
     assert_close(out, expected, what="output", **tolerance)

@@ -7,7 +7,7 @@ For (N, C), (N, C, L) and (N, C, H, W) inputs, in training and in eval mode, in 
   4. the same against PyTorch (skipped when torch is not installed; it is a test oracle only).
 Then: why gradcheck works in float64, and a constant channel (var = 0).
 
-Run from the repository root:  python docs/scripts/bn_check.py
+Run from the repository root:  PYTHONPATH=. python docs/scripts/bn_check.py
 """
 import numpy as np
 

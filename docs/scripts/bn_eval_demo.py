@@ -7,7 +7,7 @@ evaluated two ways:
   - the test batch's own statistics: the hidden activations go through the naive snippet
     `normalize(test_data)` that many tutorials show, for batches of 64, 8 and 1 and for batches of only cats.
 
-Run from the repository root:  python docs/scripts/bn_eval_demo.py
+Run from the repository root:  PYTHONPATH=. python docs/scripts/bn_eval_demo.py
 """
 import numpy as np
 
@@ -96,7 +96,8 @@ def main():
 
     # The same animal in different company.
     one = x[:1]
-    print(f"\nOne test point, features {np.round(one[0].astype(float), 3).tolist()} (a {'cat' if labels[0] == CAT else 'dog'}):")
+    kind = "cat" if labels[0] == CAT else "dog"
+    print(f"\nOne test point, features {np.round(one[0].astype(float), 3).tolist()} (a {kind}):")
     print(f"  P(cat) with running statistics: alone {p_cat_running_stats(model, one)[0]:.3f}, "
           f"in a batch of 64 {p_cat_running_stats(model, x[:64])[0]:.3f}")
     companions = {"7 random animals": x[1:8], "7 other animals": x[8:15], "7 cats": cats[:7], "7 dogs": dogs[:7]}

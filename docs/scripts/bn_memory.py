@@ -6,7 +6,7 @@ The script shows it three ways: which named intermediates are still alive once t
 references), which arrays the Functions saved, and the memory NumPy reports to tracemalloc (held after the
 forward, and the peak during forward + backward).
 
-Run from the repository root:  python docs/scripts/bn_memory.py
+Run from the repository root:  PYTHONPATH=. python docs/scripts/bn_memory.py
 """
 import gc
 import tracemalloc

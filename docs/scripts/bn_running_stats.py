@@ -3,7 +3,7 @@
 Three training-mode batches of one channel, with momentum=0.1 and momentum=None (cumulative average), printed next
 to the formulas computed by hand and, when installed, next to PyTorch's BatchNorm1d fed the same batches.
 
-Run from the repository root:  python docs/scripts/bn_running_stats.py
+Run from the repository root:  PYTHONPATH=. python docs/scripts/bn_running_stats.py
 """
 import numpy as np
 

@@ -20,7 +20,8 @@ saves only x_hat and inv_std, and the backward is the three lines above.
 In eval mode mean and var are the running statistics, constants with respect to x, so dx_i = g_i * gamma * inv_std.
 """
 from ...autograd import Function
-from ...backend import get_array_module
+from ...backend import get_array_module, is_cupy_array
+from .batchnorm_cuda import kernels as cuda_kernels
 from ...tensor import Tensor, ones, zeros
 from .layout import channel_rows, from_channel_rows
 
@@ -30,16 +31,55 @@ def _column(v):
     return v[:, None]
 
 
+# The three elementwise steps of the op. On the GPU each runs as one fused kernel (batchnorm_cuda.py); on the CPU
+# as NumPy expressions written to reuse their buffers. Same formulas on both.
+def _variance(rows, mean):
+    """var = (1/m) sum_i (x_i - mean)^2 per row (biased)."""
+    if is_cupy_array(rows):
+        return cuda_kernels().squared_deviation_sum(rows, _column(mean), axis=1) / rows.shape[1]
+    centred = rows - _column(mean)
+    return get_array_module(rows).einsum("cm,cm->c", centred, centred) / rows.shape[1]
+
+
+def _normalize(rows, mean, inv_std, gamma, beta):
+    """x_hat = (x - mean) * inv_std,  y = gamma * x_hat + beta."""
+    if is_cupy_array(rows):
+        return cuda_kernels().normalize(rows, *(_column(v) for v in (mean, inv_std, gamma, beta)))
+    x_hat = rows - _column(mean)
+    x_hat *= _column(inv_std)
+    y = x_hat * _column(gamma)
+    y += _column(beta)
+    return x_hat, y
+
+
+def _input_grad(g_rows, x_hat, dbeta, dgamma, scale):
+    """dx = scale * (g - dbeta/m - x_hat * dgamma/m),  scale = gamma * inv_std."""
+    m = g_rows.shape[1]
+    if is_cupy_array(g_rows):
+        return cuda_kernels().input_grad(g_rows, x_hat, _column(dbeta / m), _column(dgamma / m), _column(scale))
+    dx = x_hat * _column(dgamma / m)  # built up in one buffer to spare memory traffic
+    dx += _column(dbeta / m)
+    get_array_module(g_rows).subtract(g_rows, dx, out=dx)
+    dx *= _column(scale)
+    return dx
+
+
+def _dot_rows(a, b):
+    """sum_i a_i * b_i per row."""
+    if is_cupy_array(a):
+        return cuda_kernels().dot(a, b, axis=1)
+    return get_array_module(a).einsum("cm,cm->c", a, b)
+
+
 class BatchNorm(Function):
     def forward(self, x, weight=None, bias=None, *, running_mean=None, running_var=None, training=True,
                 momentum=0.1, eps=1e-5):
         xp = get_array_module(x)
         rows = channel_rows(x)                                  # (C, m): one row per channel
-        m = rows.shape[1]
+        C, m = rows.shape
         if training:
             mean = rows.mean(axis=1)
-            x_hat = rows - _column(mean)
-            var = xp.einsum("cm,cm->c", x_hat, x_hat) / m       # biased variance, one pass, no temporary
+            var = _variance(rows, mean)                         # biased: this is what normalizes
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -47,35 +87,25 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * var * (m / (m - 1))   # the running estimate is unbiased, as in PyTorch
         else:
-            mean, var = running_mean, running_var
-            x_hat = rows - _column(mean)
+            mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
         inv_std = 1 / xp.sqrt(var + eps)
-        x_hat *= _column(inv_std)
-        if weight is None:
-            out = x_hat.copy()
-        else:
-            out = x_hat * _column(weight)
-            out += _column(bias)
+        gamma = weight if weight is not None else xp.ones(C, dtype=x.dtype)
+        beta = bias if bias is not None else xp.zeros(C, dtype=x.dtype)
+        x_hat, out = _normalize(rows, mean, inv_std, gamma, beta)
         self.training, self.has_affine, self.shape = training, weight is not None, x.shape
-        self.save_for_backward(x_hat, inv_std, weight)
+        self.save_for_backward(x_hat, inv_std, gamma)
         return from_channel_rows(out, x.shape)
 
     def backward(self, g):
         """dbeta = sum(g), dgamma = sum(g * x_hat),
         dx = gamma * inv_std / m * (m * g - dbeta - x_hat * dgamma)   (training; eval: dx = g * gamma * inv_std)"""
-        x_hat, inv_std, weight = self.saved
-        xp = get_array_module(g)
+        x_hat, inv_std, gamma = self.saved
         g_rows = channel_rows(g)
-        m = g_rows.shape[1]
         dbeta = g_rows.sum(axis=1)
-        dgamma = xp.einsum("cm,cm->c", g_rows, x_hat)
-        scale = inv_std if weight is None else weight * inv_std
+        dgamma = _dot_rows(g_rows, x_hat)
+        scale = gamma * inv_std
         if self.training:
-            # dx = scale / m * (m*g - dbeta - x_hat*dgamma), evaluated in one buffer to spare memory traffic
-            dx = x_hat * _column(dgamma / m)
-            dx += _column(dbeta / m)
-            xp.subtract(g_rows, dx, out=dx)
-            dx *= _column(scale)
+            dx = _input_grad(g_rows, x_hat, dbeta, dgamma, scale)
         else:
             dx = g_rows * _column(scale)
         dx = from_channel_rows(dx, self.shape)

@@ -1,0 +1,294 @@
+"""Training-step benchmark: tinygrad_bn against PyTorch on the same weights, the same batch, in one process.
+
+    python benchmarks/step.py                       # CPU: step, per-layer, BN analytic vs composed, memory, floor
+    python benchmarks/step.py --device cuda --batch-sizes 64 256
+
+The reference CNN: conv3x3 (no bias) + BatchNorm2d + ReLU blocks with channels 32, 32, pool, 64, 64, pool, 128,
+128, pool, 256, global average pooling, Linear(256, 2); cross-entropy; SGD with momentum 0.9. One step =
+zero_grad + forward + backward + optimizer step. Both frameworks alternate, several repetitions after warm-up;
+medians are reported with the ratio tinygrad_bn / PyTorch, because on a shared machine absolute times drift while
+ratios hold. Needs torch (the oracle): `pip install torch==2.13.0`.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import tinygrad_bn as tg  # noqa: E402
+import tinygrad_bn.nn as tnn  # noqa: E402
+import tinygrad_bn.nn.functional as F  # noqa: E402
+import tinygrad_bn.optim as toptim  # noqa: E402
+
+WIDTHS = (32, 32, "M", 64, 64, "M", 128, 128, "M", 256)
+
+
+def reference_cnn(nn):
+    """The reference CNN, built from `nn` = tinygrad_bn.nn or torch.nn: one code, two twin models."""
+    layers, channels = [], 3
+    for width in WIDTHS:
+        if width == "M":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+        channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 2)]
+    return nn.Sequential(*layers)
+
+
+def conv_flops(batch, size):
+    """Multiply-adds x2 of every conv's three matrix products (forward, weight grad, input grad; not the input
+    grad of the first conv, which needs none), at `size` x `size` inputs."""
+    flops, channels = 0, 3
+    for index, width in enumerate(WIDTHS):
+        if width == "M":
+            size //= 2
+            continue
+        forward = 2 * batch * size * size * width * channels * 9
+        flops += forward * (2 if index == 0 else 3)
+        channels = width
+    return flops
+
+
+class Timer:
+    """Wall-clock timing that waits for the GPU when there is one (both frameworks queue GPU work)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def sync(self):
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.synchronize()
+            from tinygrad_bn.backend import cupy_module
+
+            cupy_module().cuda.runtime.deviceSynchronize()
+
+    def __call__(self, fn):
+        self.sync()
+        start = time.perf_counter()
+        fn()
+        self.sync()
+        return time.perf_counter() - start
+
+
+def alternate(timer, fns, repeats, warmup=2):
+    """Median seconds of each function, run alternately so drift in the machine hits all of them alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timer(fn))
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def make_steps(torch, device, batch, size, seed=0):
+    """Twin models on identical weights and batch; returns (tinygrad step, torch step)."""
+    torch.manual_seed(seed)
+    torch_device = "cuda" if device == "cuda" else "cpu"
+    torch_model = reference_cnn(torch.nn).to(torch_device)
+    model = reference_cnn(tnn)
+    model.load_state_dict({k: v.cpu().numpy() for k, v in torch_model.state_dict().items()})
+    model.to(device)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, 3, size, size)).astype(np.float32)
+    y = rng.integers(0, 2, batch)
+    tx, ty = tg.Tensor(x, device=device), tg.Tensor(y, device=device)
+    X, Y = torch.tensor(x, device=torch_device), torch.tensor(y, device=torch_device)
+    optimizer = toptim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    torch_optimizer = torch.optim.SGD(torch_model.parameters(), lr=0.01, momentum=0.9)
+    losses = {}
+
+    def step():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(tx), ty)
+        loss.backward()
+        optimizer.step()
+        losses["tinygrad_bn"] = loss
+
+    def torch_step():
+        torch_optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(torch_model(X), Y)
+        loss.backward()
+        torch_optimizer.step()
+        losses["torch"] = loss
+
+    step()
+    torch_step()
+    first = float(losses["tinygrad_bn"].item()), float(losses["torch"].item())
+    return step, torch_step, first
+
+
+def layer_benchmarks(torch, device, timer, repeats):
+    """Forward+backward of single layers at the shapes of the reference net's largest block."""
+    torch_device = "cuda" if device == "cuda" else "cpu"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 32, 64, 64)).astype(np.float32)
+    cases = {
+        "conv 32->32 3x3 @64x64": (lambda nn: nn.Conv2d(32, 32, 3, padding=1, bias=False)),
+        "batchnorm2d(32) @64x64": (lambda nn: nn.BatchNorm2d(32)),
+        "relu @64x64": (lambda nn: nn.ReLU()),
+        "maxpool 2x2 @64x64": (lambda nn: nn.MaxPool2d(2)),
+    }
+    rows = []
+    for name, make in cases.items():
+        torch_layer = make(torch.nn).to(torch_device)
+        layer = make(tnn)
+        layer.load_state_dict({k: v.cpu().numpy() for k, v in torch_layer.state_dict().items()})
+        layer.to(device)
+        # a conv output is channel-major in memory inside the net (layout.py); give each layer what it would get
+        tx = tg.Tensor(x, device=device)
+        if name.startswith(("batchnorm", "relu", "maxpool")):
+            xp = tg.backend.array_module(device)
+            tx = tg.Tensor._wrap(xp.ascontiguousarray(tx.data.swapaxes(0, 1)).swapaxes(0, 1))
+        tx.requires_grad_(True)
+        X = torch.tensor(x, device=torch_device, requires_grad=True)
+        out, torch_out = layer(tx), torch_layer(X)
+        g = tg.Tensor._wrap(tg.backend.array_module(device).ones_like(out.data))
+        G = torch.ones_like(torch_out)
+        fns = {
+            "tg fwd": lambda: layer(tx),
+            "torch fwd": lambda: torch_layer(X),
+            "tg fwd+bwd": lambda: layer(tx).backward(g),
+            "torch fwd+bwd": lambda: torch_layer(X).backward(G),
+        }
+        t = alternate(timer, fns, repeats)
+        rows.append((name, t["tg fwd"], t["torch fwd"], t["tg fwd+bwd"] - t["tg fwd"],
+                     t["torch fwd+bwd"] - t["torch fwd"]))
+    return rows
+
+
+def composed_batch_norm(x, weight, bias, eps=1e-5):
+    """Training-mode BN built from primitive Tensor ops: what autograd does without the fused op."""
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    centred = x - mean
+    var = (centred * centred).mean(dim=(0, 2, 3), keepdim=True)
+    x_hat = centred / (var + eps).sqrt()
+    return x_hat * weight.reshape(1, -1, 1, 1) + bias.reshape(1, -1, 1, 1)
+
+
+def bn_benchmark(device, timer, repeats, shape=(64, 64, 32, 32)):
+    """Analytic (fused) BN vs the composed one: forward+backward time, and peak memory (NumPy, via tracemalloc)."""
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.standard_normal(shape).astype(np.float32), device=device, requires_grad=True)
+    weight = tg.Tensor(rng.standard_normal(shape[1]).astype(np.float32), device=device, requires_grad=True)
+    bias = tg.Tensor(rng.standard_normal(shape[1]).astype(np.float32), device=device, requires_grad=True)
+    g = tg.Tensor._wrap(tg.backend.array_module(device).ones(shape, dtype=np.float32))
+    fused = lambda: F.batch_norm(x, None, None, weight, bias, training=True).backward(g)  # noqa: E731
+    composed = lambda: composed_batch_norm(x, weight, bias).backward(g)  # noqa: E731
+    t = alternate(timer, {"fused": fused, "composed": composed}, repeats)
+    peaks = {}
+    if device == "cpu":
+        for name, fn in (("fused", fused), ("composed", composed)):
+            tracemalloc.start()
+            fn()
+            peaks[name] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+    return shape, t, peaks
+
+
+def gemm_rate(device, n=2048, repeats=5):
+    """float32 matrix-product FLOP/s of the array library (NumPy's BLAS, or cuBLAS through CuPy)."""
+    xp = tg.backend.array_module(device)
+    a = xp.asarray(np.random.default_rng(0).standard_normal((n, n)).astype(np.float32))
+    timer = Timer(device)
+    timer(lambda: a @ a)
+    return 2 * n**3 / min(timer(lambda: a @ a) for _ in range(repeats))
+
+
+def peak_rss_of_steps(framework, steps=20, batch=64, size=64):
+    """Peak resident memory (MB) of a fresh process running `steps` training steps of one framework."""
+    code = (f"import sys; sys.argv=['x']; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+            f"import step as b, torch, resource; s, ts, _ = b.make_steps(torch, 'cpu', {batch}, {size}); "
+            f"f = s if {framework!r} == 'tinygrad_bn' else ts\n"
+            f"for _ in range({steps}): f()\n"
+            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64])
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["layers", "bn", "memory"])
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args()
+
+    import torch
+
+    if args.device == "cpu":
+        torch.set_num_threads(os.cpu_count())
+    timer = Timer(args.device)
+    results = {"date": time.strftime("%Y-%m-%d %H:%M"), "device": args.device, "torch": torch.__version__,
+               "numpy": np.__version__, "machine": f"{platform.processor() or platform.machine()}, "
+                                                  f"{os.cpu_count()} cores"}
+    if args.device == "cuda":
+        results["gpu"] = torch.cuda.get_device_name()
+    print(f"# tinygrad_bn vs PyTorch {torch.__version__} on {args.device} ({results.get('gpu', results['machine'])})")
+
+    print("\n## Training step (zero_grad + forward + backward + SGD momentum step), median of "
+          f"{args.repeats} after warm-up\n")
+    print("| batch | tinygrad_bn ms | PyTorch ms | ratio | first loss tg / torch |")
+    print("|---:|---:|---:|---:|---|")
+    rate = gemm_rate(args.device)
+    results["steps"] = []
+    for batch in args.batch_sizes:
+        step, torch_step, (loss, torch_loss) = make_steps(torch, args.device, batch, args.image_size)
+        t = alternate(timer, {"tg": step, "torch": torch_step}, args.repeats)
+        floor = conv_flops(batch, args.image_size) / rate
+        results["steps"].append(dict(batch=batch, tg_s=t["tg"], torch_s=t["torch"], ratio=t["tg"] / t["torch"],
+                                     loss=loss, torch_loss=torch_loss, gemm_floor_s=floor))
+        print(f"| {batch} | {t['tg'] * 1e3:.0f} | {t['torch'] * 1e3:.0f} | {t['tg'] / t['torch']:.2f} | "
+              f"{loss:.6f} / {torch_loss:.6f} |")
+    print(f"\nfloat32 GEMM rate: {rate / 1e9:.0f} GFLOP/s; the conv matrix products of one step need "
+          f"{conv_flops(args.batch_sizes[0], args.image_size) / 1e9:.1f} GFLOP, so the floor is "
+          f"{results['steps'][0]['gemm_floor_s'] * 1e3:.0f} ms at batch {args.batch_sizes[0]}.")
+
+    if "layers" not in args.skip:
+        print("\n## Single layers, input (64, 32, 64, 64), median ms\n")
+        print("| layer | tg fwd | torch fwd | ratio | tg bwd | torch bwd | ratio |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        results["layers"] = []
+        for name, f, tf, b, tb in layer_benchmarks(torch, args.device, timer, args.repeats):
+            results["layers"].append(dict(layer=name, tg_fwd=f, torch_fwd=tf, tg_bwd=b, torch_bwd=tb))
+            print(f"| {name} | {f * 1e3:.1f} | {tf * 1e3:.1f} | {f / tf:.2f} | {b * 1e3:.1f} | {tb * 1e3:.1f} | "
+                  f"{b / tb:.2f} |")
+
+    if "bn" not in args.skip:
+        shape, t, peaks = bn_benchmark(args.device, timer, args.repeats)
+        results["bn"] = dict(shape=shape, fused_s=t["fused"], composed_s=t["composed"], peaks=peaks)
+        print(f"\n## BatchNorm forward+backward on {shape}: analytic (fused) vs composed from primitives\n")
+        print(f"fused {t['fused'] * 1e3:.1f} ms, composed {t['composed'] * 1e3:.1f} ms: "
+              f"the analytic op is {t['composed'] / t['fused']:.1f}x faster")
+        if peaks:
+            print(f"peak memory allocated during one forward+backward: fused {peaks['fused'] / 2**20:.0f} MB, "
+                  f"composed {peaks['composed'] / 2**20:.0f} MB")
+
+    if "memory" not in args.skip and args.device == "cpu":
+        rss = {fw: peak_rss_of_steps(fw) for fw in ("tinygrad_bn", "torch")}
+        results["peak_rss_mb"] = rss
+        print(f"\n## Peak RSS of a fresh process running 20 training steps (batch 64)\n")
+        print(f"tinygrad_bn {rss['tinygrad_bn']:.0f} MB, PyTorch {rss['torch']:.0f} MB, "
+              f"ratio {rss['tinygrad_bn'] / rss['torch']:.2f} (both include the Python interpreter, NumPy and torch "
+              f"imports)")
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""The cats-vs-dogs program: train a CatsDogsNet, evaluate a checkpoint, label new images.
+
+    python -m models.catsdogs train --data ../shared/data/dogs-vs-cats/train --out runs/bn
+    python -m models.catsdogs train --resume runs/bn/last.npz          # after Ctrl-C: continues exactly
+    python -m models.catsdogs evaluate --checkpoint runs/bn/best.npz --data ../shared/data/dogs-vs-cats/train
+    python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/
+
+(`catsdogs train ...` once installed with pip). The model is in catsdogs_net.py, the training loop in training.py,
+what a checkpoint holds in checkpoint.py, the metrics, CSV and plot in reports.py.
+
+Evaluate and predict need nothing but the checkpoint: it carries the image size, the normalisation statistics and
+the class names. Problems a user can fix (a missing folder, a folder with one class, a broken or foreign checkpoint)
+end the program with one line on stderr and exit status 2; a diverging loss ends it with status 1.
+"""
+import argparse
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from models.checkpoint import CatsDogsError, load_checkpoint, load_data, model_from_checkpoint, same_folder
+from models.reports import evaluate_model, format_report, predict_probabilities
+from models.training import OUT, NonFiniteLossError, TrainConfig, train
+from tinygrad_bn.data import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
+                              train_val_split)
+
+# The settings that define a run's recipe: taken from the checkpoint on --resume.
+RECIPE_SETTINGS = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "image_size",
+                   "val_fraction", "limit", "seed", "bn", "widths"]
+EVAL_BATCH_SIZE = 128
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CatsDogsError as error:
+        print(f"catsdogs {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as error:
+        print(f"catsdogs {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130  # the shell's convention for "stopped by Ctrl-C"; train has already said what it saved
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------------------------------
+def train_command(args):
+    resume = args.resume
+    if resume == "":  # --resume without a path: the last checkpoint of --out
+        resume = str(Path(args.out or OUT) / "last.npz")
+    out = args.out or (str(Path(resume).parent) if resume else OUT)
+    if not resume and (Path(out) / "last.npz").exists():
+        raise CatsDogsError(f"{out} already holds a run (last.npz): continue it with --resume, or pick another --out")
+
+    given = {name: getattr(args, name) for name in RECIPE_SETTINGS if getattr(args, name) is not None}
+    if resume:
+        saved = load_checkpoint(resume)["config"]
+        for name, value in given.items():
+            if value != saved[name]:
+                print(f"note: --{name.replace('_', '-')} {value} ignored: a resumed run keeps its own "
+                      f"{name} ({saved[name]})", file=sys.stderr)
+        config = TrainConfig(data=args.data, out=out, device=args.device, workers=args.workers, resume=resume)
+    else:
+        config = TrainConfig(data=args.data, out=out, device=args.device, workers=args.workers, **given)
+
+    history = train(config)
+    if history and history[-1]["val_accuracy"] is not None:
+        best = max(history, key=lambda row: row["val_accuracy"])
+        print(f"best validation accuracy {best['val_accuracy']:.4f} at epoch {best['epoch']}; "
+              f"checkpoints, metrics.csv and curves.png in {out}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------------------------------------------------
+def evaluate_command(args):
+    checkpoint = load_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(checkpoint, args.device)
+    saved = checkpoint["config"]
+    root = Path(resolve_data_dir(args.data)).resolve()
+    is_training_data = same_folder(root, saved["data"])
+    # On the training folder, the default is the validation split the run held out: images it never trained on.
+    split = args.split or ("val" if is_training_data else "all")
+    if split == "val":
+        if not is_training_data:
+            raise CatsDogsError(f"--split val needs the checkpoint's training folder {saved['data']}; "
+                                f"use --split all to evaluate every image of {root}")
+        data, _ = load_data(root, checkpoint["image_size"], saved["limit"], saved["seed"])
+        if len(data.labels) != checkpoint["num_images"]:
+            print(f"warning: {root} held {checkpoint['num_images']} images when the model was trained and holds "
+                  f"{len(data.labels)} now, so its validation split differs and may include training images",
+                  file=sys.stderr)
+        _, indices = train_val_split(data.labels, saved["val_fraction"], saved["seed"])
+        if len(indices) == 0:
+            raise CatsDogsError("the model was trained without a validation split (--val-fraction 0): "
+                                "use --split all, or evaluate on another folder")
+        if args.limit:
+            indices = indices[balanced_subset(data.labels[indices], args.limit)]
+    else:
+        data, _ = load_data(root, checkpoint["image_size"], args.limit)
+        indices = None
+
+    classes = checkpoint["classes"]
+    loader = DataLoader(data.images, labels_in_model_order(data, classes, root), EVAL_BATCH_SIZE, indices=indices,
+                        image_size=checkpoint["image_size"], mean=checkpoint["mean"], std=checkpoint["std"],
+                        device=args.device)
+    metrics = evaluate_model(model, loader, classes)
+    epochs_done = checkpoint["progress"]["epoch"]
+    if args.json:
+        print(json.dumps({"checkpoint": checkpoint["path"], "data": str(root), "split": split, "epochs": epochs_done,
+                          **metrics}))
+    else:
+        print(f"{checkpoint['path']} (after {epochs_done} epochs) on {root}, split '{split}': {metrics['n']} images")
+        print(format_report(metrics))
+
+
+def labels_in_model_order(data, model_classes, root):
+    """The data's labels renumbered as the model numbers its classes (both sort names, but be sure)."""
+    unknown = [name for name in data.classes if name not in model_classes]
+    if unknown:
+        raise CatsDogsError(f"{root} has classes {unknown} that the model does not know (it knows {model_classes})")
+    renumber = np.array([model_classes.index(name) for name in data.classes], dtype=np.int64)
+    return renumber[data.labels]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# predict
+# ---------------------------------------------------------------------------------------------------------------------
+def predict_command(args):
+    checkpoint = load_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(checkpoint, args.device)
+    classes, image_size = checkpoint["classes"], checkpoint["image_size"]
+    paths = image_paths(args.inputs)
+    labelled = 0
+    with ThreadPoolExecutor() as pool:  # Pillow decodes outside the GIL: files decode in parallel
+        for start in range(0, len(paths), 256):
+            chunk = paths[start:start + 256]
+            # decoded exactly as the training images were: short side to 1.125 x image_size, then the centre crop
+            results = list(pool.map(lambda path: read_image(path, cache_size(image_size)), chunk))
+            readable = []
+            for path, (array, reason) in zip(chunk, results):
+                if array is None:
+                    print(f"skipping {path}: {reason}", file=sys.stderr)
+                else:
+                    readable.append((path, array))
+            if not readable:
+                continue
+            images = np.stack([array for _, array in readable])
+            loader = DataLoader(images, np.zeros(len(images), dtype=np.int64), EVAL_BATCH_SIZE, image_size=image_size,
+                                mean=checkpoint["mean"], std=checkpoint["std"], device=args.device, workers=0)
+            for (path, _), probabilities in zip(readable, predict_probabilities(model, loader)):
+                k = int(probabilities.argmax())
+                print(f"{path}\t{classes[k]}\t{probabilities[k]:.4f}")
+            labelled += len(readable)
+    if labelled == 0:
+        raise CatsDogsError("none of the files could be read as an image")
+
+
+def image_paths(inputs):
+    """Files as given, and the image files under each folder (recursively, sorted, hidden ones left out)."""
+    paths = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(str(file) for file in path.rglob("*") if file.is_file() and is_image_name(file.name)
+                           and not any(part.startswith(".") for part in file.relative_to(path).parts))
+            if not found:
+                print(f"no image files in {path}", file=sys.stderr)
+            paths += found
+        elif path.exists():
+            paths.append(str(path))
+        else:
+            raise CatsDogsError(f"not found: {path}")
+    if not paths:
+        raise CatsDogsError(f"no image files in {', '.join(inputs)}")
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------------------------------
+def parse_widths(text):
+    """'32,32,M,64' -> (32, 32, 'M', 64)."""
+    try:
+        return tuple("M" if part.strip().upper() == "M" else int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers and M separated by commas, got {text!r}") from None
+
+
+def build_parser():
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="catsdogs", description="Train, evaluate and use a cats-vs-dogs CNN.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    # Recipe options default to None, meaning "not given": the TrainConfig default, or on --resume the run's own.
+    train_parser = commands.add_parser("train", help="train a model (or continue one with --resume)")
+    train_parser.set_defaults(run=train_command)
+    option = train_parser.add_argument
+    option("--data", help="image folder (default: $TINYGRAD_BN_DATA, else data/dogs-vs-cats)")
+    option("--out", help=f"run folder for checkpoints, metrics.csv and curves.png (default: {OUT})")
+    option("--epochs", type=int, help=f"default {defaults.epochs}")
+    option("--batch-size", type=int, help=f"default {defaults.batch_size}")
+    option("--lr", type=float, help=f"peak learning rate of the one-cycle schedule (default {defaults.lr})")
+    option("--momentum", type=float, help=f"SGD Nesterov momentum (default {defaults.momentum})")
+    option("--weight-decay", type=float, help=f"default {defaults.weight_decay}")
+    option("--label-smoothing", type=float, help=f"default {defaults.label_smoothing}")
+    option("--image-size", type=int, help=f"network input size in pixels (default {defaults.image_size})")
+    option("--val-fraction", type=float, help=f"share of images held out for validation "
+                                               f"(default {defaults.val_fraction})")
+    option("--limit", type=int, help="use a class-balanced subset of this many images (quick runs)")
+    option("--seed", type=int, help=f"weights, split and every epoch's shuffle (default {defaults.seed})")
+    option("--no-bn", dest="bn", action="store_false", default=None, help="the variant without BatchNorm")
+    option("--widths", type=parse_widths, help="conv widths and M for max pooling (default "
+                                               + ",".join(str(width) for width in defaults.widths) + ")")
+    option("--device", choices=["cpu", "cuda"], help="default: $TINYGRAD_BN_DEVICE, else cpu")
+    option("--workers", type=int, default=defaults.workers, help="threads preparing batches (default %(default)s)")
+    option("--resume", nargs="?", const="", metavar="PATH",
+           help="continue a stopped run from PATH (default: OUT/last.npz), with its own settings")
+
+    evaluate_parser = commands.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix, loss")
+    evaluate_parser.set_defaults(run=evaluate_command)
+    evaluate_parser.add_argument("--checkpoint", required=True, help="a .npz from train, or a run folder (best.npz)")
+    evaluate_parser.add_argument("--data", help="image folder (default: $TINYGRAD_BN_DATA, else data/dogs-vs-cats)")
+    evaluate_parser.add_argument("--split", choices=["val", "all"],
+                                 help="val: the validation images of the training run (the default on its training "
+                                      "folder); all: every image (the default on any other folder)")
+    evaluate_parser.add_argument("--limit", type=int, help="evaluate a class-balanced subset of this many images")
+    evaluate_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    evaluate_parser.add_argument("--device", choices=["cpu", "cuda"])
+
+    predict_parser = commands.add_parser("predict", help="the label and its probability for each image")
+    predict_parser.set_defaults(run=predict_command)
+    predict_parser.add_argument("--checkpoint", required=True, help="a .npz from train, or a run folder (best.npz)")
+    predict_parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+    predict_parser.add_argument("--device", choices=["cpu", "cuda"])
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Fused CUDA kernels for batch norm, used when the arrays live on the GPU (CuPy).
+
+The math is exactly that of batchnorm.py. What changes is how it runs: NumPy-style code evaluates
+`(x - mean) * inv_std * gamma + beta` as four passes over memory with a temporary array each, and on a GPU every
+pass is a kernel launch and a trip through memory. Each kernel below reads its inputs once and writes its outputs
+once. Per-channel values arrive as (C, 1) columns and broadcast over the (C, m) rows. CuPy compiles each kernel on
+first use and caches it.
+"""
+import functools
+from types import SimpleNamespace
+
+from ...backend import cupy_module
+
+
+@functools.lru_cache(maxsize=None)
+def kernels():
+    cp = cupy_module()
+    return SimpleNamespace(
+        # sum_i (x_i - mean)^2 per row: the variance's sum without a centred temporary
+        squared_deviation_sum=cp.ReductionKernel(
+            "T x, T mean", "T total", "(x - mean) * (x - mean)", "a + b", "total = a", "0",
+            "tinygrad_bn_squared_deviation_sum"),
+        # x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta in one pass
+        normalize=cp.ElementwiseKernel(
+            "T x, T mean, T inv_std, T gamma, T beta", "T x_hat, T y",
+            "x_hat = (x - mean) * inv_std; y = gamma * x_hat + beta",
+            "tinygrad_bn_normalize"),
+        # sum_i g_i * x_hat_i per row: dgamma without a product temporary
+        dot=cp.ReductionKernel(
+            "T g, T x_hat", "T total", "g * x_hat", "a + b", "total = a", "0", "tinygrad_bn_dot"),
+        # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), the closed-form backward, in one pass
+        input_grad=cp.ElementwiseKernel(
+            "T g, T x_hat, T mean_g, T mean_g_x_hat, T scale", "T dx",
+            "dx = scale * (g - mean_g - x_hat * mean_g_x_hat)",
+            "tinygrad_bn_input_grad"),
+    )
