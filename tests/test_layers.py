@@ -234,8 +234,6 @@ def test_pooling_keeps_the_input_layout():
         assert_close(out, pool(tg.Tensor(x)), rtol=0, atol=0)
 
 
-@pytest.mark.xfail(strict=True, reason="max_pool2d backward finds the winner with `padded == out`, which is never "
-                                       "true for NaN: the window's gradient is dropped (PyTorch routes it to the NaN)")
 def test_max_pool_nan_window_routes_the_gradient_to_the_nan():
     torch = import_torch()
     x = np.array([[[[1.0, np.nan], [0.0, 2.0]]]])
@@ -245,8 +243,6 @@ def test_max_pool_nan_window_routes_the_gradient_to_the_nan():
     assert_close(ours.grad, theirs.grad, rtol=0, atol=0)
 
 
-@pytest.mark.xfail(strict=True, reason="a window that is all -inf, padding included, routes its gradient to a "
-                                       "padding cell (dropped); PyTorch gives it to the window's first real element")
 def test_max_pool_all_minus_inf_window_with_padding():
     torch = import_torch()
     x = np.full((1, 1, 3, 3), -np.inf)

@@ -150,6 +150,6 @@ def _accumulate(leaf, grad):
     from .tensor import Tensor
 
     if leaf.grad is None:
-        leaf.grad = Tensor._wrap(grad.copy())  # a copy: `grad` may be shared with another node's gradient
+        leaf.grad = Tensor._wrap(grad.copy(order="K"))  # a copy (same memory layout): `grad` may be shared with another node's gradient
     else:
         leaf.grad.data += grad

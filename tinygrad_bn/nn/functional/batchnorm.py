@@ -14,8 +14,9 @@ Backward, with g_i = dL/dy_i (every sum runs over the m values of the channel):
     dgamma = sum_i g_i * x_hat_i
     dx_i   = gamma * inv_std / m * (m * g_i - dbeta - x_hat_i * dgamma)
 
-Composed from primitive ops this graph has ~10 nodes, each storing an activation-sized array; fused, the forward
-saves only x_hat and inv_std, and the backward is the three lines above.
+Composed from primitive ops, autograd records a dozen functions and keeps several activation-sized arrays for
+their backward passes (docs/batchnorm.md counts them); fused, the forward saves only x_hat and inv_std, and the
+backward is the three lines above.
 
 In eval mode mean and var are the running statistics, constants with respect to x, so dx_i = g_i * gamma * inv_std.
 """
@@ -87,10 +88,12 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * var * (m / (m - 1))   # the running estimate is unbiased, as in PyTorch
         else:
-            mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
+            mean, var = running_mean, running_var
         inv_std = 1 / xp.sqrt(var + eps)
-        gamma = weight if weight is not None else xp.ones(C, dtype=x.dtype)
-        beta = bias if bias is not None else xp.zeros(C, dtype=x.dtype)
+        # One dtype for every operand (the GPU kernels are typed): float32 parameters with float64 data, say.
+        gamma = weight.astype(x.dtype, copy=False) if weight is not None else xp.ones(C, dtype=x.dtype)
+        beta = bias.astype(x.dtype, copy=False) if bias is not None else xp.zeros(C, dtype=x.dtype)
+        mean, inv_std = mean.astype(x.dtype, copy=False), inv_std.astype(x.dtype, copy=False)
         x_hat, out = _normalize(rows, mean, inv_std, gamma, beta)
         self.training, self.has_affine, self.shape = training, weight is not None, x.shape
         self.save_for_backward(x_hat, inv_std, gamma)

@@ -28,7 +28,7 @@ CHUNK_COLUMNS = 4096  # output pixels per im2col chunk on the CPU: a few MB of c
 
 
 def _pair(value, name):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(pair) != 2 or any(not isinstance(v, int) for v in pair):
         raise ValueError(f"conv2d: {name} must be an int or a pair of ints, got {value!r}")
     return pair

@@ -29,7 +29,7 @@ def _pad(x, padding, value):
     if not (PH or PW):
         return x
     N, C, H, W = x.shape
-    padded = get_array_module(x).empty_like(x, shape=(N, C, H + 2 * PH, W + 2 * PW))
+    padded = get_array_module(x).empty_like(x, shape=(N, C, H + 2 * PH, W + 2 * PW))  # keeps x's layout
     padded.fill(value)
     padded[:, :, PH:PH + H, PW:PW + W] = x
     return padded
@@ -55,10 +55,13 @@ class MaxPool2d(Function):
         x, out = self.saved
         xp = get_array_module(g)
         padded = _pad(x, self.padding, -xp.inf)
+        real = _pad(xp.ones_like(x, dtype=bool), self.padding, False)  # padding never wins, even against -inf
         gx = zeros(xp, padded.shape, g.dtype, is_channel_major(x))
         unrouted = xp.ones_like(out, dtype=bool)  # windows whose gradient has not been given to an element yet
         for _, index in _window_slices(self.kernel, self.stride, self.out_hw):
-            winner = (padded[index] == out) & unrouted
+            candidate = padded[index]
+            # a NaN is the max of its window (maximum propagates it), though NaN == NaN is False
+            winner = ((candidate == out) | xp.isnan(candidate)) & real[index] & unrouted
             unrouted &= ~winner
             gx[index] += g * winner
         PH, PW = self.padding
