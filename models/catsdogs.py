@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from models.checkpoint import CatsDogsError, load_checkpoint, load_data, model_from_checkpoint, same_folder
+from models.checkpoint import (CatsDogsError, load_checkpoint, load_data, model_from_checkpoint, resolve_device,
+                               same_folder)
 from models.reports import evaluate_model, format_report, predict_probabilities
 from models.training import OUT, NonFiniteLossError, TrainConfig, train
 from tinygrad_bn.data import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
@@ -81,7 +82,8 @@ def train_command(args):
 # ---------------------------------------------------------------------------------------------------------------------
 def evaluate_command(args):
     checkpoint = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(checkpoint, args.device)
+    device = resolve_device(args.device)
+    model = model_from_checkpoint(checkpoint, device)
     saved = checkpoint["config"]
     root = Path(resolve_data_dir(args.data)).resolve()
     is_training_data = same_folder(root, saved["data"])
@@ -109,7 +111,7 @@ def evaluate_command(args):
     classes = checkpoint["classes"]
     loader = DataLoader(data.images, labels_in_model_order(data, classes, root), EVAL_BATCH_SIZE, indices=indices,
                         image_size=checkpoint["image_size"], mean=checkpoint["mean"], std=checkpoint["std"],
-                        device=args.device)
+                        device=device)
     metrics = evaluate_model(model, loader, classes)
     epochs_done = checkpoint["progress"]["epoch"]
     if args.json:
@@ -134,7 +136,8 @@ def labels_in_model_order(data, model_classes, root):
 # ---------------------------------------------------------------------------------------------------------------------
 def predict_command(args):
     checkpoint = load_checkpoint(args.checkpoint)
-    model = model_from_checkpoint(checkpoint, args.device)
+    device = resolve_device(args.device)
+    model = model_from_checkpoint(checkpoint, device)
     classes, image_size = checkpoint["classes"], checkpoint["image_size"]
     paths = image_paths(args.inputs)
     labelled = 0
@@ -153,7 +156,7 @@ def predict_command(args):
                 continue
             images = np.stack([array for _, array in readable])
             loader = DataLoader(images, np.zeros(len(images), dtype=np.int64), EVAL_BATCH_SIZE, image_size=image_size,
-                                mean=checkpoint["mean"], std=checkpoint["std"], device=args.device, workers=0)
+                                mean=checkpoint["mean"], std=checkpoint["std"], device=device, workers=0)
             for (path, _), probabilities in zip(readable, predict_probabilities(model, loader)):
                 k = int(probabilities.argmax())
                 print(f"{path}\t{classes[k]}\t{probabilities[k]:.4f}")

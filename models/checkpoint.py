@@ -19,7 +19,7 @@ import numpy as np
 
 import tinygrad_bn as tg
 from models.catsdogs_net import CatsDogsNet
-from tinygrad_bn.backend import check_device
+from tinygrad_bn.backend import check_device, cupy_module
 from tinygrad_bn.data import cache_size, load_dataset, resolve_data_dir
 
 CHECKPOINT_FORMAT = "tinygrad_bn catsdogs checkpoint v1"
@@ -29,14 +29,25 @@ class CatsDogsError(Exception):
     """A problem the user can fix (a missing folder, a bad checkpoint): the program prints it in one line."""
 
 
-def load_data(data, image_size, limit=None, seed=0, workers=None):
+def load_data(data, image_size, limit=None, seed=0):
     """(Dataset, absolute folder path) of the images under `data` (None: $TINYGRAD_BN_DATA or data/dogs-vs-cats)."""
     root = Path(resolve_data_dir(data)).resolve()
     try:
-        dataset = load_dataset(root, size=cache_size(image_size), limit=limit, seed=seed, workers=workers or None)
+        dataset = load_dataset(root, size=cache_size(image_size), limit=limit, seed=seed)
     except (OSError, ValueError) as error:  # missing folder, no images, one class only, nothing decodable
         raise CatsDogsError(str(error)) from None
     return dataset, str(root)
+
+
+def resolve_device(device):
+    """"cpu" or "cuda" (None: $TINYGRAD_BN_DEVICE, else cpu), checking up front that CuPy can use a GPU."""
+    try:
+        device = check_device(device)
+        if device == "cuda":
+            cupy_module()
+    except (ValueError, RuntimeError) as error:  # a bad $TINYGRAD_BN_DEVICE, no CuPy, no GPU: the message says why
+        raise CatsDogsError(str(error)) from None
+    return device
 
 
 def checkpoint_contents(model, optimizer, scheduler, config, progress, classes, mean, std, num_images):
@@ -83,14 +94,14 @@ def load_checkpoint(path):
     return checkpoint
 
 
-def model_from_checkpoint(checkpoint, device=None):
+def model_from_checkpoint(checkpoint, device="cpu"):
     """The trained CatsDogsNet of a checkpoint, on `device`, in eval mode."""
     try:
         model = CatsDogsNet.from_architecture(checkpoint["architecture"])
     except (KeyError, TypeError, ValueError) as error:
         raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: {error}") from None
     load_weights(model, checkpoint)
-    return model.to(check_device(device)).eval()
+    return model.to(device).eval()
 
 
 def load_weights(model, checkpoint):

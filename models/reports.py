@@ -87,6 +87,7 @@ def plot_curves(path, history):
     # needing a display (servers, CI).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [row["epoch"] for row in history]
     figure = Figure(figsize=(10, 4), layout="tight")
@@ -96,6 +97,7 @@ def plot_curves(path, history):
         if any(row[f"val_{metric}"] is not None for row in history):
             axes.plot(epochs, [row[f"val_{metric}"] for row in history], "o-", label="validation")
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)
         axes.legend()

@@ -33,9 +33,9 @@ import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 import tinygrad_bn.optim as optim
 from models.catsdogs_net import DEFAULT_WIDTHS, CatsDogsNet, scale_initial_weights
-from models.checkpoint import CatsDogsError, checkpoint_contents, load_checkpoint, load_data, restore_training_state
+from models.checkpoint import (CatsDogsError, checkpoint_contents, load_checkpoint, load_data, resolve_device,
+                               restore_training_state)
 from models.reports import evaluate_model, plot_curves, write_metrics_csv
-from tinygrad_bn.backend import check_device
 from tinygrad_bn.data import DataLoader, channel_stats, train_val_split
 
 # The default recipe: VGG-style net with BN, 64x64 crops of 72x72 images, SGD with Nesterov momentum and a
@@ -78,6 +78,210 @@ class TrainConfig:
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite: training stopped and the last good checkpoint was left untouched."""
+
+
+def check_settings(config):
+    """Refuse settings that cannot work, with a message that names them."""
+    pools = sum(width == "M" for width in config.widths)
+    problems = [
+        f"{name} must be at least {minimum}, got {getattr(config, name)}"
+        for name, minimum in (("epochs", 1), ("batch_size", 1), ("image_size", 2 ** pools), ("workers", 0))
+        if getattr(config, name) < minimum
+    ]
+    if not 0 <= config.val_fraction < 1:
+        problems.append(f"val_fraction must be in [0, 1), got {config.val_fraction}")
+    if config.lr <= 0:
+        problems.append(f"lr must be positive, got {config.lr}")
+    if problems:
+        raise CatsDogsError("; ".join(problems))
+
+
+def train(config, on_step=None, log=print, progress_bar=True):
+    """Train (or, with config.resume, continue training) and return the history: one dict per finished epoch.
+
+    on_step(StepInfo) is called after every optimizer step; raising KeyboardInterrupt from it stops the run as
+    Ctrl-C does (last.npz saved, then re-raised). A NaN/inf loss raises NonFiniteLossError; a bad data folder or
+    checkpoint raises CatsDogsError. `log` receives the per-epoch lines; progress bars go to stderr.
+    """
+    return Trainer(config, on_step, log, progress_bar).run()
+
+
+class Trainer:
+    """One run: data, model, optimizer and schedule built from a TrainConfig (and restored from a checkpoint)."""
+
+    def __init__(self, config, on_step=None, log=print, progress_bar=True):
+        checkpoint = load_checkpoint(config.resume) if config.resume else None
+        if checkpoint is not None:
+            # the run's own recipe; only where the data is, where to write, the device and the threads may change
+            saved = checkpoint["config"]
+            config = replace(TrainConfig(**saved), data=config.data or saved["data"], out=config.out,
+                             device=config.device, workers=config.workers, resume=config.resume)
+        check_settings(config)
+        self.device = resolve_device(config.device)
+        self.on_step, self.log, self.progress_bar = on_step, log, progress_bar
+        self.out = Path(config.out)
+        tg.manual_seed(config.seed)
+        self.config = config = self.load_data(config, checkpoint)
+        self.build_model_and_optimizer(config)
+        self.progress = Progress(history=[])
+        if checkpoint is not None:
+            restore_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
+            self.progress = Progress(**checkpoint["progress"])
+            if checkpoint["num_images"] != self.num_images:
+                log(f"warning: the data folder held {checkpoint['num_images']} images when the run started and "
+                    f"holds {self.num_images} now: the split and the batches differ from the original run's")
+            if self.progress.epoch < config.epochs:
+                log(f"resuming {checkpoint['path']}: epoch {self.progress.epoch + 1}/{config.epochs}, "
+                    f"{self.progress.step} of {len(self.train_loader)} batches done")
+        self.ctrl_c = CtrlC()
+
+    def load_data(self, config, checkpoint):
+        """The images, the split, the normalisation statistics and the two loaders; returns the config with the
+        data folder as an absolute path (what the checkpoint stores)."""
+        data, root = load_data(config.data, config.image_size, config.limit, config.seed)
+        self.classes, self.num_images = data.classes, len(data.labels)
+        train_idx, val_idx = train_val_split(data.labels, config.val_fraction, config.seed)
+        counts = ", ".join(f"{count} {name}" for name, count in zip(data.classes, np.bincount(data.labels)))
+        self.log(f"{root}: {len(data.labels)} images ({counts}); training on {len(train_idx)}, "
+                 f"validating on {len(val_idx)}")
+        if checkpoint is None:
+            self.mean, self.std = channel_stats(data.images, train_idx)
+        else:
+            self.mean, self.std = checkpoint["mean"], checkpoint["std"]
+
+        common = dict(image_size=config.image_size, mean=self.mean, std=self.std, device=self.device,
+                      workers=config.workers)
+        self.train_loader = DataLoader(data.images, data.labels, config.batch_size, indices=train_idx, shuffle=True,
+                                       augment=True, drop_last=True, seed=config.seed, **common)
+        self.val_loader = DataLoader(data.images, data.labels, 2 * config.batch_size, indices=val_idx, **common)
+        if len(self.train_loader) == 0:
+            raise CatsDogsError(f"{len(train_idx)} training images make no full batch of {config.batch_size}")
+        return replace(config, data=root)
+
+    def build_model_and_optimizer(self, config):
+        self.model = CatsDogsNet(bn=config.bn, widths=config.widths, num_classes=len(self.classes))
+        scale_initial_weights(self.model, config.init_scale)
+        self.model.to(self.device)
+        self.optimizer = optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+                                   nesterov=config.nesterov, weight_decay=config.weight_decay)
+        self.scheduler = None
+        if config.schedule == "onecycle":  # stepped after every batch
+            total_steps = config.epochs * len(self.train_loader)
+            self.scheduler = optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=config.lr, total_steps=total_steps)
+        elif config.schedule != "constant":
+            raise ValueError(f"schedule must be 'onecycle' or 'constant', got {config.schedule!r}")
+
+    def run(self):
+        self.out.mkdir(parents=True, exist_ok=True)
+        last = self.out / "last.npz"
+        if self.progress.epoch >= self.config.epochs:
+            self.log(f"the run already finished its {self.config.epochs} epochs: nothing to do")
+        with self.ctrl_c:
+            try:
+                while self.progress.epoch < self.config.epochs:
+                    self.train_one_epoch()
+                    self.finish_epoch()
+            except KeyboardInterrupt:
+                if self.ctrl_c.in_step:  # a second Ctrl-C inside a step: the weights may be half updated
+                    self.log(f"interrupted in the middle of a step: {last} was left as it was")
+                else:
+                    self.save(last)
+                    self.log(f"interrupted: saved {last} at epoch {self.progress.epoch + 1}, batch "
+                             f"{self.progress.step}; continue with --resume {last}")
+                raise
+        return self.progress.history
+
+    def train_one_epoch(self):
+        """The steps of epoch `progress.epoch` not done yet (all of them, unless resuming in the middle)."""
+        progress, batch_size = self.progress, self.config.batch_size
+        self.model.train()
+        self.train_loader.set_epoch(progress.epoch)
+        bar = tqdm(total=len(self.train_loader) * batch_size, initial=progress.step * batch_size, unit="img",
+                   desc=f"epoch {progress.epoch + 1}/{self.config.epochs}", disable=not self.progress_bar,
+                   file=sys.stderr)
+        batches = iter(self.train_loader)
+        try:
+            start = time.perf_counter()
+            # an epoch's batches are fixed by its seed, so skipping the ones done before a stop resumes exactly
+            for images, labels in islice(batches, progress.step, None):
+                self.step(images, labels)
+                progress.train_seconds += time.perf_counter() - start
+                start = time.perf_counter()
+                bar.update(len(labels.data))
+                bar.set_postfix(loss=f"{progress.loss_sum / progress.seen:.4f}",
+                                acc=f"{progress.correct / progress.seen:.3f}", refresh=False)
+        finally:
+            bar.close()
+            batches.close()  # stops the loader's worker threads now, also when a step raised
+
+    def step(self, images, labels):
+        """One optimizer step on one batch, then the bookkeeping and the on_step callback."""
+        progress, optimizer = self.progress, self.optimizer
+        self.ctrl_c.in_step = True
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.zero_grad()
+        logits = self.model(images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            last = self.out / "last.npz"
+            kept = f"{last} still holds the last good state" if last.exists() else "no checkpoint was written yet"
+            raise NonFiniteLossError(f"the loss became {loss_value} at epoch {progress.epoch + 1}, batch "
+                                     f"{progress.step + 1} (lr {lr:.4g}): stopped without saving; {kept}. "
+                                     f"Try a lower --lr.")
+        loss.backward()
+        optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+        n = len(labels.data)
+        correct = int((logits.argmax(dim=1).data == labels.data).sum())
+        progress.step += 1
+        progress.loss_sum += loss_value * n
+        progress.correct += correct
+        progress.seen += n
+        self.ctrl_c.end_step()
+        if self.on_step is not None:
+            global_step = progress.epoch * len(self.train_loader) + progress.step
+            self.on_step(StepInfo(progress.epoch, progress.step, global_step, loss_value, correct / n, lr,
+                                  self.model))
+
+    def finish_epoch(self):
+        """Validate; record the epoch; write last.npz (and best.npz at a new best), the CSV and the plot."""
+        progress, start = self.progress, time.perf_counter()
+        val = None
+        if len(self.val_loader.indices):
+            val = evaluate_model(self.model, self.val_loader, self.classes, progress_bar=self.progress_bar)
+        row = {
+            "epoch": progress.epoch + 1,
+            "train_loss": progress.loss_sum / progress.seen,
+            "train_accuracy": progress.correct / progress.seen,
+            "val_loss": val["loss"] if val else None,
+            "val_accuracy": val["accuracy"] if val else None,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": progress.train_seconds + time.perf_counter() - start,
+            "images_per_s": progress.seen / progress.train_seconds,
+        }
+        progress.history.append(row)
+        is_best = val is not None and val["accuracy"] > progress.best_accuracy
+        if is_best:
+            progress.best_accuracy = val["accuracy"]
+        progress.start_next_epoch()
+        self.save(self.out / "last.npz")
+        if is_best:
+            self.save(self.out / "best.npz")
+        write_metrics_csv(self.out / "metrics.csv", progress.history)
+        plot_curves(self.out / "curves.png", progress.history)
+
+        line = (f"epoch {row['epoch']}/{self.config.epochs}: train loss {row['train_loss']:.4f} "
+                f"acc {row['train_accuracy']:.4f}")
+        if val:
+            line += f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" + (" (best)" if is_best else "")
+        self.log(line + f" | {row['seconds']:.1f} s, {row['images_per_s']:.0f} images/s")
+
+    def save(self, path):
+        tg.save(checkpoint_contents(self.model, self.optimizer, self.scheduler, asdict(self.config),
+                                    asdict(self.progress), self.classes, self.mean, self.std, self.num_images), path)
 
 
 @dataclass
@@ -151,180 +355,3 @@ class Progress:
     def start_next_epoch(self):
         self.epoch, self.step = self.epoch + 1, 0
         self.loss_sum, self.correct, self.seen, self.train_seconds = 0.0, 0, 0, 0.0
-
-
-def train(config, on_step=None, log=print, progress_bar=True):
-    """Train (or, with config.resume, continue training) and return the history: one dict per finished epoch.
-
-    on_step(StepInfo) is called after every optimizer step; raising KeyboardInterrupt from it stops the run as
-    Ctrl-C does (last.npz saved, then re-raised). A NaN/inf loss raises NonFiniteLossError; a bad data folder or
-    checkpoint raises CatsDogsError. `log` receives the per-epoch lines; progress bars go to stderr.
-    """
-    return Trainer(config, on_step, log, progress_bar).run()
-
-
-class Trainer:
-    """One run: data, model, optimizer and schedule built from a TrainConfig (and restored from a checkpoint)."""
-
-    def __init__(self, config, on_step=None, log=print, progress_bar=True):
-        checkpoint = None
-        if config.resume:
-            checkpoint = load_checkpoint(config.resume)
-            # the run's own recipe; where the data is, where to write, the device and the threads may change
-            saved = checkpoint["config"]
-            config = replace(TrainConfig(**saved), data=config.data or saved["data"], out=config.out,
-                             device=config.device, workers=config.workers, resume=config.resume)
-        self.on_step, self.log, self.progress_bar = on_step, log, progress_bar
-        self.out = Path(config.out)
-
-        tg.manual_seed(config.seed)
-        data, root = load_data(config.data, config.image_size, config.limit, config.seed, config.workers)
-        self.config = config = replace(config, data=root)
-        self.classes, self.num_images = data.classes, len(data.labels)
-        train_idx, val_idx = train_val_split(data.labels, config.val_fraction, config.seed)
-        counts = ", ".join(f"{count} {name}" for name, count in zip(data.classes, np.bincount(data.labels)))
-        log(f"{root}: {len(data.labels)} images ({counts}); training on {len(train_idx)}, "
-            f"validating on {len(val_idx)}")
-        if checkpoint is None:
-            self.mean, self.std = channel_stats(data.images, train_idx)
-        else:
-            self.mean, self.std = checkpoint["mean"], checkpoint["std"]
-
-        device = check_device(config.device)
-        self.model = CatsDogsNet(bn=config.bn, widths=config.widths, num_classes=len(data.classes))
-        scale_initial_weights(self.model, config.init_scale)
-        self.model.to(device)
-        self.optimizer = optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
-                                   nesterov=config.nesterov, weight_decay=config.weight_decay)
-        self.train_loader = DataLoader(data.images, data.labels, config.batch_size, indices=train_idx,
-                                       image_size=config.image_size, mean=self.mean, std=self.std, shuffle=True,
-                                       augment=True, drop_last=True, seed=config.seed, device=device,
-                                       workers=config.workers)
-        self.val_loader = DataLoader(data.images, data.labels, 2 * config.batch_size, indices=val_idx,
-                                     image_size=config.image_size, mean=self.mean, std=self.std, device=device,
-                                     workers=config.workers)
-        if len(self.train_loader) == 0:
-            raise CatsDogsError(f"{len(train_idx)} training images make no full batch of {config.batch_size}")
-        self.scheduler = None
-        if config.schedule == "onecycle":
-            total_steps = config.epochs * len(self.train_loader)
-            self.scheduler = optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=config.lr, total_steps=total_steps)
-        elif config.schedule != "constant":
-            raise ValueError(f"schedule must be 'onecycle' or 'constant', got {config.schedule!r}")
-
-        self.progress = Progress(history=[])
-        if checkpoint is not None:
-            restore_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
-            self.progress = Progress(**checkpoint["progress"])
-            log(f"resuming {checkpoint['path']}: epoch {self.progress.epoch + 1}/{config.epochs}, "
-                f"{self.progress.step} of {len(self.train_loader)} batches done")
-        self.ctrl_c = CtrlC()
-
-    def run(self):
-        self.out.mkdir(parents=True, exist_ok=True)
-        last = self.out / "last.npz"
-        with self.ctrl_c:
-            try:
-                while self.progress.epoch < self.config.epochs:
-                    self.train_one_epoch()
-                    self.finish_epoch()
-            except KeyboardInterrupt:
-                if self.ctrl_c.in_step:  # a second Ctrl-C inside a step: the weights may be half updated
-                    self.log(f"interrupted in the middle of a step: {last} was left as it was")
-                else:
-                    self.save(last)
-                    self.log(f"interrupted: saved {last} at epoch {self.progress.epoch + 1}, batch "
-                             f"{self.progress.step}; continue with --resume {last}")
-                raise
-        return self.progress.history
-
-    def train_one_epoch(self):
-        """The steps of epoch `progress.epoch` not done yet (all of them, unless resuming in the middle)."""
-        progress, batch_size = self.progress, self.config.batch_size
-        self.model.train()
-        self.train_loader.set_epoch(progress.epoch)
-        bar = tqdm(total=len(self.train_loader) * batch_size, initial=progress.step * batch_size, unit="img",
-                   desc=f"epoch {progress.epoch + 1}/{self.config.epochs}", disable=not self.progress_bar,
-                   file=sys.stderr)
-        batches = iter(self.train_loader)
-        try:
-            start = time.perf_counter()
-            # an epoch's batches are fixed by its seed, so skipping the ones done before a stop resumes exactly
-            for images, labels in islice(batches, progress.step, None):
-                self.step(images, labels)
-                progress.train_seconds += time.perf_counter() - start
-                start = time.perf_counter()
-                bar.update(len(labels.data))
-                bar.set_postfix(loss=f"{progress.loss_sum / progress.seen:.4f}",
-                                acc=f"{progress.correct / progress.seen:.3f}", refresh=False)
-        finally:
-            bar.close()
-            batches.close()  # stops the loader's worker threads now, also when a step raised
-
-    def step(self, images, labels):
-        """One optimizer step on one batch, then the bookkeeping and the on_step callback."""
-        progress, optimizer = self.progress, self.optimizer
-        self.ctrl_c.in_step = True
-        lr = optimizer.param_groups[0]["lr"]
-        optimizer.zero_grad()
-        logits = self.model(images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
-        loss_value = loss.item()
-        if not math.isfinite(loss_value):
-            raise NonFiniteLossError(
-                f"the loss became {loss_value} at epoch {progress.epoch + 1}, batch {progress.step + 1} "
-                f"(lr {lr:.4g}): stopped without saving, so {self.out / 'last.npz'} still holds the last good "
-                f"state (if any). Try a lower --lr.")
-        loss.backward()
-        optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
-
-        n = len(labels.data)
-        correct = int((logits.argmax(dim=1).data == labels.data).sum())
-        progress.step += 1
-        progress.loss_sum += loss_value * n
-        progress.correct += correct
-        progress.seen += n
-        self.ctrl_c.end_step()
-        if self.on_step is not None:
-            global_step = progress.epoch * len(self.train_loader) + progress.step
-            self.on_step(StepInfo(progress.epoch, progress.step, global_step, loss_value, correct / n, lr,
-                                  self.model))
-
-    def finish_epoch(self):
-        """Validate; record the epoch; write last.npz (and best.npz at a new best), the CSV and the plot."""
-        progress, start = self.progress, time.perf_counter()
-        val = None
-        if len(self.val_loader.indices):
-            val = evaluate_model(self.model, self.val_loader, self.classes, progress_bar=self.progress_bar)
-        row = {
-            "epoch": progress.epoch + 1,
-            "train_loss": progress.loss_sum / progress.seen,
-            "train_accuracy": progress.correct / progress.seen,
-            "val_loss": val["loss"] if val else None,
-            "val_accuracy": val["accuracy"] if val else None,
-            "lr": self.optimizer.param_groups[0]["lr"],
-            "seconds": progress.train_seconds + time.perf_counter() - start,
-            "images_per_s": progress.seen / progress.train_seconds,
-        }
-        progress.history.append(row)
-        is_best = val is not None and val["accuracy"] > progress.best_accuracy
-        if is_best:
-            progress.best_accuracy = val["accuracy"]
-        progress.start_next_epoch()
-        self.save(self.out / "last.npz")
-        if is_best:
-            self.save(self.out / "best.npz")
-        write_metrics_csv(self.out / "metrics.csv", progress.history)
-        plot_curves(self.out / "curves.png", progress.history)
-
-        line = (f"epoch {row['epoch']}/{self.config.epochs}: train loss {row['train_loss']:.4f} "
-                f"acc {row['train_accuracy']:.4f}")
-        if val:
-            line += f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" + (" *" if is_best else "")
-        self.log(line + f" | {row['seconds']:.1f} s, {row['images_per_s']:.0f} images/s")
-
-    def save(self, path):
-        tg.save(checkpoint_contents(self.model, self.optimizer, self.scheduler, asdict(self.config),
-                                    asdict(self.progress), self.classes, self.mean, self.std, self.num_images), path)

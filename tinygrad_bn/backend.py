@@ -92,18 +92,26 @@ def array_module(device):
 
 
 def to_device(array, device):
-    """`array` on `device` (no copy when it is already there). Moving to the host is `cupy.asnumpy`."""
+    """`array` on `device` (no copy when it is already there), in the same memory layout.
+
+    Host-device copies move contiguous buffers, so an array stored in another axis order (the channel-major
+    activations of layout.py) is moved in its storage order and viewed back as the same shape.
+    """
     device = check_device(device)
     if device_of(array) == device:
         return array
+    storage_order = tuple(int(a) for a in np.argsort([-abs(s) for s in array.strides], kind="stable"))
+    stored = array.transpose(storage_order)
     if device == "cuda":
-        return cupy_module().asarray(array)
-    return array.get()
+        moved = cupy_module().asarray(np.ascontiguousarray(stored))
+    else:
+        moved = cupy_module().ascontiguousarray(stored).get()
+    return moved.transpose(tuple(int(a) for a in np.argsort(storage_order)))
 
 
 def to_numpy(array):
     """A host NumPy array: the one explicit device-to-host exit."""
-    return array.get() if is_cupy_array(array) else np.asarray(array)
+    return to_device(array, "cpu") if is_cupy_array(array) else np.asarray(array)
 
 
 def scatter_add(target, index, values):

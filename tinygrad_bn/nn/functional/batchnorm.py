@@ -36,10 +36,8 @@ def _column(v):
 # as NumPy expressions written to reuse their buffers. Same formulas on both.
 def _variance(rows, mean):
     """var = (1/m) sum_i (x_i - mean)^2 per row (biased)."""
-    if is_cupy_array(rows):
-        return cuda_kernels().squared_deviation_sum(rows, _column(mean), axis=1) / rows.shape[1]
     centred = rows - _column(mean)
-    return get_array_module(rows).einsum("cm,cm->c", centred, centred) / rows.shape[1]
+    return _dot_rows(centred, centred) / rows.shape[1]
 
 
 def _normalize(rows, mean, inv_std, gamma, beta):

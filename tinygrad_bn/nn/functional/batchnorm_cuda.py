@@ -16,18 +16,14 @@ from ...backend import cupy_module
 def kernels():
     cp = cupy_module()
     return SimpleNamespace(
-        # sum_i (x_i - mean)^2 per row: the variance's sum without a centred temporary
-        squared_deviation_sum=cp.ReductionKernel(
-            "T x, T mean", "T total", "(x - mean) * (x - mean)", "a + b", "total = a", "0",
-            "tinygrad_bn_squared_deviation_sum"),
         # x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta in one pass
         normalize=cp.ElementwiseKernel(
             "T x, T mean, T inv_std, T gamma, T beta", "T x_hat, T y",
             "x_hat = (x - mean) * inv_std; y = gamma * x_hat + beta",
             "tinygrad_bn_normalize"),
-        # sum_i g_i * x_hat_i per row: dgamma without a product temporary
+        # sum_i a_i * b_i per row: dgamma (and the variance's sum of squares) without a product temporary
         dot=cp.ReductionKernel(
-            "T g, T x_hat", "T total", "g * x_hat", "a + b", "total = a", "0", "tinygrad_bn_dot"),
+            "T a, T b", "T total", "a * b", "a + b", "total = a", "0", "tinygrad_bn_dot"),
         # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), the closed-form backward, in one pass
         input_grad=cp.ElementwiseKernel(
             "T g, T x_hat, T mean_g, T mean_g_x_hat, T scale", "T dx",
