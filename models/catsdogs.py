@@ -14,14 +14,14 @@ end the program with one line on stderr and exit status 2; a diverging loss ends
 """
 import argparse
 import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from models.checkpoint import (CatsDogsError, load_checkpoint, load_data, model_from_checkpoint, resolve_device,
-                               same_folder)
+from models.checkpoint import CatsDogsError, load_checkpoint, load_data, model_from_checkpoint, resolve_device
 from models.reports import evaluate_model, format_report, predict_probabilities
 from models.training import OUT, NonFiniteLossError, TrainConfig, train
 from tinygrad_bn.data import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
@@ -86,7 +86,7 @@ def evaluate_command(args):
     model = model_from_checkpoint(checkpoint, device)
     saved = checkpoint["config"]
     root = Path(resolve_data_dir(args.data)).resolve()
-    is_training_data = same_folder(root, saved["data"])
+    is_training_data = os.path.realpath(root) == os.path.realpath(saved["data"])
     # On the training folder, the default is the validation split the run held out: images it never trained on.
     split = args.split or ("val" if is_training_data else "all")
     if split == "val":

@@ -12,7 +12,6 @@ A checkpoint is one .npz file written by `tg.save` (atomically: a crash mid-writ
     num_images    how many images that folder held, to notice when it changed
     progress      epoch, batches done in it, the running sums of that epoch, best accuracy, history
 """
-import os
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ def load_data(data, image_size, limit=None, seed=0):
 
 
 def resolve_device(device):
-    """"cpu" or "cuda" (None: $TINYGRAD_BN_DEVICE, else cpu), checking up front that CuPy can use a GPU."""
+    """The device name, "cpu" or "cuda" (None: $TINYGRAD_BN_DEVICE, else cpu), checking that CuPy sees a GPU."""
     try:
         device = check_device(device)
         if device == "cuda":
@@ -121,7 +120,3 @@ def restore_training_state(checkpoint, model, optimizer, scheduler):
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
-
-
-def same_folder(a, b):
-    return os.path.realpath(a) == os.path.realpath(b)
