@@ -103,9 +103,9 @@ def to_device(array, device):
     storage_order = tuple(int(a) for a in np.argsort([-abs(s) for s in array.strides], kind="stable"))
     stored = array.transpose(storage_order)
     if device == "cuda":
-        moved = cupy_module().asarray(np.ascontiguousarray(stored))
+        moved = cupy_module().asarray(np.asarray(stored, order="C"))
     else:
-        moved = cupy_module().ascontiguousarray(stored).get()
+        moved = cupy_module().asarray(stored, order="C").get()
     return moved.transpose(tuple(int(a) for a in np.argsort(storage_order)))
 
 
