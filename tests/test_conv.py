@@ -272,11 +272,12 @@ def test_only_the_input_requires_grad(device):
     assert_close(xt.grad, reference_conv2d_backward(x, w, g, (1, 1), (0, 0))[0], rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("chunk_columns", [1, 25, 60, 10**6], ids=["one-image", "exactly-one-image", "uneven",
-                                                                     "whole-batch"])
-def test_image_chunking_gives_the_same_result(chunk_columns, monkeypatch):
-    """CPU im2col runs a few images at a time; any split of the batch must give the same numbers (5x5 outputs:
-    25 columns per image, so 60 gives chunks of 2, 2, 1 images)."""
+@pytest.mark.parametrize("chunk_columns, workers, expected_chunks", [
+    (1, 1, [1] * 5), (25, 1, [1] * 5), (60, 1, [2, 2, 1]), (10**6, 1, [5]), (10**6, 2, [3, 2]), (60, 2, [2, 2, 1])],
+    ids=["one-image", "exactly-one-image", "uneven", "whole-batch", "one-chunk-per-core", "parallel-uneven"])
+def test_image_chunking_gives_the_same_result(chunk_columns, workers, expected_chunks, monkeypatch):
+    """CPU im2col runs a few images at a time, at least one chunk per core; any split of the batch must give the
+    same numbers (5x5 outputs: 25 columns per image, so 60 gives chunks of 2, 2, 1 images)."""
     rng = np.random.default_rng(8)
     x, w, b = rng.standard_normal((5, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     g = rng.standard_normal((5, 4, 5, 5))
@@ -288,9 +289,10 @@ def test_image_chunking_gives_the_same_result(chunk_columns, monkeypatch):
 
     monkeypatch.setattr(conv_module, "im2col", counting_im2col)
     monkeypatch.setattr(conv_module, "CHUNK_COLUMNS", chunk_columns)
+    monkeypatch.setattr(conv_module, "WORKERS", workers)
     out, (gx, gw, gb) = run_fast(x, w, b, 1, 0, g, "cpu")
-    expected_chunks = {1: [1] * 5, 25: [1] * 5, 60: [2, 2, 1], 10**6: [5]}[chunk_columns]
-    assert calls == expected_chunks * 2, "forward and backward should each walk the batch in these chunks"
+    # chunks run on several threads, so they may finish in any order
+    assert sorted(calls) == sorted(expected_chunks * 2), "forward and backward should each walk the batch in these chunks"
     ref_gx, ref_gw, ref_gb = reference_conv2d_backward(x, w, g, (1, 1), (0, 0))
     assert_close(out, reference_conv2d(x, w, b, (1, 1), (0, 0)), rtol=1e-10, atol=1e-10, what="output")
     assert_close(gx, ref_gx, rtol=1e-10, atol=1e-10, what="grad of input")

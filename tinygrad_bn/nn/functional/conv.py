@@ -16,13 +16,14 @@ scatters each column's gradient back onto the pixels it was copied from (adding 
     gb    = g summed over (n, oh, ow)
 
 The arrays are kept channel-major in memory (see layout.py): that makes both the gather and the product's output
-layout free of transposes.
+layout free of transposes. On the CPU the batch is processed a few images at a time, on all cores (image_chunks).
 """
 import numpy as np
 
 from ...autograd import Function
 from ...backend import get_array_module
 from .layout import channel_major
+from .parallel import WORKERS, map_chunks
 
 CHUNK_COLUMNS = 4096  # output pixels per im2col chunk on the CPU: a few MB of columns, which stay in the L3 cache
 
@@ -77,10 +78,12 @@ def image_chunks(N, out_hw, xp):
     Why: a full-batch `cols` is hundreds of MB, so building it and multiplying by W means writing it to RAM and
     reading it back, and the thin matrix products become memory-bound. Built a few images at a time, each piece of
     `cols` is still in the cache when the product reads it, and it is never kept: backward rebuilds it from x.
+    The runs are independent, so parallel.py gives them to all cores at once (hence at least one run per core).
     """
-    step = N if xp is not np else max(1, min(N, CHUNK_COLUMNS // (out_hw[0] * out_hw[1])))
-    for start in range(0, N, step):
-        yield slice(start, min(start + step, N))
+    if xp is not np:
+        return [slice(0, N)]
+    step = max(1, min(CHUNK_COLUMNS // (out_hw[0] * out_hw[1]), -(-N // WORKERS)))
+    return [slice(start, min(start + step, N)) for start in range(0, N, step)]
 
 
 class Conv2d(Function):
@@ -92,9 +95,12 @@ class Conv2d(Function):
         self.out_hw = output_size(H, KH, stride[0], padding[0]), output_size(W, KW, stride[1], padding[1])
         x_padded, w_mat = pad_hw(channel_major(x), padding), weight.reshape(OC, -1)
         out = xp.empty((OC, N) + self.out_hw, dtype=x.dtype)    # channel-major, like everything downstream
-        for images in image_chunks(N, self.out_hw, xp):
+
+        def convolve(images):
             cols = im2col(x_padded[:, images], self.kernel, stride, self.out_hw)
             out[:, images] = (w_mat @ cols).reshape(out[:, images].shape)
+
+        map_chunks(convolve, image_chunks(N, self.out_hw, xp))
         if bias is not None:
             out += bias[:, None, None, None]
         self.save_for_backward(x_padded, w_mat)
@@ -106,15 +112,17 @@ class Conv2d(Function):
         x_padded, w_mat = self.saved
         xp = get_array_module(g)
         g_cm = channel_major(g)                                 # (OC, N, OH, OW)
-        gw = xp.zeros(w_mat.shape, dtype=g.dtype)
         # The network's input image needs no gradient: then the largest product and col2im are skipped.
         gx_padded = xp.zeros_like(x_padded) if self.needs_grad[0] else None
-        for images in image_chunks(x_padded.shape[1], self.out_hw, xp):
+
+        def backpropagate(images):
             cols = im2col(x_padded[:, images], self.kernel, self.stride, self.out_hw)
             g_mat = g_cm[:, images].reshape(w_mat.shape[0], -1)
-            gw += g_mat @ cols.T
             if gx_padded is not None:
                 col2im_add(w_mat.T @ g_mat, gx_padded[:, images], self.kernel, self.stride, self.out_hw)
+            return g_mat @ cols.T                               # this chunk's share of gW
+
+        gw = sum(map_chunks(backpropagate, image_chunks(x_padded.shape[1], self.out_hw, xp)))
         gx = None
         if gx_padded is not None:
             (PH, PW), (H, W) = self.padding, self.x_hw

@@ -1,0 +1,366 @@
+"""What does BatchNorm really do? Train the cats-vs-dogs CNN with and without it, and measure.
+
+    python -m models.bn_study              # the full study -> docs/bn-study.md and docs/bn-study/*.png
+    python -m models.bn_study --quick      # a tiny version (about a minute), written to a temporary folder
+
+Popular explanations say that BN (1) stabilizes training and allows higher learning rates, (2) speeds up
+convergence and makes the initialization matter less, (3) reduces overfitting; and tutorials normalize test data
+with the test batch's own statistics. Each claim gets an experiment; every run of a comparison uses the same data,
+the same seeds and the same number of steps, and differs only in what is compared:
+
+    main comparison     BN vs no BN at one learning rate, several seeds    -> convergence, train-vs-val gap
+    learning-rate sweep BN vs no BN at each learning rate (first seed)     -> does it diverge?
+    initialization      every conv/linear weight scaled 0.1x and 10x      -> does the init still matter?
+    gradient health     per-layer gradient norms over the first steps     -> vanishing / exploding gradients?
+    batch statistics    the trained BN models evaluated with the test batch's own statistics vs the running ones
+
+The recipe is the one of models/training.py (SGD with Nesterov momentum and weight decay, one-cycle learning rate)
+written out here as a plain loop, so that each step can be watched. The data are loaded once: one seeded, class
+balanced subset with one fixed validation split for every run; a run's seed decides its initial weights and its
+batches (order, crops, flips). The results go to bn-study/results.json and the report is written from them by
+models/bn_study_report.py.
+"""
+import argparse
+import math
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+import tinygrad_bn as tg
+import tinygrad_bn.nn as nn
+import tinygrad_bn.nn.functional as F
+import tinygrad_bn.optim as optim
+from models.catsdogs_net import CatsDogsNet, scale_initial_weights
+from models.reports import evaluate_model
+from models.training import MOMENTUM, WEIGHT_DECAY, gradient_norms
+from tinygrad_bn.data import DataLoader, cache_size, channel_stats, load_dataset, resolve_data_dir, train_val_split
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Everything that defines the study. FULL is sized to finish in about 20 minutes on a 2-core CPU."""
+    image_size: int = 32  # network input in pixels (random crops of 36 px cached images)
+    limit: int = 4000  # class-balanced subset of the images
+    val_fraction: float = 0.2  # 800 of the 4000 held out, the same 800 in every run
+    widths: tuple = (8, 8, "M", 16, 16, "M", 32, 32, "M", 64)  # 7 conv layers: deep enough for gradients to vanish
+    epochs: int = 10
+    batch_size: int = 64
+    main_lr: float = 0.05  # peak of the one-cycle schedule in the main comparison
+    sweep_lrs: tuple = (0.01, 0.05, 0.2, 0.5)
+    seeds: tuple = (0, 1, 2)
+    init_scales: tuple = (0.1, 10.0)
+    gradient_steps: int = 50  # record per-layer gradient norms over this many first steps
+    eval_batch_sizes: tuple = (1, 8, 64)
+    thresholds: tuple = (0.7, 0.75, 0.8)  # "epochs to reach" these validation accuracies
+    learned_accuracy: float = 0.6  # a run that ends below this has not learned (chance is 0.5)
+    data_seed: int = 0  # the subset and the validation split
+
+
+FULL = StudySettings()
+QUICK = replace(FULL, limit=480, val_fraction=0.25, widths=(4, "M", 8, "M", 16), epochs=2, sweep_lrs=(0.05, 0.5),
+                seeds=(0, 1), gradient_steps=5, thresholds=(0.6,))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# data: loaded once, shared by every run
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class StudyData:
+    images: np.ndarray  # (N, S, S, 3) uint8, S = cache_size(image_size)
+    labels: np.ndarray  # (N,) int64
+    classes: list
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    mean: np.ndarray  # per-channel statistics of the training images: the input normalization
+    std: np.ndarray
+    image_size: int
+    root: str
+
+    def loader(self, indices, batch_size, train=False, seed=0):
+        """Training: shuffled, random crops and flips drawn from `seed`. Otherwise: centre crops, in the given order."""
+        return DataLoader(self.images, self.labels, batch_size, indices=indices, image_size=self.image_size,
+                          mean=self.mean, std=self.std, shuffle=train, augment=train, drop_last=train, seed=seed)
+
+
+def load_study_data(settings, data_dir=None):
+    root = Path(resolve_data_dir(data_dir)).resolve()
+    dataset = load_dataset(root, size=cache_size(settings.image_size), limit=settings.limit, seed=settings.data_seed)
+    # Every run reads every image once per epoch: a copy in memory beats paging the memory-mapped cache.
+    images = np.ascontiguousarray(dataset.images)
+    train_idx, val_idx = train_val_split(dataset.labels, settings.val_fraction, settings.data_seed)
+    mean, std = channel_stats(images, train_idx)
+    return StudyData(images, dataset.labels, dataset.classes, train_idx, val_idx, mean, std, settings.image_size,
+                     str(root))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# one training run
+# ---------------------------------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    bn: bool
+    lr: float
+    seed: int
+    init_scale: float
+    history: list = field(default_factory=list)  # per epoch: train_loss, train_accuracy, val_loss, val_accuracy
+    step_losses: list = field(default_factory=list)
+    layers: list = field(default_factory=list)  # names of the weight layers, input to output
+    gradient_norms: list = field(default_factory=list)  # per recorded step: ||dL/dW|| of each layer
+    weight_norms: list = field(default_factory=list)  # per recorded step: ||W|| of each layer, before the update
+    diverged_at_step: int = None  # the step whose loss was NaN or infinite: training stopped there
+    seconds: float = 0.0
+    train_eval_accuracy: float = None  # the final model on the training images (centre crops, eval mode)
+
+    def final_val_accuracy(self):
+        return None if self.diverged_at_step or not self.history else self.history[-1]["val_accuracy"]
+
+    def summary(self):
+        """A JSON-able dict of everything but the model."""
+        return asdict(self)
+
+
+def weight_layers(model):
+    """[(name, parameter name)] of every conv and linear layer, input to output: conv1, conv2, ..., fc."""
+    layers, convs = [], 0
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            convs += 1
+            layers.append((f"conv{convs}", f"{name}.weight"))
+        elif isinstance(module, nn.Linear):
+            layers.append(("fc", f"{name}.weight"))
+    return layers
+
+
+def train_run(data, settings, bn, lr, seed, init_scale=1.0, log=print):
+    """Train one CatsDogsNet; return (RunResult, model). Stops early, marked diverged, if the loss is not finite."""
+    start = time.perf_counter()
+    tg.manual_seed(seed)
+    model = CatsDogsNet(bn=bn, widths=settings.widths, num_classes=len(data.classes))
+    scale_initial_weights(model, init_scale)
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM, nesterov=True, weight_decay=WEIGHT_DECAY)
+    train_loader = data.loader(data.train_idx, settings.batch_size, train=True, seed=seed)
+    val_loader = data.loader(data.val_idx, 2 * settings.batch_size)
+    scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=settings.epochs * len(train_loader))
+    layers = weight_layers(model)
+    parameters = dict(model.named_parameters())
+    run = RunResult(bn, lr, seed, init_scale, layers=[name for name, _ in layers])
+
+    for epoch in range(settings.epochs):
+        model.train()
+        loss_sum = correct = seen = 0
+        for images, labels in train_loader:
+            optimizer.zero_grad()
+            logits = model(images)
+            loss = F.cross_entropy(logits, labels)
+            loss_value = loss.item()
+            run.step_losses.append(loss_value)
+            if not math.isfinite(loss_value):
+                run.diverged_at_step = len(run.step_losses)
+                break
+            loss.backward()
+            if len(run.gradient_norms) < settings.gradient_steps:
+                norms = gradient_norms(model)
+                run.gradient_norms.append([norms[weight] for _, weight in layers])
+                run.weight_norms.append([float(np.linalg.norm(parameters[weight].numpy())) for _, weight in layers])
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss_value * len(labels.data)
+            correct += int((logits.argmax(dim=1).data == labels.data).sum())
+            seen += len(labels.data)
+        if run.diverged_at_step:
+            break
+        val = evaluate_model(model, val_loader, data.classes, progress_bar=False)
+        run.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                            "val_loss": val["loss"], "val_accuracy": val["accuracy"]})
+
+    run.seconds = time.perf_counter() - start
+    outcome = (f"diverged at step {run.diverged_at_step}" if run.diverged_at_step
+               else f"val accuracy {run.final_val_accuracy():.3f}")
+    log(f"  {'BN   ' if bn else 'no BN'} lr {lr:<5g} seed {seed} init x{init_scale:<4g}: {outcome} ({run.seconds:.0f} s)")
+    return run, model
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# evaluating a trained BN model with the test batch's own statistics
+# ---------------------------------------------------------------------------------------------------------------------
+def forward_with_batch_statistics(model, images):
+    """The trained model, except that every BatchNorm normalizes with the mean and variance of `images` itself.
+
+    That is the tutorial snippet `(x - x.mean(0)) / x.std(0)` applied to test data: BN's training-mode computation,
+    here without touching the running statistics (none are passed, so none are updated).
+    """
+    x = images
+    for layer in model.features:
+        if isinstance(layer, nn.BatchNorm2d):
+            x = F.batch_norm(x, None, None, layer.weight, layer.bias, training=True, eps=layer.eps)
+        else:
+            x = layer(x)
+    return model.classifier(x)
+
+
+def probabilities(model, data, indices, batch_size, batch_statistics):
+    """(len(indices), classes) softmax outputs, the images going through the model in batches of `batch_size`, in
+    the order of `indices` (so the order decides which images share a batch)."""
+    model.eval()
+    outputs = []
+    with tg.no_grad():
+        for images, _ in data.loader(indices, batch_size):
+            logits = forward_with_batch_statistics(model, images) if batch_statistics else model(images)
+            outputs.append(logits.softmax(dim=1).numpy())
+    return np.concatenate(outputs)
+
+
+def batch_statistics_study(model, data, settings):
+    """Validation accuracy of one trained BN model, normalized with running vs batch statistics.
+
+    "mixed" batches take the validation images in a seeded random order (cats and dogs together, as a test set
+    usually comes); "cats only" / "dogs only" batches hold the images of one class.
+    """
+    order = np.random.default_rng(settings.data_seed).permutation(data.val_idx)
+    groups = {"mixed": order}
+    for k, name in enumerate(data.classes):
+        groups[f"{name}s only"] = order[data.labels[order] == k]
+    largest = max(settings.eval_batch_sizes)
+    rows = []
+    for batch_statistics in (False, True):
+        for group, indices in groups.items():
+            for batch_size in settings.eval_batch_sizes if group == "mixed" else (largest,):
+                predicted = probabilities(model, data, indices, batch_size, batch_statistics).argmax(axis=1)
+                rows.append({"statistics": "batch" if batch_statistics else "running", "group": group,
+                             "batch_size": batch_size, "n": len(indices),
+                             "accuracy": float((predicted == data.labels[indices]).mean())})
+    return rows
+
+
+def one_image_in_company(model, data, settings):
+    """P(true class) of one validation image, alone and in batches of `largest` with different companions."""
+    largest = max(settings.eval_batch_sizes)
+    rng = np.random.default_rng(settings.data_seed)
+    first = data.val_idx[0]
+    label = data.labels[first]
+    others = data.val_idx[1:]
+    same = rng.permutation(others[data.labels[others] == label])[:largest - 1]
+    other = rng.permutation(others[data.labels[others] != label])[:largest - 1]
+    mixed = rng.permutation(others)[:largest - 1]
+
+    def p_true(companions, batch_statistics):
+        indices = np.concatenate([[first], companions]).astype(np.int64)
+        return float(probabilities(model, data, indices, len(indices), batch_statistics)[0, label])
+
+    none = np.array([], dtype=np.int64)
+    return {"class": data.classes[label], "batch_size": largest,
+            "running": {"alone": p_true(none, False), "mixed": p_true(mixed, False)},
+            "batch": {"alone": p_true(none, True), "mixed": p_true(mixed, True), "same class": p_true(same, True),
+                      "other class": p_true(other, True)}}
+
+
+def train_set_accuracy(model, data, settings):
+    """Accuracy of the final model on its own training images, measured like validation (centre crops, eval mode):
+    the train side of the generalization gap."""
+    return evaluate_model(model, data.loader(data.train_idx, 2 * settings.batch_size), data.classes,
+                          progress_bar=False)["accuracy"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the study
+# ---------------------------------------------------------------------------------------------------------------------
+def run_study(settings, data, log=print):
+    """Train every configuration once (runs shared by several analyses are reused) and evaluate; return a dict."""
+    runs, main_models = {}, {}
+
+    def run(bn, lr, seed, init_scale=1.0):
+        key = (bn, lr, seed, init_scale)
+        if key not in runs:
+            runs[key], model = train_run(data, settings, bn, lr, seed, init_scale, log)
+            if lr == settings.main_lr and init_scale == 1.0 and not runs[key].diverged_at_step:
+                main_models[key] = model
+        return runs[key]
+
+    first_seed = settings.seeds[0]
+    log(f"main comparison: lr {settings.main_lr}, seeds {list(settings.seeds)}")
+    for seed in settings.seeds:
+        for bn in (True, False):
+            run(bn, settings.main_lr, seed)
+    log(f"learning-rate sweep: seed {first_seed}")
+    for lr in settings.sweep_lrs:
+        for bn in (True, False):
+            run(bn, lr, first_seed)
+    log(f"initialization scaled by {list(settings.init_scales)}: seed {first_seed}")
+    for scale in settings.init_scales:
+        for bn in (True, False):
+            run(bn, settings.main_lr, first_seed, scale)
+
+    log("evaluating the main runs: training-set accuracy, and BN with batch vs running statistics")
+    for key, model in main_models.items():
+        runs[key].train_eval_accuracy = train_set_accuracy(model, data, settings)
+    batch_statistics = {seed: batch_statistics_study(model, data, settings)
+                        for (bn, _, seed, _), model in main_models.items() if bn}
+    example_key = (True, settings.main_lr, first_seed, 1.0)
+    example = one_image_in_company(main_models[example_key], data, settings) if example_key in main_models else None
+    return {"runs": [result.summary() for result in runs.values()],
+            "batch_statistics": {str(seed): rows for seed, rows in batch_statistics.items()},
+            "example": example,
+            "data": {"root": data.root, "images": len(data.labels), "train": len(data.train_idx),
+                     "val": len(data.val_idx), "classes": data.classes,
+                     "val_per_class": np.bincount(data.labels[data.val_idx]).tolist(),
+                     "steps_per_epoch": len(data.train_idx) // settings.batch_size}}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------------------------------
+def output_folder(out, quick):
+    """Where the report goes. Quick runs never write into the repository's docs/ (they would replace the study)."""
+    if out is None:
+        return Path(tempfile.mkdtemp(prefix="bn-study-quick-")) if quick else REPO / "docs"
+    out = Path(out).resolve()
+    if quick and out == (REPO / "docs").resolve():
+        raise SystemExit("bn_study: --quick does not write into docs/ (it would replace the full study's report); "
+                         "pass another --out, or none for a temporary folder")
+    return out
+
+
+def machine_description():
+    load = " / ".join(f"{value:.1f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+            "numpy": np.__version__, "load_average": load}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+    parser = argparse.ArgumentParser(prog="python -m models.bn_study", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny version for CI, about a minute")
+    parser.add_argument("--data", help="image folder (default: $TINYGRAD_BN_DATA, else data/dogs-vs-cats)")
+    parser.add_argument("--out", help="folder for bn-study.md and bn-study/ (default: docs, or a temporary folder "
+                                      "with --quick)")
+    args = parser.parse_args(argv)
+    from models.bn_study_report import write_report  # matplotlib is imported only when the study has run
+
+    settings = QUICK if args.quick else FULL
+    out = output_folder(args.out, args.quick)
+    started = datetime.now().astimezone()
+    machine = machine_description()
+    start = time.perf_counter()
+    print(f"BN study ({'quick' if args.quick else 'full'}), writing to {out}", flush=True)
+    data = load_study_data(settings, args.data)
+    results = run_study(settings, data, log=lambda line: print(line, flush=True))
+    results.update(settings=asdict(settings), quick=args.quick, machine=machine,
+                   command=shlex.join(["python", "-m", "models.bn_study", *argv]),
+                   date=started.strftime("%Y-%m-%d %H:%M %Z"), wall_seconds=time.perf_counter() - start)
+    report = write_report(results, out)
+    print(f"wrote {report} ({results['wall_seconds'] / 60:.1f} minutes)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

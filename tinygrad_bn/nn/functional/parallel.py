@@ -1,0 +1,41 @@
+"""Run independent pieces of CPU work (the convolution's image chunks) on every core at once.
+
+Why threads help: NumPy releases the GIL inside array copies and BLAS calls, which is where a chunk's time goes.
+Why BLAS is made single-threaded meanwhile: each core then takes a chunk from start to finish (the im2col copy and
+the matrix product, in its own cache). With BLAS's own threads on top, the threads would compete for the same
+cores, and OpenBLAS's threads spin while they wait for each other, which makes a busy machine dramatically slower.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+
+try:
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # optional: without it BLAS keeps its threads, and chunks still run in parallel
+    ThreadpoolController = None
+
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+_executor = None
+_controller = None
+
+
+def _single_threaded_blas():
+    global _controller
+    if ThreadpoolController is None:
+        return nullcontext()
+    if _controller is None:
+        _controller = ThreadpoolController()  # finds the loaded BLAS libraries once
+    return _controller.limit(limits=1, user_api="blas")
+
+
+def map_chunks(fn, chunks):
+    """[fn(chunk) for chunk in chunks], with the chunks spread over the CPU's cores."""
+    global _executor
+    chunks = list(chunks)
+    if len(chunks) < 2 or WORKERS < 2:
+        return [fn(chunk) for chunk in chunks]
+    if _executor is None:
+        _executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="tinygrad_bn")
+    with _single_threaded_blas():
+        return list(_executor.map(fn, chunks))
