@@ -53,12 +53,14 @@ class StudySettings:
     limit: int = 4000  # class-balanced subset of the images
     val_fraction: float = 0.2  # 800 of the 4000 held out, the same 800 in every run
     widths: tuple = (8, 8, "M", 16, 16, "M", 32, 32, "M", 64)  # 7 conv layers: deep enough for gradients to vanish
-    epochs: int = 10
+    epochs: int = 12
     batch_size: int = 64
     main_lr: float = 0.05  # peak of the one-cycle schedule in the main comparison
     sweep_lrs: tuple = (0.01, 0.05, 0.2, 0.5)
     seeds: tuple = (0, 1, 2)
-    init_scales: tuple = (0.1, 10.0)
+    # multipliers of the default (PyTorch) init of every conv/linear weight; sqrt(6) turns it into He init, the
+    # scale that keeps the variance of ReLU activations constant from layer to layer
+    init_scales: tuple = (0.1, math.sqrt(6), 10.0)
     gradient_steps: int = 50  # record per-layer gradient norms over this many first steps
     eval_batch_sizes: tuple = (1, 8, 64)
     thresholds: tuple = (0.7, 0.75, 0.8)  # "epochs to reach" these validation accuracies
@@ -67,7 +69,7 @@ class StudySettings:
 
 
 FULL = StudySettings()
-QUICK = replace(FULL, limit=480, val_fraction=0.25, widths=(4, "M", 8, "M", 16), epochs=2, sweep_lrs=(0.05, 0.5),
+QUICK = replace(FULL, limit=800, val_fraction=0.25, widths=(8, "M", 16, "M", 32), epochs=3, sweep_lrs=(0.05, 0.5),
                 seeds=(0, 1), gradient_steps=5, thresholds=(0.6,))
 
 
@@ -119,7 +121,7 @@ class RunResult:
     weight_norms: list = field(default_factory=list)  # per recorded step: ||W|| of each layer, before the update
     diverged_at_step: int = None  # the step whose loss was NaN or infinite: training stopped there
     seconds: float = 0.0
-    train_eval_accuracy: float = None  # the final model on the training images (centre crops, eval mode)
+    train_eval_accuracy: float = None  # the final model on its training images, measured like validation
 
     def final_val_accuracy(self):
         return None if self.diverged_at_step or not self.history else self.history[-1]["val_accuracy"]
@@ -183,6 +185,8 @@ def train_run(data, settings, bn, lr, seed, init_scale=1.0, log=print):
         run.history.append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                             "val_loss": val["loss"], "val_accuracy": val["accuracy"]})
 
+    if not run.diverged_at_step:
+        run.train_eval_accuracy = train_set_accuracy(model, data, settings)
     run.seconds = time.perf_counter() - start
     outcome = (f"diverged at step {run.diverged_at_step}" if run.diverged_at_step
                else f"val accuracy {run.final_val_accuracy():.3f}")
@@ -276,15 +280,15 @@ def train_set_accuracy(model, data, settings):
 # ---------------------------------------------------------------------------------------------------------------------
 def run_study(settings, data, log=print):
     """Train every configuration once (runs shared by several analyses are reused) and evaluate; return a dict."""
-    runs, main_models = {}, {}
+    runs, bn_models = {}, {}
 
     def run(bn, lr, seed, init_scale=1.0):
         key = (bn, lr, seed, init_scale)
         if key not in runs:
             runs[key], model = train_run(data, settings, bn, lr, seed, init_scale, log)
-            if lr == settings.main_lr and init_scale == 1.0 and not runs[key].diverged_at_step:
-                main_models[key] = model
-        return runs[key]
+            # the BN models of the main comparison are evaluated again below, with batch statistics
+            if bn and lr == settings.main_lr and init_scale == 1.0 and not runs[key].diverged_at_step:
+                bn_models[seed] = model
 
     first_seed = settings.seeds[0]
     log(f"main comparison: lr {settings.main_lr}, seeds {list(settings.seeds)}")
@@ -300,17 +304,14 @@ def run_study(settings, data, log=print):
         for bn in (True, False):
             run(bn, settings.main_lr, first_seed, scale)
 
-    log("evaluating the main runs: training-set accuracy, and BN with batch vs running statistics")
-    for key, model in main_models.items():
-        runs[key].train_eval_accuracy = train_set_accuracy(model, data, settings)
-    batch_statistics = {seed: batch_statistics_study(model, data, settings)
-                        for (bn, _, seed, _), model in main_models.items() if bn}
-    example_key = (True, settings.main_lr, first_seed, 1.0)
-    example = one_image_in_company(main_models[example_key], data, settings) if example_key in main_models else None
+    log("evaluating the BN models of the main comparison with batch statistics vs running statistics")
+    batch_statistics = {seed: batch_statistics_study(model, data, settings) for seed, model in bn_models.items()}
+    example = one_image_in_company(bn_models[first_seed], data, settings) if first_seed in bn_models else None
     return {"runs": [result.summary() for result in runs.values()],
             "batch_statistics": {str(seed): rows for seed, rows in batch_statistics.items()},
             "example": example,
-            "data": {"root": data.root, "images": len(data.labels), "train": len(data.train_idx),
+            "data": {"root": data.root, "images": len(data.labels), "per_class": np.bincount(data.labels).tolist(),
+                     "train": len(data.train_idx),
                      "val": len(data.val_idx), "classes": data.classes,
                      "val_per_class": np.bincount(data.labels[data.val_idx]).tolist(),
                      "steps_per_epoch": len(data.train_idx) // settings.batch_size}}

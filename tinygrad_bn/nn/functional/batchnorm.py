@@ -20,11 +20,14 @@ backward is the three lines above.
 
 In eval mode mean and var are the running statistics, constants with respect to x, so dx_i = g_i * gamma * inv_std.
 """
+import numpy as np
+
 from ...autograd import Function
 from ...backend import get_array_module, is_cupy_array
 from .batchnorm_cuda import kernels as cuda_kernels
 from ...tensor import Tensor, ones, zeros
 from .layout import channel_rows, from_channel_rows
+from .parallel import map_row_blocks
 
 
 def _column(v):
@@ -32,23 +35,51 @@ def _column(v):
     return v[:, None]
 
 
-# The three elementwise steps of the op. On the GPU each runs as one fused kernel (batchnorm_cuda.py); on the CPU
-# as NumPy expressions written to reuse their buffers. Same formulas on both.
+# The elementwise steps of the op. On the GPU each runs as one fused kernel (batchnorm_cuda.py). On the CPU they
+# are NumPy expressions that reuse their buffers, run on blocks of channels on all cores at once (NumPy itself uses
+# one core; channels are independent, so each core takes its own rows). Same formulas on both.
 def _variance(rows, mean):
     """var = (1/m) sum_i (x_i - mean)^2 per row (biased)."""
-    centred = rows - _column(mean)
-    return _dot_rows(centred, centred) / rows.shape[1]
+    if is_cupy_array(rows):
+        centred = rows - _column(mean)
+        return cuda_kernels().dot(centred, centred, axis=1) / rows.shape[1]
+    var = np.empty(rows.shape[0], dtype=rows.dtype)
+
+    def channels(c):
+        centred = rows[c] - _column(mean[c])
+        var[c] = np.einsum("cm,cm->c", centred, centred) / rows.shape[1]
+
+    map_row_blocks(channels, rows.shape[0])
+    return var
 
 
 def _normalize(rows, mean, inv_std, gamma, beta):
     """x_hat = (x - mean) * inv_std,  y = gamma * x_hat + beta."""
     if is_cupy_array(rows):
         return cuda_kernels().normalize(rows, *(_column(v) for v in (mean, inv_std, gamma, beta)))
-    x_hat = rows - _column(mean)
-    x_hat *= _column(inv_std)
-    y = x_hat * _column(gamma)
-    y += _column(beta)
+    x_hat, y = np.empty_like(rows), np.empty_like(rows)
+
+    def channels(c):
+        np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
+        x_hat[c] *= _column(inv_std[c])
+        np.multiply(x_hat[c], _column(gamma[c]), out=y[c])
+        y[c] += _column(beta[c])
+
+    map_row_blocks(channels, rows.shape[0])
     return x_hat, y
+
+
+def _dot_rows(a, b):
+    """sum_i a_i * b_i per row."""
+    if is_cupy_array(a):
+        return cuda_kernels().dot(a, b, axis=1)
+    out = np.empty(a.shape[0], dtype=np.result_type(a, b))
+
+    def channels(c):
+        out[c] = np.einsum("cm,cm->c", a[c], b[c])
+
+    map_row_blocks(channels, a.shape[0])
+    return out
 
 
 def _input_grad(g_rows, x_hat, dbeta, dgamma, scale):
@@ -56,18 +87,16 @@ def _input_grad(g_rows, x_hat, dbeta, dgamma, scale):
     m = g_rows.shape[1]
     if is_cupy_array(g_rows):
         return cuda_kernels().input_grad(g_rows, x_hat, _column(dbeta / m), _column(dgamma / m), _column(scale))
-    dx = x_hat * _column(dgamma / m)  # built up in one buffer to spare memory traffic
-    dx += _column(dbeta / m)
-    get_array_module(g_rows).subtract(g_rows, dx, out=dx)
-    dx *= _column(scale)
+    dx = np.empty_like(x_hat)
+
+    def channels(c):  # built up in dx's own rows, to spare memory traffic
+        np.multiply(x_hat[c], _column(dgamma[c] / m), out=dx[c])
+        dx[c] += _column(dbeta[c] / m)
+        np.subtract(g_rows[c], dx[c], out=dx[c])
+        dx[c] *= _column(scale[c])
+
+    map_row_blocks(channels, g_rows.shape[0])
     return dx
-
-
-def _dot_rows(a, b):
-    """sum_i a_i * b_i per row."""
-    if is_cupy_array(a):
-        return cuda_kernels().dot(a, b, axis=1)
-    return get_array_module(a).einsum("cm,cm->c", a, b)
 
 
 class BatchNorm(Function):

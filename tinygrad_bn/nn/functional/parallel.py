@@ -9,6 +9,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
+import numpy as np
+
 try:
     from threadpoolctl import ThreadpoolController
 except ImportError:  # optional: without it BLAS keeps its threads, and chunks still run in parallel
@@ -39,3 +41,15 @@ def map_chunks(fn, chunks):
         _executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="tinygrad_bn")
     with _single_threaded_blas():
         return list(_executor.map(fn, chunks))
+
+
+def map_row_blocks(fn, n_rows, xp=np):
+    """Call fn(block) for slices of range(n_rows), one per core; fn writes its results in place.
+
+    For per-channel work (batch norm, pooling): the channels are independent, so each core takes its own. On a GPU
+    (xp is cupy) one call covers all rows: the GPU parallelizes each operation by itself.
+    """
+    if xp is not np:
+        return fn(slice(0, n_rows))
+    step = -(-n_rows // WORKERS)
+    map_chunks(fn, [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)])

@@ -12,6 +12,7 @@ from ...autograd import Function
 from ...backend import get_array_module
 from .conv import _pair, output_size
 from .layout import is_channel_major, zeros
+from .parallel import map_row_blocks
 
 
 def _window_slices(kernel, stride, out_hw):
@@ -45,8 +46,8 @@ class MaxPool2d(Function):
         for _, index in _window_slices(kernel, stride, out_hw):
             out = padded[index].copy(order="K") if out is None else xp.maximum(out, padded[index], out=out)
         self.kernel, self.stride, self.padding, self.out_hw = kernel, stride, padding, out_hw
-        # x and out suffice to find the max of each window again in backward; x is kept alive by the graph anyway,
-        # and recomputing the winner costs less than tracking it here with data-dependent branches.
+        # x and out suffice to find the max of each window again in backward, and finding it there costs less
+        # than tracking it here with data-dependent branches (where=... masks with random True/False run slowly).
         self.save_for_backward(x, out)
         return out
 
@@ -55,15 +56,27 @@ class MaxPool2d(Function):
         x, out = self.saved
         xp = get_array_module(g)
         padded = _pad(x, self.padding, -xp.inf)
-        real = _pad(xp.ones_like(x, dtype=bool), self.padding, False)  # padding never wins, even against -inf
+        real = _pad(xp.ones_like(x, dtype=bool), self.padding, False) if any(self.padding) else None
         gx = zeros(xp, padded.shape, g.dtype, is_channel_major(x))
-        unrouted = xp.ones_like(out, dtype=bool)  # windows whose gradient has not been given to an element yet
-        for _, index in _window_slices(self.kernel, self.stride, self.out_hw):
-            candidate = padded[index]
-            # a NaN is the max of its window (maximum propagates it), though NaN == NaN is False
-            winner = ((candidate == out) | xp.isnan(candidate)) & real[index] & unrouted
-            unrouted &= ~winner
-            gx[index] += g * winner
+        has_nan = bool(xp.isnan(out).any())  # a NaN is the max of its window, though NaN == NaN is False
+
+        def channels(c):
+            unrouted = None  # windows whose gradient has not been given to an element yet
+            for _, (n, _, h, w) in _window_slices(self.kernel, self.stride, self.out_hw):
+                candidate = padded[n, c, h, w]
+                winner = candidate == out[:, c]
+                if has_nan:
+                    winner |= xp.isnan(candidate)
+                if real is not None:  # padding never wins, not even against -inf
+                    winner &= real[n, c, h, w]
+                if unrouted is None:
+                    unrouted = ~winner
+                else:
+                    winner &= unrouted
+                    unrouted &= ~winner
+                gx[n, c, h, w] += g[:, c] * winner
+
+        map_row_blocks(channels, x.shape[1], xp)  # channels are independent: one block per core on the CPU
         PH, PW = self.padding
         return gx[:, :, PH:gx.shape[2] - PH, PW:gx.shape[3] - PW]
 
