@@ -115,10 +115,11 @@ class RunResult:
     seed: int
     init_scale: float
     history: list = field(default_factory=list)  # per epoch: train_loss, train_accuracy, val_loss, val_accuracy
-    step_losses: list = field(default_factory=list)
     layers: list = field(default_factory=list)  # names of the weight layers, input to output
-    gradient_norms: list = field(default_factory=list)  # per recorded step: ||dL/dW|| of each layer
-    weight_norms: list = field(default_factory=list)  # per recorded step: ||W|| of each layer, before the update
+    # over the first settings.gradient_steps steps: the loss, and per layer ||dL/dW|| and ||W|| (before the update)
+    first_losses: list = field(default_factory=list)
+    gradient_norms: list = field(default_factory=list)
+    weight_norms: list = field(default_factory=list)
     diverged_at_step: int = None  # the step whose loss was NaN or infinite: training stopped there
     seconds: float = 0.0
     train_eval_accuracy: float = None  # the final model on its training images, measured like validation
@@ -157,20 +158,22 @@ def train_run(data, settings, bn, lr, seed, init_scale=1.0, log=print):
     parameters = dict(model.named_parameters())
     run = RunResult(bn, lr, seed, init_scale, layers=[name for name, _ in layers])
 
+    step = 0
     for epoch in range(settings.epochs):
         model.train()
         loss_sum = correct = seen = 0
         for images, labels in train_loader:
+            step += 1
             optimizer.zero_grad()
             logits = model(images)
             loss = F.cross_entropy(logits, labels)
             loss_value = loss.item()
-            run.step_losses.append(loss_value)
             if not math.isfinite(loss_value):
-                run.diverged_at_step = len(run.step_losses)
+                run.diverged_at_step = step
                 break
             loss.backward()
-            if len(run.gradient_norms) < settings.gradient_steps:
+            if step <= settings.gradient_steps:
+                run.first_losses.append(loss_value)
                 norms = gradient_norms(model)
                 run.gradient_norms.append([norms[weight] for _, weight in layers])
                 run.weight_norms.append([float(np.linalg.norm(parameters[weight].numpy())) for _, weight in layers])

@@ -576,13 +576,13 @@ def gradient_section(results):
         for bn, name in ((True, "BN"), (False, "no BN")):
             run = results.run(bn, init_scale=scale)
             if not run["gradient_norms"]:  # diverged at the very first step
-                scale_rows.append([scale_name(scale), name, sci(run["step_losses"][0])] + ["—"] * 4)
+                scale_rows.append([scale_name(scale), name, "NaN/inf"] + ["—"] * 4)
                 continue
             norms, weights = run["gradient_norms"][0], run["weight_norms"][0]
             ratios = [g / w for g, w in zip(norms, weights)]
             largest_norm[(bn, scale)] = max(norms)
             conv_relative[(bn, scale)] = float(np.median([ratios[k] for k in convs]))
-            scale_rows.append([scale_name(scale), name, sci(run["step_losses"][0]), sci(norms[0]), sci(norms[-1]),
+            scale_rows.append([scale_name(scale), name, sci(run["first_losses"][0]), sci(norms[0]), sci(norms[-1]),
                                sci(conv_relative[(bn, scale)]), sci(ratios[-1])])
 
     verdicts = []
@@ -759,12 +759,23 @@ a tiny version of every experiment in about a minute (the test suite runs it), w
 # ---------------------------------------------------------------------------------------------------------------------
 # the report
 # ---------------------------------------------------------------------------------------------------------------------
+def rounded(value):
+    """`value` with every float rounded to 5 significant digits: results.json stays small enough to commit."""
+    if isinstance(value, float):
+        return float(f"{value:.5g}")
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(item) for item in value]
+    return value
+
+
 def write_report(results_dict, out):
     """Write out/bn-study.md, out/bn-study/*.png and out/bn-study/results.json; return the markdown path."""
     out = Path(out)
     figures = out / "bn-study"
     figures.mkdir(parents=True, exist_ok=True)
-    (figures / "results.json").write_text(json.dumps(results_dict, indent=1))
+    (figures / "results.json").write_text(json.dumps(rounded(results_dict)))
     results = Results(results_dict)
     he_scale = next((scale for scale in results.settings["init_scales"] if abs(scale - math.sqrt(6)) < 1e-9), None)
 
