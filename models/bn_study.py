@@ -1,7 +1,7 @@
 """What does BatchNorm really do? Train the cats-vs-dogs CNN with and without it, and measure.
 
     python -m models.bn_study              # the full study -> docs/bn-study.md and docs/bn-study/*.png
-    python -m models.bn_study --quick      # a tiny version (about a minute), written to a temporary folder
+    python -m models.bn_study --quick      # a tiny version for CI (seconds), written to a temporary folder
 
 Popular explanations say that BN (1) stabilizes training and allows higher learning rates, (2) speeds up
 convergence and makes the initialization matter less, (3) reduces overfitting; and tutorials normalize test data
@@ -10,7 +10,7 @@ the same seeds and the same number of steps, and differs only in what is compare
 
     main comparison     BN vs no BN at one learning rate, several seeds    -> convergence, train-vs-val gap
     learning-rate sweep BN vs no BN at each learning rate (first seed)     -> does it diverge?
-    initialization      every conv/linear weight scaled 0.1x and 10x      -> does the init still matter?
+    initialization      conv/linear weights scaled 0.1x, √6x (He), 10x    -> does the init still matter?
     gradient health     per-layer gradient norms over the first steps     -> vanishing / exploding gradients?
     batch statistics    the trained BN models evaluated with the test batch's own statistics vs the running ones
 
@@ -19,8 +19,12 @@ written out here as a plain loop, so that each step can be watched. The data are
 balanced subset with one fixed validation split for every run; a run's seed decides its initial weights and its
 batches (order, crops, flips). The results go to bn-study/results.json and the report is written from them by
 models/bn_study_report.py.
+
+Cost: the full study trains 18 models; on a 2-core CPU with nothing else running a 12-epoch run takes 30 s (no BN)
+to 40 s (BN), about 11 minutes in all. Other jobs on the same cores can make it two or three times slower.
 """
 import argparse
+import json
 import math
 import os
 import platform
@@ -38,9 +42,11 @@ import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
 import tinygrad_bn.nn.functional as F
 import tinygrad_bn.optim as optim
+from models.bn_study_plots import draw_plots
+from models.bn_study_report import markdown
 from models.catsdogs_net import CatsDogsNet, scale_initial_weights
 from models.reports import evaluate_model
-from models.training import MOMENTUM, WEIGHT_DECAY, gradient_norms
+from models.training import MOMENTUM, WEIGHT_DECAY
 from tinygrad_bn.data import DataLoader, cache_size, channel_stats, load_dataset, resolve_data_dir, train_val_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class StudySettings:
-    """Everything that defines the study. FULL is sized to finish in about 20 minutes on a 2-core CPU."""
+    """Everything that defines the study. FULL takes about 11 minutes on an idle 2-core CPU (see Cost above)."""
     image_size: int = 32  # network input in pixels (random crops of 36 px cached images)
     limit: int = 4000  # class-balanced subset of the images
     val_fraction: float = 0.2  # 800 of the 4000 held out, the same 800 in every run
@@ -127,24 +133,35 @@ class RunResult:
     def final_val_accuracy(self):
         return None if self.diverged_at_step or not self.history else self.history[-1]["val_accuracy"]
 
+    def describe(self):
+        outcome = (f"diverged at step {self.diverged_at_step}" if self.diverged_at_step
+                   else f"val accuracy {self.final_val_accuracy():.3f}")
+        model = "BN   " if self.bn else "no BN"
+        return (f"{model} peak lr {self.lr:g}, seed {self.seed}, init x{self.init_scale:.3g}: {outcome} "
+                f"({self.seconds:.0f} s)")
+
     def summary(self):
         """A JSON-able dict of everything but the model."""
         return asdict(self)
 
 
 def weight_layers(model):
-    """[(name, parameter name)] of every conv and linear layer, input to output: conv1, conv2, ..., fc."""
-    layers, convs = [], 0
-    for name, module in model.named_modules():
+    """[(name, weight)] of every conv and linear layer, input to output: conv1, conv2, ..., fc."""
+    layers = []
+    for module in model.modules():
         if isinstance(module, nn.Conv2d):
-            convs += 1
-            layers.append((f"conv{convs}", f"{name}.weight"))
+            layers.append((f"conv{len(layers) + 1}", module.weight))
         elif isinstance(module, nn.Linear):
-            layers.append(("fc", f"{name}.weight"))
+            layers.append(("fc", module.weight))
     return layers
 
 
-def train_run(data, settings, bn, lr, seed, init_scale=1.0, log=print):
+def norm(array):
+    """The L2 norm, in float64: the squares of a float32 gradient of 1e20 (an exploding run) overflow float32."""
+    return float(np.linalg.norm(np.asarray(array, dtype=np.float64)))
+
+
+def train_run(data, settings, bn, lr, seed, init_scale=1.0):
     """Train one CatsDogsNet; return (RunResult, model). Stops early, marked diverged, if the loss is not finite."""
     start = time.perf_counter()
     tg.manual_seed(seed)
@@ -155,33 +172,34 @@ def train_run(data, settings, bn, lr, seed, init_scale=1.0, log=print):
     val_loader = data.loader(data.val_idx, 2 * settings.batch_size)
     scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=settings.epochs * len(train_loader))
     layers = weight_layers(model)
-    parameters = dict(model.named_parameters())
+    weights = [weight for _, weight in layers]
     run = RunResult(bn, lr, seed, init_scale, layers=[name for name, _ in layers])
 
     step = 0
     for epoch in range(settings.epochs):
         model.train()
         loss_sum = correct = seen = 0
-        for images, labels in train_loader:
-            step += 1
-            optimizer.zero_grad()
-            logits = model(images)
-            loss = F.cross_entropy(logits, labels)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                run.diverged_at_step = step
-                break
-            loss.backward()
-            if step <= settings.gradient_steps:
-                run.first_losses.append(loss_value)
-                norms = gradient_norms(model)
-                run.gradient_norms.append([norms[weight] for _, weight in layers])
-                run.weight_norms.append([float(np.linalg.norm(parameters[weight].numpy())) for _, weight in layers])
-            optimizer.step()
-            scheduler.step()
-            loss_sum += loss_value * len(labels.data)
-            correct += int((logits.argmax(dim=1).data == labels.data).sum())
-            seen += len(labels.data)
+        # A diverging run overflows on purpose: NumPy's warnings would only repeat what the NaN loss reports.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for images, labels in train_loader:
+                step += 1
+                optimizer.zero_grad()
+                logits = model(images)
+                loss = F.cross_entropy(logits, labels)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    run.diverged_at_step = step
+                    break
+                loss.backward()
+                if step <= settings.gradient_steps:
+                    run.first_losses.append(loss_value)
+                    run.gradient_norms.append([norm(weight.grad.numpy()) for weight in weights])
+                    run.weight_norms.append([norm(weight.numpy()) for weight in weights])
+                optimizer.step()
+                scheduler.step()
+                loss_sum += loss_value * len(labels.data)
+                correct += int((logits.argmax(dim=1).data == labels.data).sum())
+                seen += len(labels.data)
         if run.diverged_at_step:
             break
         val = evaluate_model(model, val_loader, data.classes, progress_bar=False)
@@ -191,9 +209,6 @@ def train_run(data, settings, bn, lr, seed, init_scale=1.0, log=print):
     if not run.diverged_at_step:
         run.train_eval_accuracy = train_set_accuracy(model, data, settings)
     run.seconds = time.perf_counter() - start
-    outcome = (f"diverged at step {run.diverged_at_step}" if run.diverged_at_step
-               else f"val accuracy {run.final_val_accuracy():.3f}")
-    log(f"  {'BN   ' if bn else 'no BN'} lr {lr:<5g} seed {seed} init x{init_scale:<4g}: {outcome} ({run.seconds:.0f} s)")
     return run, model
 
 
@@ -281,52 +296,73 @@ def train_set_accuracy(model, data, settings):
 # ---------------------------------------------------------------------------------------------------------------------
 # the study
 # ---------------------------------------------------------------------------------------------------------------------
-def run_study(settings, data, log=print):
-    """Train every configuration once (runs shared by several analyses are reused) and evaluate; return a dict."""
-    runs, bn_models = {}, {}
-
-    def run(bn, lr, seed, init_scale=1.0):
-        key = (bn, lr, seed, init_scale)
-        if key not in runs:
-            runs[key], model = train_run(data, settings, bn, lr, seed, init_scale, log)
-            # the BN models of the main comparison are evaluated again below, with batch statistics
-            if bn and lr == settings.main_lr and init_scale == 1.0 and not runs[key].diverged_at_step:
-                bn_models[seed] = model
-
+def planned_runs(settings):
+    """(bn, lr, seed, init_scale) of every training run, in the order they run. A run that two experiments share
+    (the main comparison's first seed is also a point of the learning-rate sweep) is trained once."""
     first_seed = settings.seeds[0]
-    log(f"main comparison: lr {settings.main_lr}, seeds {list(settings.seeds)}")
-    for seed in settings.seeds:
-        for bn in (True, False):
-            run(bn, settings.main_lr, seed)
-    log(f"learning-rate sweep: seed {first_seed}")
-    for lr in settings.sweep_lrs:
-        for bn in (True, False):
-            run(bn, lr, first_seed)
-    log(f"initialization scaled by {list(settings.init_scales)}: seed {first_seed}")
-    for scale in settings.init_scales:
-        for bn in (True, False):
-            run(bn, settings.main_lr, first_seed, scale)
+    main = [(bn, settings.main_lr, seed, 1.0) for seed in settings.seeds for bn in (True, False)]
+    sweep = [(bn, lr, first_seed, 1.0) for lr in settings.sweep_lrs for bn in (True, False)]
+    init = [(bn, settings.main_lr, first_seed, scale) for scale in settings.init_scales for bn in (True, False)]
+    return list(dict.fromkeys(main + sweep + init))
+
+
+def run_study(settings, data, log=print):
+    """Train every planned run, evaluate, and return the results as a JSON-able dict."""
+    plan = planned_runs(settings)
+    runs, bn_models = [], {}
+    start = time.perf_counter()
+    for number, (bn, lr, seed, init_scale) in enumerate(plan, 1):
+        run, model = train_run(data, settings, bn, lr, seed, init_scale)
+        runs.append(run)
+        log(f"[{number}/{len(plan)}, {(time.perf_counter() - start) / 60:.1f} min] {run.describe()}")
+        # the BN models of the main comparison are evaluated again below, with batch statistics
+        if bn and lr == settings.main_lr and init_scale == 1.0 and not run.diverged_at_step:
+            bn_models[seed] = model
 
     log("evaluating the BN models of the main comparison with batch statistics vs running statistics")
     batch_statistics = {seed: batch_statistics_study(model, data, settings) for seed, model in bn_models.items()}
+    first_seed = settings.seeds[0]
     example = one_image_in_company(bn_models[first_seed], data, settings) if first_seed in bn_models else None
-    return {"runs": [result.summary() for result in runs.values()],
+    return {"runs": [run.summary() for run in runs],
             "batch_statistics": {str(seed): rows for seed, rows in batch_statistics.items()},
             "example": example,
-            "data": {"root": data.root, "images": len(data.labels), "per_class": np.bincount(data.labels).tolist(),
-                     "train": len(data.train_idx),
-                     "val": len(data.val_idx), "classes": data.classes,
-                     "val_per_class": np.bincount(data.labels[data.val_idx]).tolist(),
+            "data": {"root": data.root, "classes": data.classes, "images": len(data.labels),
+                     "per_class": np.bincount(data.labels).tolist(), "train": len(data.train_idx),
+                     "val": len(data.val_idx), "val_per_class": np.bincount(data.labels[data.val_idx]).tolist(),
                      "steps_per_epoch": len(data.train_idx) // settings.batch_size}}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# command line
+# the report and the command line
 # ---------------------------------------------------------------------------------------------------------------------
+def write_report(results, out):
+    """out/bn-study.md, and in out/bn-study/ its plots and results.json; returns the path of the markdown."""
+    out = Path(out)
+    folder = out / "bn-study"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(rounded(results)))
+    draw_plots(results, folder)
+    path = out / "bn-study.md"
+    path.write_text(markdown(results), encoding="utf-8")
+    return path
+
+
+def rounded(value):
+    """`value` with every float rounded to 5 significant digits: results.json stays small enough to commit."""
+    if isinstance(value, float):
+        return float(f"{value:.5g}")
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(item) for item in value]
+    return value
+
+
 def output_folder(out, quick):
-    """Where the report goes. Quick runs never write into the repository's docs/ (they would replace the study)."""
+    """Where the report goes; None: a new temporary folder, made once there is something to write. Quick runs never
+    write into the repository's docs/ (they would replace the study's report)."""
     if out is None:
-        return Path(tempfile.mkdtemp(prefix="bn-study-quick-")) if quick else REPO / "docs"
+        return None if quick else REPO / "docs"
     out = Path(out).resolve()
     if quick and out == (REPO / "docs").resolve():
         raise SystemExit("bn_study: --quick does not write into docs/ (it would replace the full study's report); "
@@ -343,20 +379,23 @@ def machine_description():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
     parser = argparse.ArgumentParser(prog="python -m models.bn_study", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a tiny version for CI, about a minute")
+    parser.add_argument("--quick", action="store_true", help="a tiny version for CI (seconds)")
     parser.add_argument("--data", help="image folder (default: $TINYGRAD_BN_DATA, else data/dogs-vs-cats)")
     parser.add_argument("--out", help="folder for bn-study.md and bn-study/ (default: docs, or a temporary folder "
                                       "with --quick)")
     args = parser.parse_args(argv)
-    from models.bn_study_report import write_report  # matplotlib is imported only when the study has run
-
     settings = QUICK if args.quick else FULL
     out = output_folder(args.out, args.quick)
     started = datetime.now().astimezone()
     machine = machine_description()
     start = time.perf_counter()
+    try:
+        data = load_study_data(settings, args.data)
+    except (OSError, ValueError) as error:  # no such folder, no images, one class only: the message says which
+        print(f"bn_study: error: {error}", file=sys.stderr)
+        return 2
+    out = out or Path(tempfile.mkdtemp(prefix="bn-study-quick-"))
     print(f"BN study ({'quick' if args.quick else 'full'}), writing to {out}", flush=True)
-    data = load_study_data(settings, args.data)
     results = run_study(settings, data, log=lambda line: print(line, flush=True))
     results.update(settings=asdict(settings), quick=args.quick, machine=machine,
                    command=shlex.join(["python", "-m", "models.bn_study", *argv]),

@@ -397,6 +397,16 @@ class LogSoftmax(Function):
         return g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True)
 
 
+class Cast(Function):
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        """gx = g, cast back to x's dtype"""
+        return g.astype(self.dtype)
+
+
 class ToDevice(Function):
     def forward(self, x, device):
         self.source = device_of(x)

@@ -163,7 +163,7 @@ class Tensor:
         """A copy in another dtype. Gradients flow through float-to-float casts."""
         dtype = np.dtype(dtype)
         if self.requires_grad and _is_float(dtype):
-            return _Cast.apply(self, dtype=dtype)
+            return ops.Cast.apply(self, dtype=dtype)
         return Tensor._wrap(self.data.astype(dtype))
 
     def float(self):
@@ -379,16 +379,6 @@ class Tensor:
 
 # What max(dim) and min(dim) return: (values, indices), like torch's named tuple.
 MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
-
-
-class _Cast(ops.Function):
-    def forward(self, x, dtype):
-        self.dtype = x.dtype
-        return x.astype(dtype)
-
-    def backward(self, g):
-        """gx = g, cast back to x's dtype"""
-        return g.astype(self.dtype)
 
 
 def _is_device_name(name):

@@ -207,36 +207,31 @@ class ReLU(Module):
         return F.relu(input)
 
 
-class MaxPool2d(Module):
-    """The maximum over each kernel_size window, moved by stride (default: kernel_size), after padding with -inf."""
+class _Pool2d(Module):
+    """A pooling window of kernel_size, moved by stride (default: kernel_size), after padding."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """The maximum over each kernel_size window, moved by stride (default: kernel_size), after padding with -inf."""
 
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
 
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """The mean over each kernel_size window, moved by stride (default: kernel_size), after zero padding."""
-
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
 
     def forward(self, input):
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):
