@@ -38,14 +38,16 @@ from models.checkpoint import (CatsDogsError, checkpoint_contents, load_checkpoi
 from models.reports import evaluate_model, plot_curves, write_metrics_csv
 from tinygrad_bn.data import DataLoader, channel_stats, train_val_split
 
-# The default recipe: VGG-style net with BN, 64x64 crops of 72x72 images, SGD with Nesterov momentum and a
+# The default recipe: VGG-style net with BN, 60x60 crops of 68x68 images, SGD with Nesterov momentum and a
 # one-cycle learning rate that warms up to LR over the first 30% of the steps and then anneals far below it.
+# 60 px rather than 64 keeps 5 epochs under 30 minutes on a 2-core CPU (91.1% validation accuracy in 23.8 minutes,
+# see README); the longer recipe, --epochs 10 --image-size 64, reached 94.0%.
 EPOCHS = 5
 BATCH_SIZE = 64
 LR = 0.1  # the peak of the one-cycle schedule
 MOMENTUM = 0.9
 WEIGHT_DECAY = 5e-4
-IMAGE_SIZE = 64
+IMAGE_SIZE = 60
 VAL_FRACTION = 0.1
 SEED = 0
 OUT = "runs/catsdogs"
