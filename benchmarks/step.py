@@ -92,8 +92,11 @@ def alternate(timer, fns, repeats, warmup=2):
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def make_steps(torch, device, batch, size, seed=0):
-    """Twin models on identical weights and batch; returns (tinygrad step, torch step)."""
+def make_steps(torch, device, batch, size, seed=0, first_steps=("tinygrad_bn", "torch")):
+    """Twin models on identical weights and batch; returns (tinygrad step, torch step, first losses).
+
+    `first_steps` names the frameworks whose first step runs here (to compare their losses); the memory benchmark
+    runs only one, so that the other's activations do not count in its peak."""
     torch.manual_seed(seed)
     torch_device = "cuda" if device == "cuda" else "cpu"
     torch_model = reference_cnn(torch.nn).to(torch_device)
@@ -123,9 +126,10 @@ def make_steps(torch, device, batch, size, seed=0):
         torch_optimizer.step()
         losses["torch"] = loss
 
-    step()
-    torch_step()
-    first = float(losses["tinygrad_bn"].item()), float(losses["torch"].item())
+    for name, fn in (("tinygrad_bn", step), ("torch", torch_step)):
+        if name in first_steps:
+            fn()
+    first = tuple(float(losses[name].item()) if name in losses else None for name in ("tinygrad_bn", "torch"))
     return step, torch_step, first
 
 
@@ -209,10 +213,12 @@ def gemm_rate(device, n=2048, repeats=5):
 def peak_rss_of_steps(framework, steps=20, batch=64, size=64):
     """Peak resident memory (MB) of a fresh process running `steps` training steps of one framework."""
     code = (f"import sys; sys.argv=['x']; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
-            f"import step as b, torch, resource; s, ts, _ = b.make_steps(torch, 'cpu', {batch}, {size}); "
+            f"import step as b, torch; "
+            f"s, ts, _ = b.make_steps(torch, 'cpu', {batch}, {size}, first_steps=({framework!r},)); "
             f"f = s if {framework!r} == 'tinygrad_bn' else ts\n"
             f"for _ in range({steps}): f()\n"
-            f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+            # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over exec from the forked parent
+            f"print([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM')][0])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 

@@ -57,7 +57,11 @@ class MaxPool2d(Function):
         xp = get_array_module(g)
         padded = _pad(x, self.padding, -xp.inf)
         real = _pad(xp.ones_like(x, dtype=bool), self.padding, False) if any(self.padding) else None
-        gx = zeros(xp, padded.shape, g.dtype, is_channel_major(x))
+        # Windows that tile the input (the usual 2x2, stride 2) cover each element exactly once: each position's
+        # share can then be written straight into gx, without zero-filling gx first and adding into it.
+        tiles = self.stride == self.kernel and real is None and x.shape[2] % self.kernel[0] == 0 \
+            and x.shape[3] % self.kernel[1] == 0
+        gx = (xp.empty_like(x) if tiles else zeros(xp, padded.shape, g.dtype, is_channel_major(x)))
         has_nan = bool(xp.isnan(out).any())  # a NaN is the max of its window, though NaN == NaN is False
 
         def channels(c):
@@ -74,7 +78,10 @@ class MaxPool2d(Function):
                 else:
                     winner &= unrouted
                     unrouted &= ~winner
-                gx[n, c, h, w] += g[:, c] * winner
+                if tiles:
+                    xp.multiply(g[:, c], winner, out=gx[n, c, h, w])
+                else:
+                    gx[n, c, h, w] += g[:, c] * winner
 
         map_row_blocks(channels, x.shape[1], xp)  # channels are independent: one block per core on the CPU
         PH, PW = self.padding
