@@ -15,8 +15,8 @@ Backward, with g_i = dL/dy_i (every sum runs over the m values of the channel):
     dx_i   = gamma * inv_std / m * (m * g_i - dbeta - x_hat_i * dgamma)
 
 Composed from primitive ops, autograd records a dozen functions and keeps several activation-sized arrays for
-their backward passes (docs/batchnorm.md counts them); fused, the forward saves only x_hat and inv_std, and the
-backward is the three lines above.
+their backward passes (docs/batchnorm.md counts them); fused, the forward saves one: x_hat (plus the per-channel
+inv_std and gamma), and the backward is the three lines above.
 
 In eval mode mean and var are the running statistics, constants with respect to x, so dx_i = g_i * gamma * inv_std.
 """
