@@ -21,6 +21,16 @@ def _empty_parameter(shape, device, dtype):
     return Parameter(zeros(shape, dtype=dtype or float32, device=device))
 
 
+def _add_weight_and_bias(layer, weight_shape, bias, device, dtype):
+    """Give a Linear or Conv2d its weight, its bias (or a None slot) and PyTorch's initial values."""
+    layer.weight = _empty_parameter(weight_shape, device, dtype)
+    if bias:
+        layer.bias = _empty_parameter(weight_shape[:1], device, dtype)
+    else:
+        layer.register_parameter("bias", None)
+    layer.reset_parameters()
+
+
 class Identity(Module):
     """Returns its input unchanged (a placeholder, e.g. to switch a layer off). Accepts and ignores any arguments."""
 
@@ -41,12 +51,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = _empty_parameter((out_features, in_features), device, dtype)
-        if bias:
-            self.bias = _empty_parameter((out_features,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_weight_and_bias(self, (out_features, in_features), bias, device, dtype)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self.weight, self.bias)
@@ -73,12 +78,7 @@ class Conv2d(Module):
         self.kernel_size = _pair(kernel_size)
         self.stride = _pair(stride)
         self.padding = _pair(padding)
-        self.weight = _empty_parameter((out_channels, in_channels) + self.kernel_size, device, dtype)
-        if bias:
-            self.bias = _empty_parameter((out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _add_weight_and_bias(self, (out_channels, in_channels) + self.kernel_size, bias, device, dtype)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self.weight, self.bias)
