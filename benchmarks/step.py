@@ -154,11 +154,11 @@ def layer_benchmarks(torch, device, timer, repeats):
         tx = tg.Tensor(x, device=device)
         if name.startswith(("batchnorm", "relu", "maxpool")):
             xp = tg.backend.array_module(device)
-            tx = tg.Tensor._wrap(xp.ascontiguousarray(tx.data.swapaxes(0, 1)).swapaxes(0, 1))
+            tx = tg.Tensor._wrap(xp.ascontiguousarray(tx.array.swapaxes(0, 1)).swapaxes(0, 1))
         tx.requires_grad_(True)
         X = torch.tensor(x, device=torch_device, requires_grad=True)
         out, torch_out = layer(tx), torch_layer(X)
-        g = tg.Tensor._wrap(tg.backend.array_module(device).ones_like(out.data))
+        g = tg.Tensor._wrap(tg.backend.array_module(device).ones_like(out.array))
         G = torch.ones_like(torch_out)
         fns = {
             "tg fwd": lambda: layer(tx),

@@ -197,9 +197,9 @@ def train_run(data, settings, bn, lr, seed, init_scale=1.0):
                     run.weight_norms.append([norm(weight.numpy()) for weight in weights])
                 optimizer.step()
                 scheduler.step()
-                loss_sum += loss_value * len(labels.data)
-                correct += int((logits.argmax(dim=1).data == labels.data).sum())
-                seen += len(labels.data)
+                loss_sum += loss_value * len(labels.array)
+                correct += int((logits.argmax(dim=1).array == labels.array).sum())
+                seen += len(labels.array)
         if run.diverged_at_step:
             break
         val = evaluate_model(model, val_loader, data.classes, progress_bar=False)

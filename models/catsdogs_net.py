@@ -72,5 +72,5 @@ def scale_initial_weights(model, scale):
     """Multiply every conv and linear weight by `scale`: a knob for studies of how BN copes with a bad init."""
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            module.weight.data *= scale
+            module.weight.array *= scale
     return model

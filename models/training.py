@@ -209,7 +209,7 @@ class Trainer:
                 self.step(images, labels)
                 progress.train_seconds += time.perf_counter() - start
                 start = time.perf_counter()
-                bar.update(len(labels.data))
+                bar.update(len(labels.array))
                 bar.set_postfix(loss=f"{progress.loss_sum / progress.seen:.4f}",
                                 acc=f"{progress.correct / progress.seen:.3f}", refresh=False)
         finally:
@@ -236,8 +236,8 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
 
-        n = len(labels.data)
-        correct = int((logits.argmax(dim=1).data == labels.data).sum())
+        n = len(labels.array)
+        correct = int((logits.argmax(dim=1).array == labels.array).sum())
         progress.step += 1
         progress.loss_sum += loss_value * n
         progress.correct += correct
@@ -301,7 +301,7 @@ class StepInfo:
 
 def gradient_norms(model):
     """{parameter name: L2 norm of its gradient}, e.g. from an on_step callback to watch the first steps."""
-    return {name: math.sqrt(float((param.grad.data * param.grad.data).sum()))
+    return {name: math.sqrt(float((param.grad.array * param.grad.array).sum()))
             for name, param in model.named_parameters() if param.grad is not None}
 
 

@@ -82,7 +82,7 @@ def test_backward_does_not_alias_the_leaf_gradient(device):
     x = tensor([1.0, 2.0], device, requires_grad=True)
     y = tensor([3.0, 4.0], device, requires_grad=True)
     (x + y).sum().backward()
-    x.grad.data += 10
+    x.grad.array += 10
     assert_close(y.grad, np.array([1.0, 1.0]))
 
 
@@ -92,7 +92,7 @@ def test_no_grad_records_no_graph(device):
         y = (x * 2).exp().sum()
         assert not tg.is_grad_enabled()
     assert tg.is_grad_enabled()
-    assert not y.requires_grad and y._ctx is None
+    assert not y.requires_grad and y.grad_fn is None
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.backward()
 
@@ -109,13 +109,13 @@ def test_graph_is_freed_after_backward(device):
     x = tensor(np.ones((4, 3)), device, requires_grad=True)
     w = tensor(np.ones((3, 2)), device, requires_grad=True)
     hidden = (x @ w).relu()
-    activation = weakref.ref(hidden.data)
+    activation = weakref.ref(hidden.array)
     loss = (hidden * hidden).sum()  # Mul saves its inputs for backward
     del hidden
     gc.collect()
     assert activation() is not None  # still needed by the graph
     loss.backward()
-    assert loss._ctx.parents is None and not loss._ctx.saved
+    assert loss.grad_fn.parents is None and not loss.grad_fn.saved
     gc.collect()
     assert activation() is None, "the hidden activation outlived backward(): the graph was not freed"
 
@@ -124,7 +124,7 @@ def test_graph_does_not_keep_activations_that_backward_does_not_need(device):
     """The graph links functions, not tensors: an intermediate result no backward saved is freed at once."""
     x = tensor(np.ones((4, 3)), device, requires_grad=True)
     hidden = x * 2.0 + 1.0
-    activation = weakref.ref(hidden.data)
+    activation = weakref.ref(hidden.array)
     loss = hidden.sum()  # Sum's backward needs only the shape
     del hidden
     gc.collect()
@@ -163,7 +163,7 @@ def test_memory_does_not_grow_over_training_steps():
         loss.backward()
         with no_grad():
             for w in (w1, w2):
-                w.data -= 0.01 * w.grad.data
+                w.array -= 0.01 * w.grad.array
                 w.grad = None
         return loss
 
@@ -184,7 +184,7 @@ def test_memory_does_not_grow_over_training_steps():
 
 def test_detach_cuts_the_graph(device):
     x = tensor([1.0, 2.0], device, requires_grad=True)
-    assert not x.detach().requires_grad and x.detach()._ctx is None
+    assert not x.detach().requires_grad and x.detach().grad_fn is None
     (x * x.detach()).sum().backward()  # d/dx of x * c is c = x, not 2x
     assert_close(x.grad, np.array([1.0, 2.0]))
 

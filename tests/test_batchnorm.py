@@ -214,7 +214,7 @@ def test_constant_channel_gives_finite_outputs_and_grads(dtype, device):
     g = np.random.default_rng(10).standard_normal(x.shape).astype(dtype)
     module = nn.BatchNorm2d(3, dtype=dtype).to(device)
     ours = [tensor(x, device, requires_grad=True), module.weight, module.bias]
-    module.weight.data[:], module.bias.data[:] = tensor(gamma, device).data, tensor(beta, device).data
+    module.weight.array[:], module.bias.array[:] = tensor(gamma, device).array, tensor(beta, device).array
     out = module(ours[0])
     out.backward(tensor(g, device))
     assert np.isfinite(out.numpy()).all()
@@ -305,7 +305,7 @@ def test_channel_major_and_contiguous_inputs_agree(training, device):
         return fn
 
     x_cm, g_cm = channel_major_copy(x), channel_major_copy(g)
-    assert is_channel_major(tensor(x_cm, device).data)
+    assert is_channel_major(tensor(x_cm, device).array)
     out, grads = forward_backward(bn("contiguous"), (x, gamma, beta), g, device)
     out_cm, grads_cm = forward_backward(bn("channel-major"), (x_cm, gamma, beta), g_cm, device)
     assert_close(out_cm, out, rtol=1e-13, atol=1e-14, what="output")
@@ -319,10 +319,10 @@ def test_running_stats_given_as_tensors_or_arrays_update_in_place(device):
     x, _, _, running_mean, running_var = random_inputs((5, 3), seed=15)
     as_tensors = [tensor(running_mean, device), tensor(running_var, device)]
     arrays = [running_mean.copy(), running_var.copy()]
-    buffers_before = [t.data for t in as_tensors]
+    buffers_before = [t.array for t in as_tensors]
     F.batch_norm(tensor(x, device), *as_tensors, training=True, momentum=0.2)
     F.batch_norm(tg.Tensor(x), *arrays, training=True, momentum=0.2)
-    assert all(t.data is before for t, before in zip(as_tensors, buffers_before)), "updated in place"
+    assert all(t.array is before for t, before in zip(as_tensors, buffers_before)), "updated in place"
     expected_mean = 0.8 * running_mean + 0.2 * x.mean(axis=0)
     expected_var = 0.8 * running_var + 0.2 * x.var(axis=0, ddof=1)  # the unbiased variance is what is stored
     for stats in (as_tensors, arrays):

@@ -205,7 +205,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     def poison_the_head(info):  # in epoch 2, after last.npz of epoch 1 was written
         if info.epoch == 1 and info.step == 2:
             saved["bytes"] = (tmp_path / "last.npz").read_bytes()
-            info.model.classifier[2].weight.data[...] = np.nan
+            info.model.classifier[2].weight.array[...] = np.nan
 
     with pytest.raises(NonFiniteLossError, match="loss became nan at epoch 2, batch 3"):
         train(tiny_config(tmp_path), on_step=poison_the_head, **QUIET)

@@ -162,7 +162,7 @@ def test_layouts_give_identical_results(device):
     g = rng.standard_normal((3, 2, 3, 4))
     contiguous = run_fast(x, w, b, 2, 1, g, device)
     x_cm = channel_major_copy(x)
-    assert is_channel_major(tensor(x_cm, device).data), "the test must really feed a channel-major array"
+    assert is_channel_major(tensor(x_cm, device).array), "the test must really feed a channel-major array"
     channel_major = run_fast(x_cm, w, b, 2, 1, g, device)
     assert_close(channel_major[0], contiguous[0], rtol=0, atol=0, what="output")
     for name, a, b_ in zip(("x", "weight", "bias"), channel_major[1], contiguous[1]):
@@ -174,7 +174,7 @@ def test_output_is_an_nchw_view_stored_channel_major(device):
     x = tensor(np.ones((2, 3, 5, 5)), device)
     out = F.conv2d(x, tensor(np.ones((4, 3, 3, 3)), device))
     assert out.shape == (2, 4, 3, 3)
-    assert is_channel_major(out.data)
+    assert is_channel_major(out.array)
     # A conv fed the previous conv's output (the layout inside a network) still gives the reference result.
     w2 = np.random.default_rng(0).standard_normal((2, 4, 3, 3))
     expected = reference_conv2d(out.numpy(), w2, None, (1, 1), (1, 1))
@@ -205,7 +205,7 @@ def test_gradcheck_channel_major_input():
     rng = np.random.default_rng(2)
     x = tg.Tensor(channel_major_copy(rng.standard_normal((2, 3, 4, 4))), requires_grad=True)
     w = tg.Tensor(rng.standard_normal((2, 3, 2, 2)), requires_grad=True)
-    assert is_channel_major(x.data)
+    assert is_channel_major(x.array)
     assert gradcheck(lambda x, w: F.conv2d(x, w, padding=1), [x, w])
 
 

@@ -98,11 +98,11 @@ def test_float32_stays_float32_in_place(name, kwargs, device):
     """Updates keep the parameter's dtype and write into its array, never replace it."""
     initial, grads = make_problem()
     params = [Tensor(x, requires_grad=True, dtype="float32", device=device) for x in initial]
-    arrays = [p.data for p in params]
+    arrays = [p.array for p in params]
     optimizer = getattr(optim, name)(params, **kwargs)
     run_ours(params, optimizer, grads)
     for p, array in zip(params, arrays):
-        assert p.data is array and p.dtype == np.float32 and p.is_leaf
+        assert p.array is array and p.dtype == np.float32 and p.is_leaf
     for state in optimizer.state.values():
         for value in state.values():
             assert not hasattr(value, "dtype") or value.dtype == np.float32
@@ -123,9 +123,9 @@ def test_zero_grad():
     p = Tensor(np.ones(3), requires_grad=True)
     optimizer = optim.SGD([p], lr=0.1)
     p.grad = Tensor(np.full(3, 2.0))
-    grad_array = p.grad.data
+    grad_array = p.grad.array
     optimizer.zero_grad(set_to_none=False)
-    assert p.grad.data is grad_array and not grad_array.any()
+    assert p.grad.array is grad_array and not grad_array.any()
     optimizer.zero_grad()
     assert p.grad is None
 

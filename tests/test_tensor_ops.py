@@ -216,9 +216,9 @@ def test_dtype_is_kept(case, dtype, device):
     assert out.dtype == expected
     # The engine casts every gradient to its input's dtype; call the last op's backward directly to see that
     # the op itself computes in the input's dtype.
-    local_grads = out._ctx.backward(out.data * 0 + 1)
+    local_grads = out.grad_fn.backward(out.array * 0 + 1)
     for g in local_grads if isinstance(local_grads, tuple) else (local_grads,):
-        assert g is None or g.dtype == out._ctx.input_specs[0][1] or case.name in CASTS
+        assert g is None or g.dtype == out.grad_fn.input_specs[0][1] or case.name in CASTS
     out.sum().backward()
     assert all(x.grad.dtype == dtype for x in inputs)
 
@@ -226,7 +226,7 @@ def test_dtype_is_kept(case, dtype, device):
 def test_fortran_inputs_are_really_not_contiguous():
     """The "fortran" gradchecks above only mean something if the Tensor keeps the column-major layout."""
     x = tg.Tensor(np.asfortranarray(np.ones((3, 4))))
-    assert not x.data.flags.c_contiguous
+    assert not x.array.flags.c_contiguous
 
 
 # ------------------------------------------------------------------------------------------ ops with two outputs

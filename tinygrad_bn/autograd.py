@@ -1,13 +1,20 @@
-"""Reverse-mode automatic differentiation: the Function protocol and the backward pass.
+"""Reverse-mode automatic differentiation: how a graph is recorded, and how backward() walks it.
 
-Every differentiable op is a small `Function` subclass with `forward` and `backward` side by side (the early-tinygrad
-layout). `forward` computes the output array from input arrays and saves what `backward` needs; `backward` receives
-dL/d(output) and returns dL/d(input) for each input. `Function.apply` wraps that in Tensors and, when a gradient is
-needed, records the function on the output tensor, so the tensors and functions form a graph.
+The lesson that goes with this file is docs/autograd.md. In short:
 
-`backward` (below) walks that graph from the loss to the leaves in reverse topological order. The order is found
-with an explicit stack, not recursion, so a 10,000-op chain works; gradients of a tensor used several times are
-summed before they flow further; and the graph is freed as it is consumed, so training steps don't accumulate memory.
+1. **Recording.** Every differentiable op is a small `Function` subclass with `forward` and `backward` side by side.
+   `Function.apply` runs `forward` on the input arrays and, when some input needs a gradient, keeps the function
+   object on the output tensor as `out.grad_fn` ("the function that made me", PyTorch's name). The function in
+   turn remembers where each of its inputs came from, in `fn.parents`. So the tensors' `grad_fn`s and the
+   functions' `parents` form a graph that runs from the loss back to the parameters.
+2. **Ordering.** `backward(loss)` lists the graph's nodes in topological order (every node after all the nodes it
+   was computed from) and visits them in reverse: from the loss towards the leaves. By the time a node is visited,
+   every use of its output has already sent its share of the gradient, so the shares can be summed first.
+3. **Chain rule.** Visiting a function calls its `backward(g)` with g = dL/d(output); it returns dL/d(input) for
+   each input, which is added to that input's pending gradient. At a leaf (a parameter) the gradient is added
+   into `leaf.grad`, where it accumulates across `backward()` calls until zeroed.
+4. **Freeing.** Once a function has been visited, its `parents` and saved arrays are dropped: a training step's
+   activations are freed during the backward pass, not kept until the next step.
 """
 import contextlib
 import threading
@@ -46,12 +53,30 @@ def unbroadcast(grad, shape):
     return grad
 
 
+class VersionCounter:
+    """How many times a tensor's memory was changed in place (add_, mul_, t[i] = ...).
+
+    A function that saved an array for its backward notes the counter's value; if the array was changed in place
+    before backward runs, the gradient would be computed from the wrong numbers, so backward raises instead
+    (PyTorch's rule). Tensors that share memory through `detach()` share the counter."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
 class Function:
     """One differentiable op. Subclasses define `forward(self, *arrays, **options)` and `backward(self, grad)`.
 
-    The graph links functions, not tensors: `parents` holds, for each input, the Function that computed it, the
-    input itself if it is a leaf that requires grad (a parameter), or None. So an intermediate tensor's array is
-    freed as soon as nothing refers to it; only what a backward saved explicitly (`saved`) stays until backward.
+    The graph links functions, not tensors. After `apply`, `parents[k]` says where input k came from:
+
+    - the Function that computed it (`input.grad_fn`), for an intermediate result;
+    - the input Tensor itself, for a leaf that requires grad (a parameter): its gradient ends in `leaf.grad`;
+    - None, for a constant (an image, a label, anything that needs no gradient).
+
+    Linking functions rather than tensors means an intermediate tensor's array is freed as soon as nothing else
+    refers to it; only what a backward explicitly saved (`self.saved`) stays alive until that backward has run.
     """
 
     def __init__(self):
@@ -59,6 +84,7 @@ class Function:
         self.input_specs = ()    # (shape, dtype) of each input, to check and cast the gradients sent back
         self.needs_grad = ()     # which inputs need a gradient, so backward can skip the others
         self.saved = ()
+        self.saved_versions = ()  # (counter, value) of each input whose array was saved: see VersionCounter
 
     def save_for_backward(self, *arrays):
         self.saved = arrays
@@ -75,12 +101,14 @@ class Function:
                                "move them with .to(device)")
         fn = cls()
         fn.needs_grad = tuple(t.requires_grad for t in inputs)
-        out = Tensor._wrap(fn.forward(*(t.data for t in inputs), **options))
+        out = Tensor._wrap(fn.forward(*(t.array for t in inputs), **options))
         if is_grad_enabled() and any(fn.needs_grad):
-            fn.parents = tuple(t._ctx if t._ctx is not None else (t if t.requires_grad else None) for t in inputs)
-            fn.input_specs = tuple((t.data.shape, t.data.dtype) for t in inputs)
+            fn.parents = tuple(_parent_node(t) for t in inputs)
+            fn.input_specs = tuple((t.array.shape, t.array.dtype) for t in inputs)
+            saved_ids = {id(array) for array in fn.saved}
+            fn.saved_versions = tuple((t._version, t._version.value) for t in inputs if id(t.array) in saved_ids)
             out.requires_grad = True
-            out._ctx = fn
+            out.grad_fn = fn
         return out
 
     def forward(self, *arrays, **options):
@@ -89,6 +117,14 @@ class Function:
     def backward(self, grad):
         """Return dL/d(input) for each input (a tuple, or one array for one input); None where none is needed."""
         raise NotImplementedError
+
+
+def _parent_node(tensor):
+    """The graph node an input comes from: the function that computed it, itself if it is a leaf that requires
+    grad, or None for a constant."""
+    if tensor.grad_fn is not None:
+        return tensor.grad_fn
+    return tensor if tensor.requires_grad else None
 
 
 def topological_order(root):
@@ -116,11 +152,13 @@ def topological_order(root):
 
 def backward(root, grad, retain_graph=False):
     """Propagate `grad` = dL/d(root) to every leaf tensor that requires grad, accumulating into `leaf.grad`."""
-    start = root._ctx if root._ctx is not None else root
-    grads = {id(start): grad}
+    start = root.grad_fn if root.grad_fn is not None else root
+    # pending[node] = the sum, so far, of dL/d(node's output) over the uses of that output already visited.
+    # Keyed by id(): Tensors compare elementwise (==), so they cannot be dictionary keys themselves.
+    pending = {id(start): grad}
     for node in reversed(topological_order(start)):
-        grad = grads.pop(id(node), None)
-        if grad is None:
+        grad = pending.pop(id(node), None)
+        if grad is None:  # nothing flowed here: no path from the root needs this node's gradient
             continue
         if not isinstance(node, Function):
             _accumulate(node, grad)
@@ -128,6 +166,7 @@ def backward(root, grad, retain_graph=False):
         if node.parents is None:
             raise RuntimeError("Trying to backward through the graph a second time: its saved arrays were freed "
                                "after the first backward(). Use backward(retain_graph=True) the first time.")
+        _check_saved_versions(node)
         input_grads = node.backward(grad)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -140,9 +179,18 @@ def backward(root, grad, retain_graph=False):
             if parent_grad.dtype != dtype:  # e.g. a float64 scalar folded into a float32 op
                 parent_grad = parent_grad.astype(dtype)
             key = id(parent)
-            grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+            pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
         if not retain_graph:
             node.parents, node.saved = None, None  # free the graph: saved activations go as soon as they are used
+
+
+def _check_saved_versions(fn):
+    for counter, value in fn.saved_versions:
+        if counter.value != value:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"an input of {type(fn).__name__} is at version {counter.value}; expected version {value} instead. "
+                "Change a copy (x = x.clone()) instead of the tensor itself, or make the change after backward().")
 
 
 def _accumulate(leaf, grad):
@@ -150,6 +198,7 @@ def _accumulate(leaf, grad):
     from .tensor import Tensor
 
     if leaf.grad is None:
-        leaf.grad = Tensor._wrap(grad.copy(order="K"))  # a copy (same memory layout): `grad` may be shared with another node's gradient
+        # A copy in the same memory layout: `grad` may be shared with another node's gradient.
+        leaf.grad = Tensor._wrap(grad.copy(order="K"))
     else:
-        leaf.grad.data += grad
+        leaf.grad.array += grad

@@ -34,9 +34,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     probes = []
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad:
-            probes.append(Tensor(t.data, dtype=np.float64, requires_grad=True))
+            probes.append(Tensor(t.array, dtype=np.float64, requires_grad=True))
         elif isinstance(t, Tensor) and np.issubdtype(t.dtype, np.floating):
-            probes.append(Tensor(t.data, dtype=np.float64))
+            probes.append(Tensor(t.array, dtype=np.float64))
         else:
             probes.append(t)
     checked = [i for i, t in enumerate(probes) if isinstance(t, Tensor) and t.requires_grad]
@@ -45,10 +45,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     outputs = _as_tuple(fn(*probes))
     rng = np.random.default_rng(seed)
-    weights = [get_array_module(o.data).asarray(rng.standard_normal(o.shape)) for o in outputs]
+    weights = [get_array_module(o.array).asarray(rng.standard_normal(o.shape)) for o in outputs]
 
     def loss():
-        return sum(float((o.data.astype(np.float64) * w).sum()) for o, w in zip(_as_tuple(fn(*probes)), weights))
+        return sum(float((o.array.astype(np.float64) * w).sum()) for o, w in zip(_as_tuple(fn(*probes)), weights))
 
     # Analytic: one backward pass of L = sum(out * w), i.e. dL/dout = w.
     for out, w in zip(outputs, weights):
@@ -57,18 +57,18 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     for i in checked:
         x = probes[i]
-        analytic = np.zeros(x.shape) if x.grad is None else to_numpy(x.grad.data)
+        analytic = np.zeros(x.shape) if x.grad is None else to_numpy(x.grad.array)
         numeric = np.zeros(x.shape)
         with no_grad():
-            # Index element by element: x.data may be non-contiguous (a transposed input), where reshape(-1)
+            # Index element by element: x.array may be non-contiguous (a transposed input), where reshape(-1)
             # would return a copy and the perturbation would never reach x.
             for element in np.ndindex(*x.shape):
-                original = float(x.data[element])
-                x.data[element] = original + eps
+                original = float(x.array[element])
+                x.array[element] = original + eps
                 plus = loss()
-                x.data[element] = original - eps
+                x.array[element] = original - eps
                 minus = loss()
-                x.data[element] = original
+                x.array[element] = original
                 numeric[element] = (plus - minus) / (2 * eps)
         error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if (error > 0).any():

@@ -1,6 +1,6 @@
 """The Tensor: an n-dimensional array (NumPy or CuPy) that remembers how it was computed.
 
-A Tensor holds `data` (the raw array), `requires_grad`, `grad` (a Tensor, filled by `backward()`), and `_ctx`, the
+A Tensor holds `data` (the raw array), `requires_grad`, `grad` (a Tensor, filled by `backward()`), and `grad_fn`, the
 Function that produced it (None for tensors made by the user: the leaves). Each method below is a thin call into
 an op of `ops.py`, where forward and backward live side by side.
 """
@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from . import autograd, ops
+from .autograd import VersionCounter
 from .backend import check_device, device_of, get_array_module, array_module, rng, to_device, to_numpy
 
 float32, float64 = np.dtype("float32"), np.dtype("float64")
@@ -30,7 +31,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         if device is None and device_of(data) == "cuda":
             device = "cuda"
         device = check_device(device)
@@ -42,45 +43,60 @@ class Tensor:
         # Like torch.tensor, the constructor copies: later in-place updates never write into the caller's array.
         if device_of(data) == "cpu":
             data = np.asarray(data)
-        self.data = array_module(device).array(to_device(data, device), dtype=dtype, copy=True)
+        self.array = array_module(device).array(to_device(data, device), dtype=dtype, copy=True)
         self.grad = None
-        self._ctx = None
+        self.grad_fn = None
         self.requires_grad = False
+        self._version = VersionCounter()
         self.requires_grad_(requires_grad)
 
     @classmethod
-    def _wrap(cls, array):
-        """A Tensor around an existing array, without copying (used by ops for their outputs)."""
+    def _wrap(cls, array, version=None):
+        """A Tensor around an existing array, without copying (used by ops for their outputs).
+
+        `version` is given when the new tensor shares memory with an existing one (detach, .data): then both count
+        the in-place changes of that memory together."""
         tensor = cls.__new__(cls)
-        tensor.data, tensor.grad, tensor._ctx, tensor.requires_grad = array, None, None, False
+        tensor.array, tensor.grad, tensor.grad_fn, tensor.requires_grad = array, None, None, False
+        tensor._version = version if version is not None else VersionCounter()
         return tensor
 
+    @property
+    def data(self):
+        """The same numbers as a Tensor cut from the graph, sharing memory (as in PyTorch): changes made through it,
+        such as `layer.weight.data.normal_(0, 0.02)`, are not recorded by autograd. The raw array is `.array`."""
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value):
+        self.array = value.array if isinstance(value, Tensor) else value
+
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and not _is_float(self.data.dtype):
-            raise ValueError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
+        if requires_grad and not _is_float(self.array.dtype):
+            raise ValueError(f"only floating-point tensors can require gradients, got dtype {self.array.dtype}; "
                              "convert first, e.g. Tensor(data, dtype='float32', requires_grad=True)")
         self.requires_grad = bool(requires_grad)
         return self
 
     # -------------------------------------------------------------------------------------------- attributes
-    shape = property(lambda self: tuple(self.data.shape))
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    device = property(lambda self: device_of(self.data))
-    is_leaf = property(lambda self: self._ctx is None)
+    shape = property(lambda self: tuple(self.array.shape))
+    ndim = property(lambda self: self.array.ndim)
+    dtype = property(lambda self: self.array.dtype)
+    device = property(lambda self: device_of(self.array))
+    is_leaf = property(lambda self: self.grad_fn is None)
     T = property(lambda self: self.transpose(-2, -1) if self.ndim >= 2 else self)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is ambiguous; "
                                "use .any() or .all() on .numpy(), or compare one element")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -94,14 +110,14 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self):
-        body = np.array2string(to_numpy(self.data), separator=", ", prefix="Tensor(")
+        body = np.array2string(to_numpy(self.array), separator=", ", prefix="Tensor(")
         extras = []
         if self.device != "cpu":
             extras.append(f"device='{self.device}'")
         if self.dtype not in (float32, int64, bool_):
             extras.append(f"dtype={self.dtype}")
-        if self._ctx is not None:
-            extras.append(f"grad_fn=<{type(self._ctx).__name__}>")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return f"Tensor({body}{''.join(', ' + e for e in extras)})"
@@ -113,13 +129,13 @@ class Tensor:
             raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn; set "
                                "requires_grad=True on the leaves (parameters) and compute it outside no_grad()")
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"backward(): grad can be implicitly created only for scalar outputs, but this "
                                    f"tensor has shape {self.shape}; pass gradient= of that shape")
-            gradient = get_array_module(self.data).ones_like(self.data)
+            gradient = get_array_module(self.array).ones_like(self.array)
         else:
-            gradient = gradient.data if isinstance(gradient, Tensor) else gradient
-            gradient = to_device(get_array_module(self.data).asarray(gradient), self.device)
+            gradient = gradient.array if isinstance(gradient, Tensor) else gradient
+            gradient = to_device(get_array_module(self.array).asarray(gradient), self.device)
             if tuple(gradient.shape) != self.shape:
                 raise ValueError(f"backward(): gradient has shape {tuple(gradient.shape)} but the tensor has shape "
                                  f"{self.shape}")
@@ -127,20 +143,20 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph=retain_graph)
 
     def detach(self):
-        """The same numbers, cut from the graph (shares memory)."""
-        return Tensor._wrap(self.data)
+        """The same numbers, cut from the graph (shares memory, and so the count of in-place changes)."""
+        return Tensor._wrap(self.array, self._version)
 
     def numpy(self):
         """A host NumPy array (a device-to-host copy for CUDA tensors)."""
-        return to_numpy(self.data)
+        return to_numpy(self.array)
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to a number, got shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
-        return to_numpy(self.data).tolist()
+        return to_numpy(self.array).tolist()
 
     def to(self, device=None, dtype=None):
         """Move to a device and/or cast: t.to("cuda"), t.to(tg.float64), t.to("cpu", dtype=tg.float32)."""
@@ -164,7 +180,7 @@ class Tensor:
         dtype = np.dtype(dtype)
         if self.requires_grad and _is_float(dtype):
             return ops.Cast.apply(self, dtype=dtype)
-        return Tensor._wrap(self.data.astype(dtype))
+        return Tensor._wrap(self.array.astype(dtype))
 
     def float(self):
         return self.astype(float32)
@@ -180,7 +196,7 @@ class Tensor:
         """Turn a Python number or an array into a Tensor on self's device."""
         if isinstance(other, Tensor):
             return other
-        xp = get_array_module(self.data)
+        xp = get_array_module(self.array)
         if isinstance(other, numbers.Number):
             # A Python number takes the tensor's dtype, as in PyTorch: 2.0 * (float32 tensor) stays float32.
             dtype = float32 if isinstance(other, float) and not _is_float(self.dtype) else self.dtype
@@ -232,8 +248,8 @@ class Tensor:
 
     # ---------------------------------------------------- comparisons (no gradient: their result is boolean)
     def _compare(self, op, other):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self.data, other))
+        other = other.array if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self.array, other))
 
     def __eq__(self, other): return self._compare(lambda a, b: a == b, other)
     def __ne__(self, other): return self._compare(lambda a, b: a != b, other)
@@ -299,15 +315,15 @@ class Tensor:
 
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._wrap(self.data.argmax())
+            return Tensor._wrap(self.array.argmax())
         axis = self._axes(dim)[0]
-        return Tensor._wrap(self.data.argmax(axis=axis, keepdims=keepdim))
+        return Tensor._wrap(self.array.argmax(axis=axis, keepdims=keepdim))
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._wrap(self.data.argmin())
+            return Tensor._wrap(self.array.argmin())
         axis = self._axes(dim)[0]
-        return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keepdim))
+        return Tensor._wrap(self.array.argmin(axis=axis, keepdims=keepdim))
 
     def softmax(self, dim):
         return ops.Softmax.apply(self, axis=self._axes(dim)[0])
@@ -394,7 +410,7 @@ def _raw_index(index, device):
 
 def _raw_index_part(part, device):
     if isinstance(part, Tensor):
-        part = part.data
+        part = part.array
     elif isinstance(part, list):
         part = np.asarray(part)
     if isinstance(part, np.ndarray) or device_of(part) == "cuda":  # an index array: move it to the data

@@ -42,7 +42,7 @@ def composed_batch_norm(x, gamma, beta, eps=1e-5):
     scaled = x_hat * gamma.reshape(1, -1, 1, 1)
     y = scaled + beta.reshape(1, -1, 1, 1)
     names = {"centred": centred, "squared": squared, "x_hat": x_hat, "scaled = gamma * x_hat": scaled}
-    return y, {name: weakref.ref(owner(t.data)) for name, t in names.items()}
+    return y, {name: weakref.ref(owner(t.array)) for name, t in names.items()}
 
 
 def fused_batch_norm(x, gamma, beta):
@@ -52,10 +52,10 @@ def fused_batch_norm(x, gamma, beta):
 def saved_arrays(y):
     """(Function name, array) for every activation-sized array the graph of y saved, each memory owner once."""
     seen, found = set(), []
-    for node in topological_order(y._ctx):
+    for node in topological_order(y.grad_fn):
         if isinstance(node, Function):
             for array in node.saved or ():
-                if isinstance(array, np.ndarray) and array.size == y.data.size and id(owner(array)) not in seen:
+                if isinstance(array, np.ndarray) and array.size == y.array.size and id(owner(array)) not in seen:
                     seen.add(id(owner(array)))
                     found.append((type(node).__name__, owner(array)))
     return found
@@ -67,8 +67,8 @@ def report(title, build, x, gamma, beta, g):
     start = tracemalloc.get_traced_memory()[0]
     y, intermediates = build(x, gamma, beta)
     gc.collect()
-    held = tracemalloc.get_traced_memory()[0] - start - y.data.nbytes
-    nodes = [type(n).__name__ for n in topological_order(y._ctx) if isinstance(n, Function)]
+    held = tracemalloc.get_traced_memory()[0] - start - y.array.nbytes
+    nodes = [type(n).__name__ for n in topological_order(y.grad_fn) if isinstance(n, Function)]
     print(f"{title}: {len(nodes)} Functions ({', '.join(nodes)})")
     for name, ref in intermediates.items():
         print(f"    {name:24} {'alive (saved for backward)' if ref() is not None else 'freed after the forward'}")
@@ -88,7 +88,7 @@ if __name__ == "__main__":
     gamma = Tensor(np.ones(SHAPE[1], dtype=np.float32), requires_grad=True)
     beta = Tensor(np.zeros(SHAPE[1], dtype=np.float32), requires_grad=True)
     g = Tensor(rng.standard_normal(SHAPE, dtype=np.float32))
-    print(f"input x: {SHAPE} float32, one activation-sized array = {x.data.nbytes / MiB:.0f} MiB\n")
+    print(f"input x: {SHAPE} float32, one activation-sized array = {x.array.nbytes / MiB:.0f} MiB\n")
     tracemalloc.start()
     report("composed from primitive ops", composed_batch_norm, x, gamma, beta, g)
     report("fused F.batch_norm", fused_batch_norm, x, gamma, beta, g)

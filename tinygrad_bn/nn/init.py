@@ -42,13 +42,13 @@ def calculate_fan_in_and_fan_out(tensor):
 
 def _fill(tensor, host_values):
     """Write host values into the tensor's array, on its device, in place."""
-    tensor.data[...] = to_device(np.asarray(host_values, dtype=tensor.data.dtype), device_of(tensor.data))
+    tensor.array[...] = to_device(np.asarray(host_values, dtype=tensor.array.dtype), device_of(tensor.array))
     return tensor
 
 
 def _draw_dtype(tensor):
     """NumPy's Generator draws float32 or float64 directly; other dtypes are drawn as float32 and cast."""
-    return tensor.data.dtype if tensor.data.dtype in (np.float32, np.float64) else np.float32
+    return tensor.array.dtype if tensor.array.dtype in (np.float32, np.float64) else np.float32
 
 
 def uniform_(tensor, a=0.0, b=1.0):

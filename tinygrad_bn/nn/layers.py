@@ -159,7 +159,7 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         average_factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average: the n-th batch gets weight 1/n
                 average_factor = 1.0 / float(self.num_batches_tracked.item())
 

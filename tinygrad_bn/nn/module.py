@@ -238,7 +238,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad.data[...] = 0
+                param.grad.array[...] = 0
 
     def _apply(self, convert, floating_only=False):
         """Replace the array of every parameter, gradient and buffer by `convert(array)`, keeping the Tensor objects.
@@ -247,11 +247,11 @@ class Module:
         """
         tensors = list(self.parameters()) + list(self.buffers())
         for tensor in tensors:
-            if floating_only and tensor.data.dtype.kind != "f":
+            if floating_only and tensor.array.dtype.kind != "f":
                 continue  # e.g. num_batches_tracked stays int64 under double()
-            tensor.data = convert(tensor.data)
+            tensor.array = convert(tensor.array)
             if tensor.grad is not None:
-                tensor.grad.data = convert(tensor.grad.data)
+                tensor.grad.array = convert(tensor.grad.array)
         return self
 
     def to(self, device=None, dtype=None):
@@ -293,7 +293,7 @@ class Module:
 
     def state_dict(self):
         """OrderedDict key -> host NumPy array (a copy), with PyTorch's keys, shapes and order."""
-        return OrderedDict((key, np.array(to_numpy(tensor.data))) for key, tensor in self._state_tensors())
+        return OrderedDict((key, np.array(to_numpy(tensor.array))) for key, tensor in self._state_tensors())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy `state_dict`'s values into this model's tensors, in place, on their current device.
@@ -320,7 +320,7 @@ class Module:
                     f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from checkpoint, "
                     f"the shape in current model is {tuple(own[key].shape)}.")
         for key, value in values.items():
-            target = own[key].data
+            target = own[key].array
             target[...] = to_device(value, device_of(target)).astype(target.dtype, copy=False)
         return IncompatibleKeys(missing, unexpected)
 
@@ -352,7 +352,7 @@ def _indent(text, spaces):
 def _as_array(value):
     """A state_dict value as an array: Tensors give their array, CuPy arrays stay, anything else via np.asarray."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if is_cupy_array(value):
         return value
     return np.asarray(value)

@@ -65,7 +65,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                yield group, p.data, p.grad.data, self.state.setdefault(id(p), {})
+                yield group, p.array, p.grad.array, self.state.setdefault(id(p), {})
 
     def step(self, closure=None):
         """Update every parameter that has a gradient. `closure`, if given, recomputes and returns the loss."""
@@ -80,7 +80,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p.grad.array.fill(0)
 
     def state_dict(self):
         """PyTorch's layout: {"state": {index: {name: value}}, "param_groups": [{hyperparameters, "params": [index]}]}.
@@ -122,7 +122,7 @@ class Optimizer:
         self.state = {}
         for index, saved_state in state_dict["state"].items():
             p = param_at[int(index)]
-            self.state[id(p)] = {name: _to_device_of(p.data, name, value) for name, value in saved_state.items()}
+            self.state[id(p)] = {name: _to_device_of(p.array, name, value) for name, value in saved_state.items()}
         self.param_groups = [{**saved_group, "params": group["params"]}
                              for group, saved_group in zip(self.param_groups, saved_groups)]
 

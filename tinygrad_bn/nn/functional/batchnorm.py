@@ -144,7 +144,7 @@ class BatchNorm(Function):
 
 def _raw(stat):
     """Running statistics may be given as Tensors or as raw arrays; the op updates the array in place."""
-    return stat.data if isinstance(stat, Tensor) else stat
+    return stat.array if isinstance(stat, Tensor) else stat
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):

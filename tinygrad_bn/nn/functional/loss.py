@@ -41,7 +41,7 @@ def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
         raise ValueError(f"cross_entropy: expected targets of shape ({N},) for input {input.shape}, got {target.shape}")
     if target.dtype.kind not in "iu":
         raise ValueError(f"cross_entropy: class-index targets must be integers, got dtype {target.dtype}")
-    labels = target.data
+    labels = target.array
     if N and (int(labels.min()) < 0 or int(labels.max()) >= C):
         raise ValueError(f"cross_entropy: targets must be in [0, {C - 1}], got values from {int(labels.min())} to "
                          f"{int(labels.max())}")
@@ -74,7 +74,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = target if isinstance(target, Tensor) else Tensor(target, dtype=input.dtype, device=input.device)
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {target.shape} != input shape {input.shape}")
-    pos = pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight
+    pos = pos_weight.array if isinstance(pos_weight, Tensor) else pos_weight
     loss = BCEWithLogits.apply(input, target.detach(), pos_weight=pos)
     if weight is not None:
         loss = loss * weight
