@@ -13,6 +13,7 @@ import pytest
 
 import tinygrad_bn as tg
 from tinygrad_bn.backend import cuda_available
+from tinygrad_bn.kernels import use_plain
 
 CUDA_SKIP_REASON = ("cuda: CuPy with a GPU is not available here (install CuPy on a machine with an NVIDIA GPU, "
                     "e.g. `pip install cupy-cuda12x`, to run these tests on the GPU)")
@@ -24,6 +25,12 @@ def device(request):
     if request.param == "cuda" and not cuda_available():
         pytest.skip(CUDA_SKIP_REASON)
     return request.param
+
+
+# For tests of a property only the fast kernels have (a memory layout, a split into chunks): under
+# TINYGRAD_BN_KERNELS=plain the plain versions run, which compute the same numbers without that property.
+fast_kernels_only = pytest.mark.skipif(use_plain(), reason="tests a fast kernel's layout or chunking; "
+                                       "TINYGRAD_BN_KERNELS=plain runs the plain versions")
 
 
 def import_torch():

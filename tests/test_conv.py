@@ -18,14 +18,15 @@ from hypothesis import strategies as st
 
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
-import tinygrad_bn.nn.functional.conv as conv_module
+import tinygrad_bn.kernels.conv as im2col_module
 from tinygrad_bn import gradcheck
-from tinygrad_bn.nn.functional.layout import is_channel_major
-from conftest import assert_close, import_torch, tensor, torch_tensor
+from tinygrad_bn.nn.functional.conv import conv2d_simple
+from tinygrad_bn.kernels.layout import is_channel_major
+from conftest import assert_close, fast_kernels_only, import_torch, tensor, torch_tensor
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The reference: nested loops over output pixels, NumPy only.
+# The references: nested loops over output pixels, NumPy only.
 # ---------------------------------------------------------------------------------------------------------------
 def pad_hw(x, padding):
     PH, PW = padding
@@ -35,20 +36,8 @@ def pad_hw(x, padding):
     return x_pad
 
 
-def reference_conv2d(x, w, b, stride, padding):
-    """out[n, o, p, q] = b[o] + sum_{c,i,j} w[o, c, i, j] * x_pad[n, c, p*SH + i, q*SW + j]."""
-    (SH, SW), (KH, KW) = stride, w.shape[2:]
-    x_pad = pad_hw(x, padding)
-    OH = (x_pad.shape[2] - KH) // SH + 1
-    OW = (x_pad.shape[3] - KW) // SW + 1
-    out = np.zeros((x.shape[0], w.shape[0], OH, OW), dtype=x.dtype)
-    for p in range(OH):
-        for q in range(OW):
-            window = x_pad[:, :, p * SH:p * SH + KH, q * SW:q * SW + KW]          # (N, C, KH, KW)
-            out[:, :, p, q] = np.einsum("ncij,ocij->no", window, w)
-    if b is not None:
-        out += b[None, :, None, None]
-    return out
+# The package's own reference: the definition of convolution as loops over output pixels.
+reference_conv2d = conv2d_simple
 
 
 def reference_conv2d_backward(x, w, g, stride, padding):
@@ -272,6 +261,7 @@ def test_only_the_input_requires_grad(device):
     assert_close(xt.grad, reference_conv2d_backward(x, w, g, (1, 1), (0, 0))[0], rtol=1e-10, atol=1e-10)
 
 
+@fast_kernels_only
 @pytest.mark.parametrize("chunk_columns, workers, expected_chunks", [
     (1, 1, [1] * 5), (25, 1, [1] * 5), (60, 1, [2, 2, 1]), (10**6, 1, [5]), (10**6, 2, [3, 2]), (60, 2, [2, 2, 1])],
     ids=["one-image", "exactly-one-image", "uneven", "whole-batch", "one-chunk-per-core", "parallel-uneven"])
@@ -281,15 +271,15 @@ def test_image_chunking_gives_the_same_result(chunk_columns, workers, expected_c
     rng = np.random.default_rng(8)
     x, w, b = rng.standard_normal((5, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     g = rng.standard_normal((5, 4, 5, 5))
-    calls, original_im2col = [], conv_module.im2col
+    calls, original_im2col = [], im2col_module.im2col
 
-    def counting_im2col(x_cm, *args):
-        calls.append(x_cm.shape[1])  # the number of images in this chunk
-        return original_im2col(x_cm, *args)
+    def counting_im2col(x, *args):
+        calls.append(x.shape[0])  # the number of images in this chunk
+        return original_im2col(x, *args)
 
-    monkeypatch.setattr(conv_module, "im2col", counting_im2col)
-    monkeypatch.setattr(conv_module, "CHUNK_COLUMNS", chunk_columns)
-    monkeypatch.setattr(conv_module, "WORKERS", workers)
+    monkeypatch.setattr(im2col_module, "im2col", counting_im2col)
+    monkeypatch.setattr(im2col_module, "CHUNK_COLUMNS", chunk_columns)
+    monkeypatch.setattr(im2col_module, "WORKERS", workers)
     out, (gx, gw, gb) = run_fast(x, w, b, 1, 0, g, "cpu")
     # chunks run on several threads, so they may finish in any order
     assert sorted(calls) == sorted(expected_chunks * 2), "forward and backward should each walk the batch in these chunks"

@@ -1,4 +1,4 @@
-"""Batch normalization as one fused op with an analytic backward (derivation: docs/batchnorm.md).
+"""Batch normalization as one fused op with an analytic backward (the derivation: docs/batchnorm.md).
 
 Per channel c, over the m = N*H*W values x_i of that channel in the batch:
 
@@ -12,153 +12,92 @@ Backward, with g_i = dL/dy_i (every sum runs over the m values of the channel):
 
     dbeta  = sum_i g_i
     dgamma = sum_i g_i * x_hat_i
-    dx_i   = gamma * inv_std / m * (m * g_i - dbeta - x_hat_i * dgamma)
+    dx_i   = gamma * inv_std * (g_i - dbeta / m - x_hat_i * dgamma / m)
 
-Composed from primitive ops, autograd records a dozen functions and keeps several activation-sized arrays for
-their backward passes (docs/batchnorm.md counts them); fused, the forward saves one: x_hat (plus the per-channel
-inv_std and gamma), and the backward is the three lines above.
+Composed from primitive ops (`batch_norm_simple` below), autograd records a dozen functions and keeps several
+activation-sized arrays for their backward passes; fused, the forward keeps one, x_hat (plus the per-channel
+inv_std and gamma), and the backward is the three lines above. In eval mode mean and var are the running
+statistics, constants with respect to x, so dx_i = g_i * gamma * inv_std.
 
-In eval mode mean and var are the running statistics, constants with respect to x, so dx_i = g_i * gamma * inv_std.
+The code works on a (C, m) matrix `rows` with one row per channel (kernels/layout.py: a view, no copy, for the
+activations conv2d produces). The primitives it calls (row_mean_var, normalize, row_dots, bn_input_grad) are the
+lines of math above; tinygrad_bn/kernels/rows.py has each one's plain NumPy version beside its fast one.
 """
-import numpy as np
-
 from ...autograd import Function
-from ...backend import get_array_module, is_cupy_array
-from .batchnorm_cuda import kernels as cuda_kernels
-from ...tensor import Tensor, ones, zeros
-from .layout import channel_rows, from_channel_rows
-from .parallel import map_row_blocks
-
-
-def _column(v):
-    """A per-channel vector as a (C, 1) column, to broadcast over a (C, m) matrix."""
-    return v[:, None]
-
-
-# The elementwise steps of the op. On the GPU each runs as one fused kernel (batchnorm_cuda.py). On the CPU they
-# are NumPy expressions that reuse their buffers, run on blocks of channels on all cores at once (NumPy itself uses
-# one core; channels are independent, so each core takes its own rows). Same formulas on both.
-def _variance(rows, mean):
-    """var = (1/m) sum_i (x_i - mean)^2 per row (biased)."""
-    if is_cupy_array(rows):
-        centred = rows - _column(mean)
-        return cuda_kernels().dot(centred, centred, axis=1) / rows.shape[1]
-    var = np.empty(rows.shape[0], dtype=rows.dtype)
-
-    def channels(c):
-        centred = rows[c] - _column(mean[c])
-        var[c] = np.einsum("cm,cm->c", centred, centred) / rows.shape[1]
-
-    map_row_blocks(channels, rows.shape[0])
-    return var
-
-
-def _normalize(rows, mean, inv_std, gamma, beta):
-    """x_hat = (x - mean) * inv_std,  y = gamma * x_hat + beta."""
-    if is_cupy_array(rows):
-        return cuda_kernels().normalize(rows, *(_column(v) for v in (mean, inv_std, gamma, beta)))
-    x_hat, y = np.empty_like(rows), np.empty_like(rows)
-
-    def channels(c):
-        np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
-        x_hat[c] *= _column(inv_std[c])
-        np.multiply(x_hat[c], _column(gamma[c]), out=y[c])
-        y[c] += _column(beta[c])
-
-    map_row_blocks(channels, rows.shape[0])
-    return x_hat, y
-
-
-def _dot_rows(a, b):
-    """sum_i a_i * b_i per row."""
-    if is_cupy_array(a):
-        return cuda_kernels().dot(a, b, axis=1)
-    out = np.empty(a.shape[0], dtype=np.result_type(a, b))
-
-    def channels(c):
-        out[c] = np.einsum("cm,cm->c", a[c], b[c])
-
-    map_row_blocks(channels, a.shape[0])
-    return out
-
-
-def _input_grad(g_rows, x_hat, dbeta, dgamma, scale):
-    """dx = scale * (g - dbeta/m - x_hat * dgamma/m),  scale = gamma * inv_std."""
-    m = g_rows.shape[1]
-    if is_cupy_array(g_rows):
-        return cuda_kernels().input_grad(g_rows, x_hat, _column(dbeta / m), _column(dgamma / m), _column(scale))
-    dx = np.empty_like(x_hat)
-
-    def channels(c):  # built up in dx's own rows, to spare memory traffic
-        np.multiply(x_hat[c], _column(dgamma[c] / m), out=dx[c])
-        dx[c] += _column(dbeta[c] / m)
-        np.subtract(g_rows[c], dx[c], out=dx[c])
-        dx[c] *= _column(scale[c])
-
-    map_row_blocks(channels, g_rows.shape[0])
-    return dx
+from ...backend import get_array_module
+from ...kernels import bn_input_grad, channel_rows, from_channel_rows, normalize, row_dots, row_mean_var
+from ...tensor import Tensor
 
 
 class BatchNorm(Function):
-    def forward(self, x, weight=None, bias=None, *, running_mean=None, running_var=None, training=True,
-                momentum=0.1, eps=1e-5):
+    def forward(self, x, gamma, beta, *, mean, var, eps, training):
+        """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training mean and var are the batch's own
+        statistics (computed by batch_norm() below, so backward differentiates through them), else the running ones."""
         xp = get_array_module(x)
-        rows = channel_rows(x)                                  # (C, m): one row per channel
-        C, m = rows.shape
-        if training:
-            mean = rows.mean(axis=1)
-            var = _variance(rows, mean)                         # biased: this is what normalizes
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-            if running_var is not None:
-                running_var *= 1 - momentum
-                running_var += momentum * var * (m / (m - 1))   # the running estimate is unbiased, as in PyTorch
-        else:
-            mean, var = running_mean, running_var
         inv_std = 1 / xp.sqrt(var + eps)
-        # One dtype for every operand (the GPU kernels are typed): float32 parameters with float64 data, say.
-        gamma = weight.astype(x.dtype, copy=False) if weight is not None else xp.ones(C, dtype=x.dtype)
-        beta = bias.astype(x.dtype, copy=False) if bias is not None else xp.zeros(C, dtype=x.dtype)
-        mean, inv_std = mean.astype(x.dtype, copy=False), inv_std.astype(x.dtype, copy=False)
-        x_hat, out = _normalize(rows, mean, inv_std, gamma, beta)
-        self.training, self.has_affine, self.shape = training, weight is not None, x.shape
+        x_hat, y = normalize(channel_rows(x), mean, inv_std, gamma, beta)
+        self.training = training
         self.save_for_backward(x_hat, inv_std, gamma)
-        return from_channel_rows(out, x.shape)
+        return from_channel_rows(y, x.shape)
 
     def backward(self, g):
-        """dbeta = sum(g), dgamma = sum(g * x_hat),
-        dx = gamma * inv_std / m * (m * g - dbeta - x_hat * dgamma)   (training; eval: dx = g * gamma * inv_std)"""
+        """dbeta = sum(g), dgamma = sum(g * x_hat), dx = gamma * inv_std * (g - dbeta/m - x_hat * dgamma/m)
+        (eval: dx = g * gamma * inv_std)"""
         x_hat, inv_std, gamma = self.saved
-        g_rows = channel_rows(g)
-        dbeta = g_rows.sum(axis=1)
-        dgamma = _dot_rows(g_rows, x_hat)
-        scale = gamma * inv_std
+        shape, g = g.shape, channel_rows(g)
+        dbeta = g.sum(axis=1)
+        dgamma = row_dots(g, x_hat)
         if self.training:
-            dx = _input_grad(g_rows, x_hat, dbeta, dgamma, scale)
+            dx = bn_input_grad(g, x_hat, dbeta, dgamma, gamma * inv_std)
         else:
-            dx = g_rows * _column(scale)
-        dx = from_channel_rows(dx, self.shape)
-        return (dx, dgamma, dbeta) if self.has_affine else dx
-
-
-def _raw(stat):
-    """Running statistics may be given as Tensors or as raw arrays; the op updates the array in place."""
-    return stat.array if isinstance(stat, Tensor) else stat
+            dx = g * (gamma * inv_std)[:, None]
+        return from_channel_rows(dx, shape), dgamma, dbeta
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalize each channel of an (N, C), (N, C, L) or (N, C, H, W) input, then scale by weight, shift by bias.
 
     training=True: use the batch's statistics and, if given, update running_mean/running_var in place:
-        running = (1 - momentum) * running + momentum * batch_stat     (unbiased variance)
+        running = (1 - momentum) * running + momentum * batch_stat     (with the unbiased variance)
     training=False: use running_mean and running_var (never the test batch's own statistics).
     """
+    C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
+    x = input.array
+    dtype, xp = x.dtype, get_array_module(x)
+    if training:
+        mean, var = row_mean_var(channel_rows(x))
+        m = x.size // C
+        if running_mean is not None:
+            _update_running(_raw(running_mean), mean, momentum)
+        if running_var is not None:
+            _update_running(_raw(running_var), var * (m / (m - 1)), momentum)  # the running estimate is unbiased
+    else:
+        mean, var = _raw(running_mean).astype(dtype, copy=False), _raw(running_var).astype(dtype, copy=False)
+    # The fused op always takes gamma and beta: constants 1 and 0 when the layer has none (affine=False).
+    gamma = weight if weight is not None else Tensor._wrap(xp.ones(C, dtype=dtype))
+    beta = bias if bias is not None else Tensor._wrap(xp.zeros(C, dtype=dtype))
+    if gamma.dtype != dtype or beta.dtype != dtype:  # float32 parameters with float64 data: one dtype throughout
+        gamma, beta = gamma.astype(dtype), beta.astype(dtype)
+    return BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training)
+
+
+def _update_running(running, batch_stat, momentum):
+    """running = (1 - momentum) * running + momentum * batch_stat, in place (the buffer is the module's)."""
+    running *= 1 - momentum
+    running += momentum * batch_stat
+
+
+def _raw(stat):
+    """Running statistics may be given as Tensors or as raw arrays; the update writes into the array."""
+    return stat.array if isinstance(stat, Tensor) else stat
+
+
+def _check_batch_norm_args(input, running_mean, running_var, weight, bias, training):
+    """Raise PyTorch's errors for inputs batch norm cannot handle; return the number of channels C."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input with a channel dim, (N, C, ...), got shape {input.shape}")
     C = input.shape[1]
-    values_per_channel = input.numel() // C
-    if training and values_per_channel <= 1:
+    if training and input.numel() // max(C, 1) <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
@@ -167,10 +106,31 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if stat is not None and tuple(stat.shape) != (C,):
             raise ValueError(f"batch_norm: {name} has shape {tuple(stat.shape)} but the input (shape {input.shape}) "
                              f"has {C} channels")
-    if (weight is None) != (bias is None):
-        # The fused op handles "both" or "neither"; fill in the missing one as a constant.
-        weight = weight if weight is not None else ones(C, dtype=input.dtype, device=input.device)
-        bias = bias if bias is not None else zeros(C, dtype=input.dtype, device=input.device)
-    affine = () if weight is None else (weight, bias)
-    return BatchNorm.apply(input, *affine, running_mean=_raw(running_mean), running_var=_raw(running_var),
-                           training=training, momentum=momentum, eps=eps)
+    return C
+
+
+def batch_norm_simple(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                      eps=1e-5):
+    """The same batch norm composed from primitive Tensor ops: autograd differentiates it op by op.
+
+    The reference the fused op is tested against (tests/test_batchnorm.py) and measured against
+    (benchmarks/step.py): same outputs, same gradients, same running statistics, more memory and time."""
+    C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
+    channel = (1, C) + (1,) * (input.ndim - 2)
+    axes = (0,) + tuple(range(2, input.ndim))
+    if training:
+        mean = input.mean(dim=axes, keepdim=True)
+        var = ((input - mean) * (input - mean)).mean(dim=axes, keepdim=True)
+        m = input.numel() // C
+        for running, batch_stat in ((running_mean, mean), (running_var, var * (m / (m - 1)))):
+            if running is not None:
+                _update_running(_raw(running), batch_stat.array.reshape(C), momentum)
+    else:
+        mean = Tensor(_raw(running_mean).reshape(channel), dtype=input.dtype, device=input.device)
+        var = Tensor(_raw(running_var).reshape(channel), dtype=input.dtype, device=input.device)
+    x_hat = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        x_hat = x_hat * weight.reshape(*channel)
+    if bias is not None:
+        x_hat = x_hat + bias.reshape(*channel)
+    return x_hat

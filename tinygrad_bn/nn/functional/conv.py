@@ -11,133 +11,91 @@ Backward is the same picture read backwards: the gradient of a matrix product is
 scatters each column's gradient back onto the pixels it was copied from (adding up where windows overlap):
 
     gW    = g @ cols^T                     (OC, C*KH*KW)
-    gcols = W^T @ g                        (C*KH*KW, N*OH*OW)
-    gx    = col2im(gcols)                  (N, C, H, W)
+    gx    = col2im(W^T @ g)                (N, C, H, W)
     gb    = g summed over (n, oh, ow)
 
-The arrays are kept channel-major in memory (see layout.py): that makes both the gather and the product's output
-layout free of transposes. On the CPU the batch is processed a few images at a time, on all cores (image_chunks).
+Those products are the primitives im2col_matmul, matmul_im2col_t and col2im_matmul of tinygrad_bn/kernels/conv.py,
+whose plain versions are the lines above and whose fast versions run a few images at a time on every core.
+`conv2d_simple` at the end is the same convolution as loops over output pixels: the reference the tests compare with.
 """
 import numpy as np
 
 from ...autograd import Function
 from ...backend import get_array_module
-from .layout import channel_major
-from .parallel import WORKERS, map_chunks
-
-CHUNK_COLUMNS = 4096  # output pixels per im2col chunk on the CPU: a few MB of columns, which stay in the L3 cache
-
-
-def _pair(value, name):
-    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(pair) != 2 or any(not isinstance(v, int) for v in pair):
-        raise ValueError(f"conv2d: {name} must be an int or a pair of ints, got {value!r}")
-    return pair
-
-
-def output_size(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def pad_hw(x_cm, padding):
-    """Zero-pad the H and W axes of a (C, N, H, W) array."""
-    (PH, PW) = padding
-    if not (PH or PW):
-        return x_cm
-    return get_array_module(x_cm).pad(x_cm, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
-
-
-def im2col(x_padded, kernel, stride, out_hw):
-    """Padded channel-major input (C, N, Hp, Wp) -> columns (C*KH*KW, N*OH*OW), one column per output pixel.
-
-    Row (c, i, j) of the result is channel c of the image shifted by the kernel offset (i, j) and sampled with the
-    stride: one strided copy per (i, j), each moving whole (N, OH, OW) slabs.
-    """
-    (KH, KW), (SH, SW), (OH, OW) = kernel, stride, out_hw
-    C, N = x_padded.shape[:2]
-    cols = get_array_module(x_padded).empty((C, KH, KW, N, OH, OW), dtype=x_padded.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            cols[:, i, j] = x_padded[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW]
-    return cols.reshape(C * KH * KW, N * OH * OW)
-
-
-def col2im_add(cols, gx_padded, kernel, stride, out_hw):
-    """The adjoint of im2col: add every column entry onto the (padded) input pixel it was copied from."""
-    (KH, KW), (SH, SW), (OH, OW) = kernel, stride, out_hw
-    C, N = gx_padded.shape[:2]
-    cols = cols.reshape(C, KH, KW, N, OH, OW)
-    for i in range(KH):
-        for j in range(KW):
-            gx_padded[:, :, i:i + SH * OH:SH, j:j + SW * OW:SW] += cols[:, i, j]
-
-
-def image_chunks(N, out_hw, xp):
-    """Split the batch into runs of images whose im2col columns fit in the CPU's cache (one run on a GPU).
-
-    Why: a full-batch `cols` is hundreds of MB, so building it and multiplying by W means writing it to RAM and
-    reading it back, and the thin matrix products become memory-bound. Built a few images at a time, each piece of
-    `cols` is still in the cache when the product reads it, and it is never kept: backward rebuilds it from x.
-    The runs are independent, so parallel.py gives them to all cores at once (hence at least one run per core).
-    """
-    if xp is not np:
-        return [slice(0, N)]
-    step = max(1, min(CHUNK_COLUMNS // (out_hw[0] * out_hw[1]), -(-N // WORKERS)))
-    return [slice(start, min(start + step, N)) for start in range(0, N, step)]
+from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col_t, pad_hw, unpad_hw
 
 
 class Conv2d(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0)):
-        xp = get_array_module(x)
-        N, C, H, W = x.shape
+        """out = W @ im2col(pad(x)) + b"""
         OC, _, KH, KW = weight.shape
-        self.kernel, self.stride, self.padding, self.x_hw = (KH, KW), stride, padding, (H, W)
-        self.out_hw = output_size(H, KH, stride[0], padding[0]), output_size(W, KW, stride[1], padding[1])
-        x_padded, w_mat = pad_hw(channel_major(x), padding), weight.reshape(OC, -1)
-        out = xp.empty((OC, N) + self.out_hw, dtype=x.dtype)    # channel-major, like everything downstream
-
-        def convolve(images):
-            cols = im2col(x_padded[:, images], self.kernel, stride, self.out_hw)
-            out[:, images] = (w_mat @ cols).reshape(out[:, images].shape)
-
-        map_chunks(convolve, image_chunks(N, self.out_hw, xp))
+        x_padded, w = pad_hw(x, padding), weight.reshape(OC, -1)
+        out = im2col_matmul(w, x_padded, (KH, KW), stride)    # (N, OC, OH, OW)
         if bias is not None:
-            out += bias[:, None, None, None]
-        self.save_for_backward(x_padded, w_mat)
-        self.has_bias, self.w_shape = bias is not None, weight.shape
-        return out.swapaxes(0, 1)                               # the NCHW view
+            out += bias[:, None, None]
+        self.kernel, self.stride, self.padding, self.weight_shape = (KH, KW), stride, padding, weight.shape
+        self.has_bias = bias is not None
+        self.save_for_backward(x_padded, w)
+        return out
 
     def backward(self, g):
-        """gW = g @ cols^T,  gx = col2im(W^T @ g),  gb = sum of g over (n, oh, ow)"""
-        x_padded, w_mat = self.saved
-        xp = get_array_module(g)
-        g_cm = channel_major(g)                                 # (OC, N, OH, OW)
-        # The network's input image needs no gradient: then the largest product and col2im are skipped.
-        gx_padded = xp.zeros_like(x_padded) if self.needs_grad[0] else None
-
-        def backpropagate(images):
-            cols = im2col(x_padded[:, images], self.kernel, self.stride, self.out_hw)
-            g_mat = g_cm[:, images].reshape(w_mat.shape[0], -1)
-            if gx_padded is not None:
-                col2im_add(w_mat.T @ g_mat, gx_padded[:, images], self.kernel, self.stride, self.out_hw)
-            return g_mat @ cols.T                               # this chunk's share of gW
-
-        gw = sum(map_chunks(backpropagate, image_chunks(x_padded.shape[1], self.out_hw, xp)))
+        """gW = g @ im2col(x)^T,  gx = col2im(W^T @ g),  gb = sum of g over (n, oh, ow)"""
+        x_padded, w = self.saved
+        g = channel_rows(g)                                     # (OC, N*OH*OW)
+        gw = matmul_im2col_t(g, x_padded, self.kernel, self.stride).reshape(self.weight_shape)
         gx = None
-        if gx_padded is not None:
-            (PH, PW), (H, W) = self.padding, self.x_hw
-            gx = gx_padded[:, :, PH:PH + H, PW:PW + W].swapaxes(0, 1)
-        gw = gw.reshape(self.w_shape)
-        return (gx, gw, g_cm.sum(axis=(1, 2, 3))) if self.has_bias else (gx, gw)
+        if self.needs_grad[0]:  # the network's input image needs no gradient: skip the largest product
+            gx = unpad_hw(col2im_matmul(w, g, x_padded.shape, self.kernel, self.stride), self.padding)
+        return (gx, gw, g.sum(axis=1)) if self.has_bias else (gx, gw)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation, like PyTorch) of an (N, C, H, W) input with (OC, C, KH, KW) filters."""
-    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    stride, padding = _check_conv_args(input, weight, bias, stride, padding)
+    inputs = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+
+
+def conv2d_simple(input, weight, bias=None, stride=1, padding=0):
+    """The definition, as loops over output pixels (NumPy or CuPy arrays in, an array out; no autograd):
+
+        out[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] * x_pad[n, c, p*SH + i, q*SW + j]
+
+    Slow, and obviously right: the reference that tests compare conv2d with."""
+    stride, padding = pair(stride, "stride"), pair(padding, "padding")
+    xp = get_array_module(input)
+    (SH, SW), (KH, KW) = stride, weight.shape[2:]
+    x_pad = pad_hw(input, padding)
+    OH, OW = (x_pad.shape[2] - KH) // SH + 1, (x_pad.shape[3] - KW) // SW + 1
+    out = xp.zeros((input.shape[0], weight.shape[0], OH, OW), dtype=input.dtype)
+    for p in range(OH):
+        for q in range(OW):
+            window = x_pad[:, :, p * SH:p * SH + KH, q * SW:q * SW + KW]        # (N, C, KH, KW)
+            out[:, :, p, q] = xp.einsum("ncij,ocij->no", window, weight)
+    if bias is not None:
+        out += bias[None, :, None, None]
+    return out
+
+
+def pair(value, name):
+    """An int or a pair of ints -> a pair (kernel sizes, strides, paddings); a clear error otherwise."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value) \
+        if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _check_conv_args(input, weight, bias, stride, padding):
+    """PyTorch's errors for shapes and types conv2d cannot handle; the stride and padding as pairs."""
+    stride, padding = pair(stride, "conv2d: stride"), pair(padding, "conv2d: padding")
     if input.ndim != 4:
         raise ValueError(f"conv2d: expected a 4D (N, C, H, W) input, got shape {input.shape}")
     if weight.ndim != 4:
         raise ValueError(f"conv2d: expected a 4D (out_channels, in_channels, KH, KW) weight, got shape {weight.shape}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"conv2d: Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same; "
+                        f"convert the input with .to({weight.dtype}) or the model with .to({input.dtype})")
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"conv2d: input has {input.shape[1]} channels (shape {input.shape}) but the weight expects "
                          f"{weight.shape[1]} (shape {weight.shape})")
@@ -145,10 +103,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
         raise ValueError(f"conv2d: bias shape {bias.shape} does not match {weight.shape[0]} output channels")
     if min(stride) < 1 or min(padding) < 0:
         raise ValueError(f"conv2d: stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
-    H, W = input.shape[2:]
-    KH, KW = weight.shape[2:]
-    if output_size(H, KH, stride[0], padding[0]) < 1 or output_size(W, KW, stride[1], padding[1]) < 1:
+    (H, W), (KH, KW) = input.shape[2:], weight.shape[2:]
+    if H + 2 * padding[0] < KH or W + 2 * padding[1] < KW:
         raise ValueError(f"conv2d: kernel {KH}x{KW} is larger than the padded input {H + 2 * padding[0]}x"
                          f"{W + 2 * padding[1]} (input shape {input.shape}, padding {padding})")
-    inputs = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+    return stride, padding

@@ -1,6 +1,6 @@
-"""Fused CUDA kernels for batch norm, used when the arrays live on the GPU (CuPy).
+"""Fused CUDA kernels for batch norm's primitives (rows.py), used when the arrays live on the GPU (CuPy).
 
-The math is exactly that of batchnorm.py. What changes is how it runs: NumPy-style code evaluates
+The math is exactly that of the plain versions in rows.py. What changes is how it runs: NumPy-style code evaluates
 `(x - mean) * inv_std * gamma + beta` as four passes over memory with a temporary array each, and on a GPU every
 pass is a kernel launch and a trip through memory. Each kernel below reads its inputs once and writes its outputs
 once. Per-channel values arrive as (C, 1) columns and broadcast over the (C, m) rows. CuPy compiles each kernel on
@@ -9,7 +9,7 @@ first use and caches it.
 import functools
 from types import SimpleNamespace
 
-from ...backend import cupy_module
+from ..backend import cupy_module
 
 
 @functools.lru_cache(maxsize=None)
@@ -24,9 +24,9 @@ def kernels():
         # sum_i a_i * b_i per row: dgamma (and the variance's sum of squares) without a product temporary
         dot=cp.ReductionKernel(
             "T a, T b", "T total", "a * b", "a + b", "total = a", "0", "tinygrad_bn_dot"),
-        # dx = scale * (g - mean(g) - x_hat * mean(g * x_hat)), the closed-form backward, in one pass
+        # dx = scale * (g - dbeta / m - x_hat * dgamma / m), the closed-form backward, in one pass
         input_grad=cp.ElementwiseKernel(
-            "T g, T x_hat, T mean_g, T mean_g_x_hat, T scale", "T dx",
-            "dx = scale * (g - mean_g - x_hat * mean_g_x_hat)",
+            "T g, T x_hat, T dbeta_over_m, T dgamma_over_m, T scale", "T dx",
+            "dx = scale * (g - dbeta_over_m - x_hat * dgamma_over_m)",
             "tinygrad_bn_input_grad"),
     )

@@ -1,0 +1,126 @@
+"""Every fast kernel against its plain version (tinygrad_bn/kernels/): same numbers, whatever the layout or split.
+
+The plain versions are the few lines of NumPy/CuPy in each primitive's docstring; `with kernels.plain():` runs them.
+Inputs come both NCHW-contiguous and channel-major (the layout conv2d hands out), in float64 so that the only
+difference allowed is the order of floating-point additions.
+"""
+import numpy as np
+import pytest
+
+import tinygrad_bn as tg
+import tinygrad_bn.nn.functional as F
+from tinygrad_bn import kernels
+from tinygrad_bn.backend import array_module, to_numpy
+from conftest import assert_close
+
+RTOL, ATOL = 1e-12, 1e-12
+
+
+def channel_major_copy(x):
+    xp = array_module("cuda") if type(x).__module__.startswith("cupy") else np
+    return xp.ascontiguousarray(x.swapaxes(0, 1)).swapaxes(0, 1)
+
+
+def on_device(array, device):
+    return tg.Tensor(array, dtype=array.dtype, device=device).array
+
+
+def both_versions(primitive, *args):
+    """(fast result, plain result) of one primitive on the same arguments."""
+    with kernels.plain(False):
+        fast = primitive(*args)
+    with kernels.plain():
+        plain = primitive(*args)
+    return fast, plain
+
+
+def assert_same(fast, plain, what):
+    fast, plain = (fast, plain) if isinstance(fast, tuple) else ((fast,), (plain,))
+    for k, (a, b) in enumerate(zip(fast, plain)):
+        assert_close(to_numpy(a), to_numpy(b), rtol=RTOL, atol=ATOL, what=f"{what} output {k}")
+
+
+# --------------------------------------------------------------------------------------- batch norm's row kernels
+@pytest.mark.parametrize("C, m", [(1, 2), (3, 50), (16, 1000), (7, 33)])
+def test_row_kernels_agree(C, m, device):
+    rng = np.random.default_rng(C * m)
+    rows = on_device(rng.standard_normal((C, m)) * 3 + 1, device)
+    g = on_device(rng.standard_normal((C, m)), device)
+    mean, inv_std, gamma, beta, dbeta, dgamma = (on_device(rng.standard_normal(C), device) for _ in range(6))
+    assert_same(*both_versions(kernels.row_mean_var, rows), "row_mean_var")
+    assert_same(*both_versions(kernels.normalize, rows, mean, inv_std, gamma, beta), "normalize")
+    assert_same(*both_versions(kernels.row_dots, g, rows), "row_dots")
+    assert_same(*both_versions(kernels.bn_input_grad, g, rows, dbeta, dgamma, gamma * inv_std), "bn_input_grad")
+
+
+def test_row_mean_var_is_the_mean_and_biased_variance():
+    rows = np.random.default_rng(0).standard_normal((4, 30))
+    for plain in (False, True):
+        with kernels.plain(plain):
+            mean, var = kernels.row_mean_var(rows)
+        assert_close(mean, rows.mean(axis=1), rtol=1e-12, what="mean")
+        assert_close(var, rows.var(axis=1), rtol=1e-12, what="biased variance")
+
+
+# ------------------------------------------------------------------------------------------------- conv kernels
+CONV_CASES = [  # (N, C, H, W), OC, kernel, stride
+    ((2, 3, 7, 7), 4, (3, 3), (1, 1)),
+    ((5, 2, 8, 6), 3, (3, 2), (2, 1)),
+    ((3, 4, 5, 5), 2, (1, 1), (1, 1)),
+    ((9, 1, 12, 12), 2, (5, 5), (3, 3)),
+]
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channel-major"])
+@pytest.mark.parametrize("x_shape, OC, kernel, stride", CONV_CASES)
+def test_conv_kernels_agree(x_shape, OC, kernel, stride, layout, device, monkeypatch):
+    monkeypatch.setattr(kernels.conv, "CHUNK_COLUMNS", 40)  # several chunks even for these small batches
+    rng = np.random.default_rng(sum(x_shape))
+    x = rng.standard_normal(x_shape)
+    x = on_device(channel_major_copy(x) if layout == "channel-major" else x, device)
+    w = on_device(rng.standard_normal((OC, x_shape[1] * kernel[0] * kernel[1])), device)
+    OH, OW = kernels.output_hw(x_shape, kernel, stride)
+    g = on_device(rng.standard_normal((OC, x_shape[0] * OH * OW)), device)
+    assert_same(*both_versions(kernels.im2col_matmul, w, x, kernel, stride), "im2col_matmul")
+    assert_same(*both_versions(kernels.matmul_im2col_t, g, x, kernel, stride), "matmul_im2col_t")
+    assert_same(*both_versions(kernels.col2im_matmul, w, g, x_shape, kernel, stride), "col2im_matmul")
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    """<im2col(x), c> = <x, col2im(c)> for every x and c: the defining property of an adjoint."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 6, 5))
+    cols = rng.standard_normal(kernels.im2col(x, (3, 2), (2, 1)).shape)
+    lhs = (kernels.im2col(x, (3, 2), (2, 1)) * cols).sum()
+    rhs = (x * kernels.conv.col2im(cols, x.shape, (3, 2), (2, 1))).sum()
+    assert abs(lhs - rhs) < 1e-10 * abs(lhs)
+
+
+# ---------------------------------------------------------------------------------------------- max-pool kernel
+@pytest.mark.parametrize("layout", ["nchw", "channel-major"])
+@pytest.mark.parametrize("kernel, stride, padding", [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1)),
+                                                      ((3, 2), (1, 2), (1, 0)), ((2, 2), (1, 1), (0, 0))])
+def test_max_pool_routing_agrees(kernel, stride, padding, layout, device):
+    rng = np.random.default_rng(5)
+    x = np.round(rng.standard_normal((3, 4, 8, 7)), 1)  # rounded: many ties, which must go to the first maximum
+    x[0, 0, :2, :2] = np.nan
+    x[1, 1] = -np.inf  # a window of -inf next to -inf padding: the padding must not win
+    x = on_device(channel_major_copy(x) if layout == "channel-major" else x, device)
+    out = F.max_pool2d(tg.Tensor(x, dtype=x.dtype), kernel, stride, padding).array
+    g = on_device(rng.standard_normal(out.shape), device)
+    fast, plain = both_versions(kernels.route_to_window_max, g, x, out, kernel, stride, padding)
+    assert fast.shape == x.shape
+    assert_same(fast, plain, "route_to_window_max")
+
+
+def test_the_switch_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("TINYGRAD_BN_KERNELS", "faster")
+    with pytest.raises(ValueError, match="TINYGRAD_BN_KERNELS='faster'"):
+        kernels._plain_from_environment()
+    monkeypatch.setenv("TINYGRAD_BN_KERNELS", "plain")
+    assert kernels._plain_from_environment()
+    with kernels.plain():
+        assert kernels.use_plain()
+        with kernels.plain(False):
+            assert not kernels.use_plain()
+        assert kernels.use_plain()

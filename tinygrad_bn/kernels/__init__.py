@@ -1,0 +1,55 @@
+"""Kernels: the fast versions of the few array primitives that convolution, batch norm and pooling are made of.
+
+The math files (nn/functional/conv.py, batchnorm.py, pooling.py) read like the equations in docs/: they call
+primitives such as `row_dots(g, x_hat)` or `im2col_matmul(w, x)`. Each primitive here has two versions side by
+side: a plain one, a few NumPy/CuPy lines that say what is computed, and a fast one that computes the same numbers
+with a trick, named and explained where it lives:
+
+- layout.py    activations stored channel-major, so im2col copies long runs and per-channel rows are views
+- parallel.py  independent chunks of work (images, channels) on every CPU core, BLAS single-threaded meanwhile
+- conv.py      convolution as im2col + matrix product, a few images at a time so the columns stay in cache
+- rows.py      batch norm's per-channel sums and its elementwise steps, in place and on all cores
+- pooling.py   max pooling's backward, routing each window's gradient to its maximum
+- cuda.py      fused CUDA kernels for batch norm's elementwise steps (CuPy)
+
+The switch: set TINYGRAD_BN_KERNELS=plain, or run code inside `with tinygrad_bn.kernels.plain():`, and every
+primitive runs its plain version. A student can then step through the plain code and check that the fast one
+gives the same numbers (tests/test_kernels.py checks each pair; the whole suite also runs green in plain mode).
+"""
+import contextlib
+import os
+import threading
+
+_state = threading.local()
+
+
+def _plain_from_environment():
+    value = os.environ.get("TINYGRAD_BN_KERNELS", "fast").strip().lower() or "fast"
+    if value not in ("fast", "plain"):
+        raise ValueError(f"TINYGRAD_BN_KERNELS={value!r}: expected 'fast' or 'plain'")
+    return value == "plain"
+
+
+_PLAIN_BY_DEFAULT = _plain_from_environment()
+
+
+def use_plain():
+    """True when the primitives should run their plain versions (TINYGRAD_BN_KERNELS=plain or inside plain())."""
+    return getattr(_state, "plain", _PLAIN_BY_DEFAULT)
+
+
+@contextlib.contextmanager
+def plain(enabled=True):
+    """Inside `with plain():` every primitive runs its plain NumPy/CuPy version (for reading, stepping, checking)."""
+    previous = use_plain()
+    _state.plain = enabled
+    try:
+        yield
+    finally:
+        _state.plain = previous
+
+
+from .conv import col2im_matmul, im2col, im2col_matmul, matmul_im2col_t, output_hw  # noqa: E402 (they use use_plain)
+from .layout import channel_rows, from_channel_rows, is_channel_major, pad_hw, unpad_hw, zeros_in_layout  # noqa: E402
+from .pooling import route_to_window_max, window_positions  # noqa: E402
+from .rows import bn_input_grad, normalize, row_dots, row_mean_var  # noqa: E402

@@ -1,0 +1,97 @@
+"""Batch norm's primitives on a (C, m) matrix with one row per channel: plain, threaded in place, or CUDA.
+
+Plain NumPy evaluates `(x - mean) * inv_std * gamma + beta` as four passes over memory, each writing a new
+activation-sized temporary. The fast CPU versions compute the same expressions in place, in buffers they reuse, on
+blocks of channels: the channels are independent, so each core takes its own rows (NumPy alone uses one core). On
+a GPU each primitive is one fused CUDA kernel (cuda.py): every pass over memory there is a kernel launch.
+Per-channel vectors (mean, inv_std, gamma, ...) have shape (C,); `_column` makes them (C, 1) to broadcast over rows.
+"""
+import numpy as np
+
+from ..backend import is_cupy_array
+from . import use_plain
+from .cuda import kernels as cuda_kernels
+from .parallel import map_row_blocks
+
+
+def _column(v):
+    return v[:, None]
+
+
+def row_mean_var(rows):
+    """Per row: the mean and the biased variance (1/m) sum_i (x_i - mean)^2.
+
+    Plain: mean = rows.mean(axis=1); var = ((rows - mean[:, None]) ** 2).mean(axis=1)"""
+    mean = rows.mean(axis=1)
+    if use_plain():
+        return mean, ((rows - _column(mean)) ** 2).mean(axis=1)
+    if is_cupy_array(rows):
+        centred = rows - _column(mean)
+        return mean, cuda_kernels().dot(centred, centred, axis=1) / rows.shape[1]
+    var = np.empty(rows.shape[0], dtype=rows.dtype)
+
+    def channels(c):
+        centred = rows[c] - _column(mean[c])
+        var[c] = np.einsum("cm,cm->c", centred, centred) / rows.shape[1]
+
+    map_row_blocks(channels, rows.shape[0])
+    return mean, var
+
+
+def normalize(rows, mean, inv_std, gamma, beta):
+    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned.
+
+    Plain: x_hat = (rows - mean[:, None]) * inv_std[:, None]; y = gamma[:, None] * x_hat + beta[:, None]"""
+    if use_plain():
+        x_hat = (rows - _column(mean)) * _column(inv_std)
+        return x_hat, _column(gamma) * x_hat + _column(beta)
+    if is_cupy_array(rows):
+        return cuda_kernels().normalize(rows, *(_column(v) for v in (mean, inv_std, gamma, beta)))
+    x_hat, y = np.empty_like(rows), np.empty_like(rows)
+
+    def channels(c):
+        np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
+        x_hat[c] *= _column(inv_std[c])
+        np.multiply(x_hat[c], _column(gamma[c]), out=y[c])
+        y[c] += _column(beta[c])
+
+    map_row_blocks(channels, rows.shape[0])
+    return x_hat, y
+
+
+def row_dots(a, b):
+    """sum_i a_i * b_i per row (dgamma = sum_i g_i * x_hat_i), without an activation-sized product temporary.
+
+    Plain: (a * b).sum(axis=1)"""
+    if use_plain():
+        return (a * b).sum(axis=1)
+    if is_cupy_array(a):
+        return cuda_kernels().dot(a, b, axis=1)
+    out = np.empty(a.shape[0], dtype=np.result_type(a, b))
+
+    def channels(c):
+        out[c] = np.einsum("cm,cm->c", a[c], b[c])
+
+    map_row_blocks(channels, a.shape[0])
+    return out
+
+
+def bn_input_grad(g, x_hat, dbeta, dgamma, scale):
+    """dx = scale * (g - dbeta / m - x_hat * dgamma / m), with scale = gamma * inv_std: batch norm's input gradient.
+
+    Plain: scale[:, None] * (g - dbeta[:, None] / m - x_hat * dgamma[:, None] / m)"""
+    m = g.shape[1]
+    if use_plain():
+        return _column(scale) * (g - _column(dbeta) / m - x_hat * _column(dgamma) / m)
+    if is_cupy_array(g):
+        return cuda_kernels().input_grad(g, x_hat, _column(dbeta / m), _column(dgamma / m), _column(scale))
+    dx = np.empty_like(x_hat)
+
+    def channels(c):  # built up in dx's own rows: no temporaries, so less memory traffic
+        np.multiply(x_hat[c], _column(dgamma[c] / m), out=dx[c])
+        dx[c] += _column(dbeta[c] / m)
+        np.subtract(g[c], dx[c], out=dx[c])
+        dx[c] *= _column(scale[c])
+
+    map_row_blocks(channels, g.shape[0])
+    return dx
