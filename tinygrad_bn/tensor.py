@@ -1,8 +1,9 @@
 """The Tensor: an n-dimensional array (NumPy or CuPy) that remembers how it was computed.
 
-A Tensor holds `data` (the raw array), `requires_grad`, `grad` (a Tensor, filled by `backward()`), and `grad_fn`, the
-Function that produced it (None for tensors made by the user: the leaves). Each method below is a thin call into
-an op of `ops.py`, where forward and backward live side by side.
+A Tensor holds `array` (the raw NumPy or CuPy array), `requires_grad`, `grad` (a Tensor, filled by `backward()`),
+and `grad_fn`, the Function that produced it (None for tensors made by the user: the leaves; see autograd.py).
+Each method below checks its arguments (arguments.py) and applies an op of ops.py, where forward and backward live
+side by side: from `x + y` to the math is one hop, `ops.Add`.
 """
 import collections
 import numbers
@@ -10,19 +11,13 @@ import numbers
 import numpy as np
 
 from . import autograd, ops
+from .arguments import (binary_operands, check_matmul, dims, expand_target, is_device_name, is_float, join_axis, lift,
+                        permutation, raw_index, reshape_target, shape_argument)
 from .autograd import VersionCounter
 from .backend import check_device, device_of, get_array_module, array_module, rng, to_device, to_numpy
 
 float32, float64 = np.dtype("float32"), np.dtype("float64")
 int32, int64, bool_ = np.dtype("int32"), np.dtype("int64"), np.dtype("bool")
-
-
-def _as_dtype(dtype):
-    return None if dtype is None else np.dtype(dtype)
-
-
-def _is_float(dtype):
-    return np.issubdtype(dtype, np.floating)
 
 
 class Tensor:
@@ -35,11 +30,11 @@ class Tensor:
         if device is None and device_of(data) == "cuda":
             device = "cuda"
         device = check_device(device)
-        dtype = _as_dtype(dtype)
+        dtype = None if dtype is None else np.dtype(dtype)
         if dtype is None and not hasattr(data, "dtype"):
             # Python numbers and lists: floats become float32 (PyTorch's default), ints stay int64.
             probe = np.asarray(data)
-            dtype = float32 if _is_float(probe.dtype) else probe.dtype
+            dtype = float32 if is_float(probe.dtype) else probe.dtype
         # Like torch.tensor, the constructor copies: later in-place updates never write into the caller's array.
         if device_of(data) == "cpu":
             data = np.asarray(data)
@@ -72,7 +67,7 @@ class Tensor:
         self.array = value.array if isinstance(value, Tensor) else value
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and not _is_float(self.array.dtype):
+        if requires_grad and not is_float(self.array.dtype):
             raise ValueError(f"only floating-point tensors can require gradients, got dtype {self.array.dtype}; "
                              "convert first, e.g. Tensor(data, dtype='float32', requires_grad=True)")
         self.requires_grad = bool(requires_grad)
@@ -158,9 +153,9 @@ class Tensor:
     def tolist(self):
         return to_numpy(self.array).tolist()
 
-    def to(self, device=None, dtype=None):
+    def to(self, device=None, dtype=None, non_blocking=False, copy=False):
         """Move to a device and/or cast: t.to("cuda"), t.to(tg.float64), t.to("cpu", dtype=tg.float32)."""
-        if device is not None and not _is_device_name(device):
+        if device is not None and not is_device_name(device):
             device, dtype = None, device  # t.to(dtype): the one positional argument is a dtype
         out = self
         if device is not None and check_device(device) != self.device:
@@ -178,7 +173,7 @@ class Tensor:
     def astype(self, dtype):
         """A copy in another dtype. Gradients flow through float-to-float casts."""
         dtype = np.dtype(dtype)
-        if self.requires_grad and _is_float(dtype):
+        if self.requires_grad and is_float(dtype):
             return ops.Cast.apply(self, dtype=dtype)
         return Tensor._wrap(self.array.astype(dtype))
 
@@ -193,28 +188,12 @@ class Tensor:
 
     # ------------------------------------------------------------------------------------------- arithmetic
     def _lift(self, other):
-        """Turn a Python number or an array into a Tensor on self's device."""
-        if isinstance(other, Tensor):
-            return other
-        xp = get_array_module(self.array)
-        if isinstance(other, numbers.Number):
-            # A Python number takes the tensor's dtype, as in PyTorch: 2.0 * (float32 tensor) stays float32.
-            dtype = float32 if isinstance(other, float) and not _is_float(self.dtype) else self.dtype
-            return Tensor._wrap(xp.asarray(other, dtype=dtype))
-        return Tensor._wrap(xp.asarray(other))
+        """A Python number, list or array as a Tensor on self's device (arguments.lift)."""
+        return lift(self, other)
 
     def _binary(self, fn, other, reverse=False):
-        other = self._lift(other)
-        x, y = (other, self) if reverse else (self, other)
-        # An integer tensor meeting a float one takes the float's dtype, as in PyTorch; NumPy would promote
-        # int64 with float32 to float64.
-        if _is_float(x.dtype) != _is_float(y.dtype):
-            x, y = (x, y.astype(x.dtype)) if _is_float(x.dtype) else (x.astype(y.dtype), y)
-        try:
-            np.broadcast_shapes(x.shape, y.shape)
-        except ValueError:
-            raise ValueError(f"{fn.__name__}: shapes {x.shape} and {y.shape} cannot be broadcast together") from None
-        return fn.apply(x, y)
+        """fn applied to (self, other), or to (other, self): one dtype rule and a broadcast check first."""
+        return fn.apply(*binary_operands(fn.__name__, self, other, reverse))
 
     def __add__(self, other): return self._binary(ops.Add, other)
     def __radd__(self, other): return self._binary(ops.Add, other, reverse=True)
@@ -234,16 +213,7 @@ class Tensor:
 
     def matmul(self, other):
         other = self._lift(other)
-        a, b = self.shape, other.shape
-        if self.ndim == 0 or other.ndim == 0:
-            raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {a} and {b}")
-        inner_a, inner_b = a[-1], (b[0] if other.ndim == 1 else b[-2])
-        if inner_a != inner_b:
-            raise ValueError(f"matmul: shapes {a} and {b} are not aligned ({inner_a} != {inner_b})")
-        try:
-            np.broadcast_shapes(a[:-2], b[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: batch dimensions of shapes {a} and {b} cannot be broadcast together") from None
+        check_matmul(self, other)
         return ops.MatMul.apply(self, other)
 
     # ---------------------------------------------------- comparisons (no gradient: their result is boolean)
@@ -277,14 +247,8 @@ class Tensor:
 
     # --------------------------------------------------------------------------------------------- reductions
     def _axes(self, dim):
-        """Normalise `dim` (None, int or tuple, possibly negative) into a tuple of axes, checking the range."""
-        if dim is None:
-            return None
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        for d in dims:
-            if not -max(self.ndim, 1) <= d < max(self.ndim, 1):
-                raise IndexError(f"dim {d} is out of range for a tensor of shape {self.shape}")
-        return tuple(d % max(self.ndim, 1) for d in dims)
+        """`dim` (None, int or tuple, possibly negative) as a tuple of axes in range (arguments.dims)."""
+        return dims(self, dim)
 
     def sum(self, dim=None, keepdim=False):
         return ops.Sum.apply(self, axis=self._axes(dim), keepdim=keepdim)
@@ -301,13 +265,17 @@ class Tensor:
         return (centred * centred).sum(dim=axes, keepdim=keepdim) / max(n - correction, 0)
 
     def max(self, dim=None, keepdim=False):
-        """max over all elements, or (values, indices) along `dim`, like torch.max."""
+        """max over all elements, or (values, indices) along `dim`, like torch.max; max(other) is maximum(other)."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
         if dim is None:
             return ops.Max.apply(self)
         axis = self._axes(dim)[0]
         return MaxResult(ops.Max.apply(self, axis=axis, keepdim=keepdim), self.argmax(axis, keepdim))
 
     def min(self, dim=None, keepdim=False):
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
         if dim is None:
             return -ops.Max.apply(-self)
         axis = self._axes(dim)[0]
@@ -333,14 +301,7 @@ class Tensor:
 
     # --------------------------------------------------------------------------------------------- shape ops
     def reshape(self, *shape):
-        shape = tuple(shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)
-        known = int(np.prod([s for s in shape if s != -1]))
-        unknown = shape.count(-1)
-        valid = (unknown == 0 and known == self.numel()) or (unknown == 1 and known > 0 and self.numel() % known == 0)
-        if not valid:
-            raise ValueError(f"reshape: shape {shape} is invalid for a tensor of shape {self.shape} "
-                             f"({self.numel()} elements)")
-        return ops.Reshape.apply(self, shape=shape)
+        return ops.Reshape.apply(self, shape=reshape_target(self, shape_argument(shape)))
 
     view = reshape
 
@@ -351,11 +312,7 @@ class Tensor:
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def permute(self, *dims):
-        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        axes = self._axes(dims)
-        if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {self.ndim} dims of shape {self.shape}")
-        return ops.Permute.apply(self, axes=axes)
+        return ops.Permute.apply(self, axes=permutation(self, shape_argument(dims)))
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
@@ -376,51 +333,165 @@ class Tensor:
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
 
     def expand(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        lead = len(shape) - self.ndim
-        if lead < 0:
-            raise ValueError(f"expand: the target {tuple(shape)} has fewer dims than the tensor's shape {self.shape}")
-        if -1 in shape[:lead]:
-            raise ValueError(f"expand: -1 (keep the size) is not allowed in a new leading dim: {tuple(shape)}")
-        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
-        for size, new in zip(self.shape, target[lead:]):
-            if size != new and size != 1:
-                raise ValueError(f"expand: cannot expand shape {self.shape} to {tuple(shape)}")
-        return ops.Expand.apply(self, shape=target)
+        return ops.Expand.apply(self, shape=expand_target(self, shape_argument(shape)))
 
     def __getitem__(self, index):
-        index = _raw_index(index, self.device)
+        index = raw_index(index, self.device)
         return ops.GetItem.apply(self, index=index)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # PyTorch idioms that real model code uses: comparison methods, *_as helpers, clone, in-place updates
+    # (t[i] = v, fill_, add_, normal_ ...), conversions (__index__, __iter__, half) and elementwise maximum/roll.
+    # ------------------------------------------------------------------------------------------------------------
+    def eq(self, other): return self == other
+    def ne(self, other): return self != other
+    def lt(self, other): return self < other
+    def le(self, other): return self <= other
+    def gt(self, other): return self > other
+    def ge(self, other): return self >= other
+
+    def dim(self):
+        return self.ndim
+
+    is_cuda = property(lambda self: self.device == "cuda")
+
+    def view_as(self, other): return self.reshape(other.shape)
+    def reshape_as(self, other): return self.reshape(other.shape)
+    def expand_as(self, other): return self.expand(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.device).astype(other.dtype) if other.dtype != self.dtype else self.to(other.device)
+
+    def half(self):
+        return self.astype(np.dtype("float16"))
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def clone(self):
+        """A copy in new memory, still in the graph (gradients flow through it unchanged)."""
+        return ops.Clone.apply(self)
+
+    def contiguous(self):
+        """self when its array is already C-contiguous, else a C-contiguous copy (in the graph)."""
+        return self if self.array.flags.c_contiguous else ops.Clone.apply(self)
+
+    def maximum(self, other):
+        """Elementwise max(self, other) with broadcasting; a tie sends half the gradient to each side."""
+        return self._binary(ops.Maximum, other)
+
+    def minimum(self, other):
+        return -(-self).maximum(-self._lift(other))
+
+    def roll(self, shifts, dims=None):
+        """Shift elements along dims, wrapping around; with dims=None the flattened tensor is rolled."""
+        if dims is None:
+            return ops.Roll.apply(self.flatten(), shifts=shifts, axes=None).reshape(self.shape)
+        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else shifts
+        dims = self._axes(dims) if isinstance(dims, (tuple, list)) else self._axes(dims)[0]
+        return ops.Roll.apply(self, shifts=shifts, axes=dims)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def __index__(self):
+        """An integer one-element tensor is an index: `classes[label]`, `range(n)`."""
+        if self.array.size != 1 or self.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __iter__(self):
+        """Iterating goes over dim 0, as in PyTorch: `for row in matrix`, `a, b = pair`."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    # In-place updates. All of them are `self[index] = values`, which follows PyTorch's rules:
+    # - a leaf that requires grad (a parameter) may only be changed under no_grad() (optimizer steps, init), else
+    #   PyTorch's error is raised;
+    # - with no graph to record (no_grad, or nothing requires grad) the memory itself is written, so every tensor
+    #   sharing it (.data, detach()) sees the change, and the version counter goes up: a backward that saved this
+    #   array then refuses to run on changed numbers;
+    # - when the change must be differentiated (an intermediate result, or a value that requires grad), the graph
+    #   records it as SetItem on a copy and this tensor takes the copy over: arrays already saved for backward are
+    #   not touched, so they need no version bump.
+    def __setitem__(self, index, value):
+        if autograd.is_grad_enabled() and self.requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        index = raw_index(index, self.device)
+        value_needs_grad = isinstance(value, Tensor) and value.requires_grad
+        if autograd.is_grad_enabled() and (self.requires_grad or value_needs_grad):
+            value = self._lift(value)
+            value = value.astype(self.dtype) if value.dtype != self.dtype else value
+            out = ops.SetItem.apply(self, value, index=index)
+            self.array, self.grad_fn, self.requires_grad = out.array, out.grad_fn, out.requires_grad
+            return
+        self.array[index] = self._lift(value).array
+        self._version.value += 1
+
+    def fill_(self, value):
+        self[...] = value
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src, non_blocking=False):
+        """Copy src's values into self (broadcasting src to self's shape, casting to self's dtype)."""
+        self[...] = src
+        return self
+
+    def add_(self, other, alpha=1):
+        self[...] = self + (other * alpha if alpha != 1 else other)
+        return self
+
+    def sub_(self, other, alpha=1):
+        self[...] = self - (other * alpha if alpha != 1 else other)
+        return self
+
+    def mul_(self, other):
+        self[...] = self * other
+        return self
+
+    def div_(self, other):
+        self[...] = self / other
+        return self
+
+    def clamp_(self, min=None, max=None):
+        self[...] = self.clamp(min, max)
+        return self
+
+    def _random_fill(self, draw, generator):
+        """Fill with host-drawn random numbers (the same on every device), from `generator` or the library's."""
+        host = generator.rng if hasattr(generator, "rng") else (generator or rng("cpu"))
+        draw_dtype = self.dtype if self.dtype in (float32, float64) else float32
+        self[...] = Tensor._wrap(to_device(draw(host, draw_dtype).astype(self.dtype), self.device))
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return self._random_fill(lambda g, d: mean + std * g.standard_normal(self.shape, dtype=d), generator)
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+        return self._random_fill(lambda g, d: from_ + (to - from_) * g.random(self.shape, dtype=d), generator)
 
 
 # What max(dim) and min(dim) return: (values, indices), like torch's named tuple.
 MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 
 
-def _is_device_name(name):
-    return isinstance(name, str) and name.lower().split(":")[0] in ("cpu", "cuda")
-
-
-def _raw_index(index, device):
-    """Indices may contain Tensors (e.g. labels) or lists; ops index raw arrays, on the indexed tensor's device."""
-    if isinstance(index, tuple):
-        return tuple(_raw_index_part(part, device) for part in index)
-    return _raw_index_part(index, device)
-
-
-def _raw_index_part(part, device):
-    if isinstance(part, Tensor):
-        part = part.array
-    elif isinstance(part, list):
-        part = np.asarray(part)
-    if isinstance(part, np.ndarray) or device_of(part) == "cuda":  # an index array: move it to the data
-        return to_device(part, device)
-    return part  # an int, slice, None or Ellipsis
-
-
 # ----------------------------------------------------------------------------------------------------- creation
 def _creation(array_fn, shape, dtype, device, requires_grad):
-    shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+    shape = shape_argument(shape)
     device = check_device(device)
     out = Tensor._wrap(array_fn(tuple(int(s) for s in shape), np.dtype(dtype or float32), device))
     return out.requires_grad_(requires_grad)
@@ -470,33 +541,13 @@ def ones_like(tensor, dtype=None, device=None, requires_grad=False):
     return ones(tensor.shape, dtype=dtype or tensor.dtype, device=device or tensor.device, requires_grad=requires_grad)
 
 
-def _check_joinable(name, tensors, dim):
-    if not tensors:
-        raise ValueError(f"{name}: expected a non-empty list of tensors")
-    if name == "cat":
-        return tensors[0]._axes(dim)[0]
-    ndim = tensors[0].ndim + 1  # stack inserts a new dim, so it may go at any of ndim + 1 places
-    if not -ndim <= dim < ndim:
-        raise IndexError(f"stack: dim {dim} is out of range for tensors of shape {tensors[0].shape}")
-    return dim % ndim
-
-
 def cat(tensors, dim=0):
     """Join tensors along an existing dim; all other dims must match."""
     tensors = list(tensors)
-    axis = _check_joinable("cat", tensors, dim)
-    for t in tensors[1:]:
-        if t.ndim != tensors[0].ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, tensors[0].shape))
-                                              if i != axis):
-            raise ValueError(f"cat: shapes {tensors[0].shape} and {t.shape} differ outside dim {axis}")
-    return ops.Cat.apply(*tensors, axis=axis)
+    return ops.Cat.apply(*tensors, axis=join_axis("cat", tensors, dim))
 
 
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new dim."""
     tensors = list(tensors)
-    axis = _check_joinable("stack", tensors, dim)
-    for t in tensors[1:]:
-        if t.shape != tensors[0].shape:
-            raise ValueError(f"stack: expected tensors of equal shape, got {tensors[0].shape} and {t.shape}")
-    return ops.Stack.apply(*tensors, axis=axis)
+    return ops.Stack.apply(*tensors, axis=join_axis("stack", tensors, dim))
