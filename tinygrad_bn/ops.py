@@ -3,6 +3,8 @@
 Notation in the docstrings: x, y are inputs, out is the output, g is dL/d(out), gx is dL/dx.
 Every op works on NumPy and CuPy arrays alike: it asks its input for its array module (`xp`).
 """
+import math
+
 import numpy as np
 
 from .autograd import Function, unbroadcast
@@ -132,13 +134,19 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+def stable_sigmoid(x):
+    """1 / (1 + exp(-x)) on an array, without overflow and without cancellation.
+
+    With e = exp(-|x|) <= 1 nothing overflows: sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
+    (Writing it as (1 + tanh(x/2)) / 2 also avoids overflow, but 1 + tanh cancels to 0 for x below about -37.)"""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class Sigmoid(Function):
     def forward(self, x):
-        xp = get_array_module(x)
-        # With e = exp(-|x|) <= 1 nothing overflows: sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
-        # (Writing it as (1 + tanh(x/2)) / 2 also avoids overflow, but 1 + tanh cancels to 0 for x below about -37.)
-        e = xp.exp(-xp.abs(x))
-        out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        out = stable_sigmoid(x)
         self.save_for_backward(out)
         return out
 
@@ -415,3 +423,197 @@ class ToDevice(Function):
     def backward(self, g):
         """gx = g, moved back to x's device"""
         return to_device(g, self.source)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# More activations (nn.functional's leaky_relu, elu, gelu, silu, softplus, hardtanh/relu6, hardsigmoid, hardswish).
+# Each keeps what its derivative needs; "mask" arrays hold where a piecewise function takes which piece.
+# ----------------------------------------------------------------------------------------------------------------
+class LeakyReLU(Function):
+    def forward(self, x, negative_slope):
+        positive = x > 0
+        self.negative_slope = negative_slope
+        self.save_for_backward(positive)
+        return get_array_module(x).where(positive, x, x * x.dtype.type(negative_slope))
+
+    def backward(self, g):
+        """gx = g where x > 0, else g * negative_slope"""
+        (positive,) = self.saved
+        return get_array_module(g).where(positive, g, g * g.dtype.type(self.negative_slope))
+
+
+class ELU(Function):
+    def forward(self, x, alpha):
+        xp = get_array_module(x)
+        positive = x > 0
+        out = xp.where(positive, x, x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0)))
+        self.alpha = alpha
+        self.save_for_backward(positive, out)
+        return out
+
+    def backward(self, g):
+        """gx = g where x > 0, else g * alpha * exp(x) = g * (out + alpha)"""
+        positive, out = self.saved
+        return get_array_module(g).where(positive, g, g * (out + out.dtype.type(self.alpha)))
+
+
+def _erf(x):
+    """The error function, elementwise. NumPy has none; math.erf is exact to double precision, applied per element
+    (fast enough for the small models this serves; a GPU array makes a round trip through the host)."""
+    host = to_device(x, "cpu")
+    out = np.frompyfunc(math.erf, 1, 1)(host).astype(x.dtype)
+    return to_device(np.asarray(out), device_of(x))
+
+
+class GELU(Function):
+    """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses Phi(x) ~ (1 + tanh(k (x + 0.044715 x^3))) / 2,
+    k = sqrt(2 / pi), as PyTorch does."""
+
+    def forward(self, x, approximate="none"):
+        xp = get_array_module(x)
+        self.approximate = approximate
+        if approximate == "tanh":
+            k = x.dtype.type(math.sqrt(2 / math.pi))
+            t = xp.tanh(k * (x + x.dtype.type(0.044715) * x ** 3))
+            self.save_for_backward(x, t)
+            return x * (1 + t) / 2
+        cdf = (1 + _erf(x / x.dtype.type(math.sqrt(2)))) / 2
+        self.save_for_backward(x, cdf)
+        return x * cdf
+
+    def backward(self, g):
+        """exact: gx = g * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2) / sqrt(2 pi);
+        tanh: gx = g * ((1 + t) / 2 + x/2 * (1 - t^2) * k * (1 + 3 * 0.044715 x^2)),  t = tanh(k (x + 0.044715 x^3))"""
+        x, saved = self.saved
+        xp = get_array_module(x)
+        if self.approximate == "tanh":
+            t, k = saved, x.dtype.type(math.sqrt(2 / math.pi))
+            inner_grad = k * (1 + x.dtype.type(3 * 0.044715) * x * x)
+            return g * ((1 + t) / 2 + x / 2 * (1 - t * t) * inner_grad)
+        pdf = xp.exp(-x * x / 2) / x.dtype.type(math.sqrt(2 * math.pi))
+        return g * (saved + x * pdf)
+
+
+class SiLU(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(-xp.abs(x))  # the overflow-free sigmoid of Sigmoid.forward
+        s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(x, s)
+        return x * s
+
+    def backward(self, g):
+        """out = x * s, s = sigmoid(x):  gx = g * (s + x * s * (1 - s)) = g * s * (1 + x * (1 - s))"""
+        x, s = self.saved
+        return g * s * (1 + x * (1 - s))
+
+
+class Softplus(Function):
+    def forward(self, x, beta=1.0, threshold=20.0):
+        xp = get_array_module(x)
+        bx = x * x.dtype.type(beta)
+        linear = bx > threshold  # PyTorch returns x itself there: log(1 + e^bx) = bx to double precision
+        self.save_for_backward(bx, linear)
+        # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|), which never overflows
+        soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / x.dtype.type(beta)
+        return xp.where(linear, x, soft)
+
+    def backward(self, g):
+        """gx = g * sigmoid(beta * x), or g where beta * x > threshold (the linear piece)"""
+        bx, linear = self.saved
+        xp = get_array_module(g)
+        sigmoid = (1 + xp.tanh(bx / 2)) / 2
+        return xp.where(linear, g, g * sigmoid)
+
+
+class Hardtanh(Function):
+    """clip(x, min_val, max_val); relu6 is hardtanh(x, 0, 6)."""
+
+    def forward(self, x, min_val, max_val):
+        inside = (x > min_val) & (x < max_val)
+        self.save_for_backward(inside)
+        return get_array_module(x).clip(x, min_val, max_val)
+
+    def backward(self, g):
+        """gx = g where min_val < x < max_val, else 0 (0 at the corners too, like PyTorch; Clamp keeps g there)"""
+        (inside,) = self.saved
+        return g * inside
+
+
+class Hardsigmoid(Function):
+    def forward(self, x):
+        inside = (x > -3) & (x < 3)
+        self.save_for_backward(inside)
+        return get_array_module(x).clip(x / 6 + x.dtype.type(0.5), 0, 1)
+
+    def backward(self, g):
+        """out = clip(x/6 + 1/2, 0, 1):  gx = g / 6 where -3 < x < 3, else 0"""
+        (inside,) = self.saved
+        return g * inside / 6
+
+
+class Hardswish(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * get_array_module(x).clip(x + 3, 0, 6) / 6
+
+    def backward(self, g):
+        """out = x * relu6(x + 3) / 6:  gx = 0 for x < -3, g * (x/3 + 1/2) for -3 <= x <= 3, g for x > 3"""
+        (x,) = self.saved
+        xp = get_array_module(x)
+        slope = xp.where(x < -3, 0, xp.where(x <= 3, x / 3 + x.dtype.type(0.5), 1)).astype(g.dtype, copy=False)
+        return g * slope
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Elementwise maximum/minimum of two tensors, roll, clone, and the out-of-place form of t[index] = value
+# ----------------------------------------------------------------------------------------------------------------
+class Maximum(Function):
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return get_array_module(x).maximum(x, y)
+
+    def backward(self, g):
+        """gx = g where x > y, gy = g where y > x; a tie sends g / 2 to each (PyTorch's rule)"""
+        x, y = self.saved
+        share_x = (x > y) + (x == y) * 0.5
+        gx = unbroadcast(g * share_x.astype(g.dtype), x.shape) if self.needs_grad[0] else None
+        gy = unbroadcast(g * (1 - share_x).astype(g.dtype), y.shape) if self.needs_grad[1] else None
+        return gx, gy
+
+
+class Roll(Function):
+    def forward(self, x, shifts, axes):
+        self.shifts, self.axes = shifts, axes
+        return get_array_module(x).roll(x, shifts, axes)
+
+    def backward(self, g):
+        """gx = g rolled back by the same shifts (a permutation's adjoint is its inverse)"""
+        back = tuple(-s for s in self.shifts) if isinstance(self.shifts, tuple) else -self.shifts
+        return get_array_module(g).roll(g, back, self.axes)
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        """gx = g"""
+        return g
+
+
+class SetItem(Function):
+    """out = x with out[index] = value, as a new array: the graph form of `t[index] = value`."""
+
+    def forward(self, x, value, index):
+        self.index, self.value_shape = index, value.shape
+        out = x.copy()
+        out[index] = value
+        return out
+
+    def backward(self, g):
+        """gx = g with zeros at the overwritten positions; gvalue = g[index], summed back to value's shape"""
+        gx = g.copy()
+        gx[self.index] = 0
+        gv = unbroadcast(g[self.index], self.value_shape) if self.needs_grad[1] else None
+        return gx, gv

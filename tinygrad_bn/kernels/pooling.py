@@ -27,29 +27,30 @@ def window_positions(kernel, stride, out_hw):
 def route_to_window_max(g, x, out, kernel, stride, padding):
     """gx (the shape of x): g[n, c, oh, ow] added at the first maximum of window (oh, ow), zeros elsewhere.
 
-    Plain: for each window position (in order), winner = (x_at_position == out or NaN) & real & not routed yet;
+    Plain: for each window position (in order), winner = (x_at_position == out or NaN) & not padding & not routed
+    yet;
     gx_at_position += g * winner."""
     xp = get_array_module(x)
     x_padded = pad_hw(x, padding, -xp.inf)
-    real = pad_hw(xp.ones(x.shape, dtype=bool), padding, False) if any(padding) else None
+    not_padding = pad_hw(xp.ones(x.shape, dtype=bool), padding, False) if any(padding) else None
     if use_plain():
         gx = xp.zeros(x_padded.shape, dtype=g.dtype)
         routed = xp.zeros(out.shape, dtype=bool)        # windows whose gradient went to an element already
         for position in window_positions(kernel, stride, out.shape[2:]):
             candidate = x_padded[position]
             winner = ((candidate == out) | xp.isnan(candidate)) & ~routed
-            if real is not None:
-                winner &= real[position]
+            if not_padding is not None:
+                winner &= not_padding[position]
             gx[position] += g * winner
             routed |= winner
         return unpad_hw(gx, padding)
-    return _route_by_channel_blocks(g, x, x_padded, real, out, kernel, stride, padding)
+    return _route_by_channel_blocks(g, x, x_padded, not_padding, out, kernel, stride, padding)
 
 
-def _route_by_channel_blocks(g, x, x_padded, real, out, kernel, stride, padding):
+def _route_by_channel_blocks(g, x, x_padded, not_padding, out, kernel, stride, padding):
     xp = get_array_module(x)
-    tiles = (stride == kernel and real is None and x.shape[2] % kernel[0] == 0 and x.shape[3] % kernel[1] == 0)
-    gx = xp.empty_like(x) if tiles else zeros_in_layout(xp, x_padded.shape, g.dtype, is_channel_major(x))
+    windows_tile_input = (stride == kernel and not_padding is None and x.shape[2] % kernel[0] == 0 and x.shape[3] % kernel[1] == 0)
+    gx = xp.empty_like(x) if windows_tile_input else zeros_in_layout(xp, x_padded.shape, g.dtype, is_channel_major(x))
     has_nan = bool(xp.isnan(out).any())  # isnan on every candidate costs a pass; skip it when no window has NaN
 
     def channels(c):
@@ -58,14 +59,14 @@ def _route_by_channel_blocks(g, x, x_padded, real, out, kernel, stride, padding)
             winner = x_padded[n, c, h, w] == out[:, c]
             if has_nan:
                 winner |= xp.isnan(x_padded[n, c, h, w])
-            if real is not None:
-                winner &= real[n, c, h, w]
+            if not_padding is not None:
+                winner &= not_padding[n, c, h, w]
             if not_routed is None:
                 not_routed = ~winner
             else:
                 winner &= not_routed
                 not_routed &= ~winner
-            if tiles:
+            if windows_tile_input:
                 xp.multiply(g[:, c], winner, out=gx[n, c, h, w])
             else:
                 gx[n, c, h, w] += g[:, c] * winner

@@ -15,6 +15,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..arguments import is_device_name
 from ..backend import device_of, is_cupy_array, to_device, to_numpy
 from ..tensor import Tensor
 
@@ -254,9 +255,16 @@ class Module:
                 tensor.grad.array = convert(tensor.grad.array)
         return self
 
-    def to(self, device=None, dtype=None):
-        """Move every parameter and buffer to `device` ("cpu" or "cuda") and/or cast the floating-point ones to
-        `dtype`, in place; returns self."""
+    def to(self, device=None, dtype=None, non_blocking=False):
+        """Move every parameter and buffer to `device` ("cpu" or "cuda", or a tinygrad_bn.device) and/or cast the
+        floating-point ones to `dtype`, in place; returns self. `model.to(tg.float64)` casts only."""
+        if device is not None and not is_device_name(device):  # to(dtype): the one positional argument is a dtype
+            device, dtype = None, device
+        if dtype is not None:
+            try:
+                dtype = np.dtype(dtype)
+            except TypeError:
+                raise TypeError(f"to(): {dtype!r} is neither a device ('cpu', 'cuda') nor a dtype") from None
         if device is not None:
             self._apply(lambda array: to_device(array, device))
         if dtype is not None:
@@ -275,6 +283,26 @@ class Module:
 
     def float(self):
         return self.to(dtype="float32")
+
+    def half(self):
+        return self.to(dtype="float16")
+
+    def apply(self, fn):
+        """Call fn(module) on every descendant, children first, then on self; returns self. The usual use is custom
+        initialisation: `model.apply(init_weights)` with `if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(...)`."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def get_submodule(self, target):
+        """The module at a dotted path ("layer1.0.conv1"); "" is self."""
+        module = self
+        for name in target.split(".") if target else []:
+            if name not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+            module = module._modules[name]
+        return module
 
     # ------------------------------------------------------------------------------------------------------------
     # state_dict
@@ -393,3 +421,84 @@ class Sequential(Module):
     def append(self, module):
         self.add_module(str(len(self)), module)
         return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children "0", "1", ... (so their parameters are found); no forward of its
+    own: the owner decides how to call them."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ModuleList(list(self._modules.values())[index])
+        return list(self._modules.values())[index]
+
+    def __setitem__(self, index, module):
+        key = list(self._modules)[index]
+        self.add_module(key, module)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered as children under their keys (in insertion order)."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def update(self, modules):
+        for key, module in (modules.items() if hasattr(modules, "items") else modules):
+            self[key] = module
