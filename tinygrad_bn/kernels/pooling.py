@@ -49,7 +49,8 @@ def route_to_window_max(g, x, out, kernel, stride, padding):
 
 def _route_by_channel_blocks(g, x, x_padded, not_padding, out, kernel, stride, padding):
     xp = get_array_module(x)
-    windows_tile_input = (stride == kernel and not_padding is None and x.shape[2] % kernel[0] == 0 and x.shape[3] % kernel[1] == 0)
+    windows_tile_input = (stride == kernel and not_padding is None
+                          and x.shape[2] % kernel[0] == 0 and x.shape[3] % kernel[1] == 0)
     gx = xp.empty_like(x) if windows_tile_input else zeros_in_layout(xp, x_padded.shape, g.dtype, is_channel_major(x))
     has_nan = bool(xp.isnan(out).any())  # isnan on every candidate costs a pass; skip it when no window has NaN
 
