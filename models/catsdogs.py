@@ -4,37 +4,53 @@
     python -m models.catsdogs train --resume runs/bn/last.npz          # after Ctrl-C: continues exactly
     python -m models.catsdogs evaluate --checkpoint runs/bn/best.npz --data ../shared/data/dogs-vs-cats/train
     python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/
+    python -m models.catsdogs export --checkpoint runs/bn/best.npz --onnx catsdogs.onnx   # see export.py
 
 (`catsdogs train ...` once installed with pip). The model is in catsdogs_net.py, the training loop in training.py,
-what a checkpoint holds in checkpoint.py, the metrics, CSV and plot in reports.py.
+what a checkpoint holds in checkpoint.py, the metrics, CSV and plot in reports.py, the run folder's lock and its
+repair after an interruption in runfolder.py.
 
 Evaluate and predict need nothing but the checkpoint: it carries the image size, the normalisation statistics and
-the class names. Problems a user can fix (a missing folder, a folder with one class, a broken or foreign checkpoint)
-end the program with one line on stderr and exit status 2; a diverging loss ends it with status 1.
+the class names. Problems a user can fix (a missing folder, a folder with one class, a broken or foreign checkpoint,
+a run folder that can't be written or that another training holds, a failed save) end the program with one line on
+stderr and exit status 2, as do bad flags (argparse's checks, before anything is loaded); a diverging loss, or
+weights that went non-finite, end it with status 1 and leave the last good checkpoint as it was.
 """
 import argparse
 import json
+import math
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from models.checkpoint import CatsDogsError, load_checkpoint, load_data, model_from_checkpoint, resolve_device
-from models.reports import evaluate_model, format_report, predict_probabilities
-from models.training import OUT, NonFiniteLossError, TrainConfig, train
+from .checkpoint import (CatsDogsError, describe_entries, load_checkpoint, load_data, model_from_checkpoint,
+                         non_finite_entries, resolve_device)
+from .export import add_export_parser
+from .reports import evaluate_model, format_report, predict_probabilities
+from .runfolder import check_unlocked
+from .training import OUT, NonFiniteLossError, TrainConfig, setting_problems, train
 from tinygrad_bn.data import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
                               train_val_split)
+from tinygrad_bn.data.cache import CACHE_ENV_VAR
 
 # The settings that define a run's recipe: taken from the checkpoint on --resume.
 RECIPE_SETTINGS = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "image_size",
                    "val_fraction", "limit", "seed", "bn", "widths"]
 EVAL_BATCH_SIZE = 128
+CACHE_DIR_HELP = (f"folder for the decoded-image cache (default: ${CACHE_ENV_VAR}, else $XDG_CACHE_HOME/tinygrad_bn or "
+                  "~/.cache/tinygrad_bn)")
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if getattr(args, "cache_dir", None):  # default_cache_dir reads it wherever the images get loaded
+        os.environ[CACHE_ENV_VAR] = args.cache_dir
+    if args.command == "train":
+        check_train_flags(args)
     try:
         args.run(args)
     except CatsDogsError as error:
@@ -56,6 +72,7 @@ def train_command(args):
     if resume == "":  # --resume without a path: the last checkpoint of --out
         resume = str(Path(args.out or OUT) / "last.npz")
     out = args.out or (str(Path(resume).parent) if resume else OUT)
+    check_unlocked(out)  # before the next message, which would send the user to --resume a run still going
     if not resume and (Path(out) / "last.npz").exists():
         raise CatsDogsError(f"{out} already holds a run (last.npz): continue it with --resume, or pick another --out")
 
@@ -114,12 +131,29 @@ def evaluate_command(args):
                         device=device)
     metrics = evaluate_model(model, loader, classes)
     epochs_done = checkpoint["progress"]["epoch"]
+    bad = non_finite_entries(checkpoint["model"])
+    if bad:
+        print(f"warning: {checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): its outputs are "
+              f"meaningless", file=sys.stderr)
     if args.json:
-        print(json.dumps({"checkpoint": checkpoint["path"], "data": str(root), "split": split, "epochs": epochs_done,
-                          **metrics}))
+        # strict JSON: a NaN loss becomes null, not the bare NaN that json.dumps writes by default
+        print(json.dumps(finite_or_none({"checkpoint": checkpoint["path"], "data": str(root), "split": split,
+                                         "epochs": epochs_done, "non_finite_weights": bad, **metrics}),
+                         allow_nan=False))
     else:
         print(f"{checkpoint['path']} (after {epochs_done} epochs) on {root}, split '{split}': {metrics['n']} images")
         print(format_report(metrics))
+
+
+def finite_or_none(value):
+    """`value` with every NaN or infinite float, however deeply nested, replaced by None (JSON's null)."""
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite_or_none(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def labels_in_model_order(data, model_classes, root):
@@ -136,6 +170,10 @@ def labels_in_model_order(data, model_classes, root):
 # ---------------------------------------------------------------------------------------------------------------------
 def predict_command(args):
     checkpoint = load_checkpoint(args.checkpoint)
+    bad = non_finite_entries(checkpoint["model"])
+    if bad:
+        raise CatsDogsError(f"{checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): its "
+                            f"predictions would be meaningless")
     device = resolve_device(args.device)
     model = model_from_checkpoint(checkpoint, device)
     classes, image_size = checkpoint["classes"], checkpoint["image_size"]
@@ -158,9 +196,12 @@ def predict_command(args):
             loader = DataLoader(images, np.zeros(len(images), dtype=np.int64), EVAL_BATCH_SIZE, image_size=image_size,
                                 mean=checkpoint["mean"], std=checkpoint["std"], device=device, workers=0)
             for (path, _), probabilities in zip(readable, predict_probabilities(model, loader)):
+                if not np.isfinite(probabilities).all():  # finite weights can still overflow on an odd image
+                    print(f"skipping {path}: the model's output is not finite", file=sys.stderr)
+                    continue
                 k = int(probabilities.argmax())
                 print(f"{path}\t{classes[k]}\t{probabilities[k]:.4f}")
-            labelled += len(readable)
+                labelled += 1
     if labelled == 0:
         raise CatsDogsError("none of the files could be read as an image")
 
@@ -171,12 +212,15 @@ def image_paths(inputs):
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(str(file) for file in path.rglob("*") if file.is_file() and is_image_name(file.name)
+            # a dangling link or a link loop is no file (is_file() is False), yet it is listed: read_image then
+            # names it and says why it was skipped, as for a broken image
+            found = sorted(str(file) for file in path.rglob("*") if (file.is_file() or file.is_symlink())
+                           and is_image_name(file.name)
                            and not any(part.startswith(".") for part in file.relative_to(path).parts))
             if not found:
                 print(f"no image files in {path}", file=sys.stderr)
             paths += found
-        elif path.exists():
+        elif path.exists() or path.is_symlink():
             paths.append(str(path))
         else:
             raise CatsDogsError(f"not found: {path}")
@@ -188,6 +232,29 @@ def image_paths(inputs):
 # ---------------------------------------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------------------------------------
+def check_train_flags(args):
+    """Every training flag, and their combinations, checked before anything is loaded: argparse's one-line error
+    and exit status 2 rather than a traceback minutes later. The flags not given take their defaults here."""
+    given = {name: getattr(args, name) for name in RECIPE_SETTINGS if getattr(args, name) is not None}
+    problems = setting_problems(TrainConfig(workers=args.workers, **given))
+    if problems:
+        args.parser.error("; ".join(as_flag(problem) for problem in problems))
+
+
+def as_flag(problem):
+    """'batch_size must be ...' -> '--batch-size must be ...': the settings' names as the user typed them."""
+    for name in RECIPE_SETTINGS + ["workers"]:
+        problem = re.sub(rf"\b{name}\b", "--" + name.replace("_", "-"), problem)
+    return problem
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_widths(text):
     """'32,32,M,64' -> (32, 32, 'M', 64)."""
     try:
@@ -203,14 +270,16 @@ def build_parser():
 
     # Recipe options default to None, meaning "not given": the TrainConfig default, or on --resume the run's own.
     train_parser = commands.add_parser("train", help="train a model (or continue one with --resume)")
-    train_parser.set_defaults(run=train_command)
+    train_parser.set_defaults(run=train_command, parser=train_parser)
     option = train_parser.add_argument
     option("--data", help="image folder (default: $TINYGRAD_BN_DATA, else data/dogs-vs-cats)")
     option("--out", help=f"run folder for checkpoints, metrics.csv and curves.png (default: {OUT})")
     option("--epochs", type=int, help=f"default {defaults.epochs}")
     option("--batch-size", type=int, help=f"default {defaults.batch_size}")
     option("--lr", type=float, help=f"peak learning rate of the one-cycle schedule (default {defaults.lr})")
-    option("--momentum", type=float, help=f"SGD Nesterov momentum (default {defaults.momentum})")
+    option("--momentum", type=float, help=f"SGD Nesterov momentum; under the one-cycle schedule the peak of its "
+                                          f"cycle, which dips by 0.1 while the lr peaks (default {defaults.momentum}; "
+                                          f"0: plain SGD)")
     option("--weight-decay", type=float, help=f"default {defaults.weight_decay}")
     option("--label-smoothing", type=float, help=f"default {defaults.label_smoothing}")
     option("--image-size", type=int, help=f"network input size in pixels (default {defaults.image_size})")
@@ -223,6 +292,7 @@ def build_parser():
                                                + ",".join(str(width) for width in defaults.widths) + ")")
     option("--device", choices=["cpu", "cuda"], help="default: $TINYGRAD_BN_DEVICE, else cpu")
     option("--workers", type=int, default=defaults.workers, help="threads preparing batches (default %(default)s)")
+    option("--cache-dir", help=CACHE_DIR_HELP)
     option("--resume", nargs="?", const="", metavar="PATH",
            help="continue a stopped run from PATH (default: OUT/last.npz), with its own settings")
 
@@ -233,15 +303,18 @@ def build_parser():
     evaluate_parser.add_argument("--split", choices=["val", "all"],
                                  help="val: the validation images of the training run (the default on its training "
                                       "folder); all: every image (the default on any other folder)")
-    evaluate_parser.add_argument("--limit", type=int, help="evaluate a class-balanced subset of this many images")
+    evaluate_parser.add_argument("--limit", type=positive_int,
+                                 help="evaluate a class-balanced subset of this many images")
     evaluate_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     evaluate_parser.add_argument("--device", choices=["cpu", "cuda"])
+    evaluate_parser.add_argument("--cache-dir", help=CACHE_DIR_HELP)
 
     predict_parser = commands.add_parser("predict", help="the label and its probability for each image")
     predict_parser.set_defaults(run=predict_command)
     predict_parser.add_argument("--checkpoint", required=True, help="a .npz from train, or a run folder (best.npz)")
     predict_parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     predict_parser.add_argument("--device", choices=["cpu", "cuda"])
+    add_export_parser(commands)
     return parser
 
 

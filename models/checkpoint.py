@@ -12,14 +12,17 @@ A checkpoint is one .npz file written by `tg.save` (atomically: a crash mid-writ
     num_images    how many images that folder held, to notice when it changed
     progress      epoch, batches done in it, the running sums of that epoch, best accuracy, history
 """
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 import tinygrad_bn as tg
-from models.catsdogs_net import CatsDogsNet
+from .catsdogs_net import CatsDogsNet
 from tinygrad_bn.backend import check_device, cupy_module
-from tinygrad_bn.data import cache_size, load_dataset, resolve_data_dir
+from tinygrad_bn.data import SkippedImagesWarning, cache_size, load_dataset, resolve_data_dir
+from tinygrad_bn.data.folders import LayoutWarning
 
 CHECKPOINT_FORMAT = "tinygrad_bn catsdogs checkpoint v1"
 
@@ -31,10 +34,17 @@ class CatsDogsError(Exception):
 def load_data(data, image_size, limit=None, seed=0):
     """(Dataset, absolute folder path) of the images under `data` (None: $TINYGRAD_BN_DATA or data/dogs-vs-cats)."""
     root = Path(resolve_data_dir(data)).resolve()
-    try:
-        dataset = load_dataset(root, size=cache_size(image_size), limit=limit, seed=seed)
-    except (OSError, ValueError) as error:  # missing folder, no images, one class only, nothing decodable
-        raise CatsDogsError(str(error)) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedImagesWarning)
+        try:
+            dataset = load_dataset(root, size=cache_size(image_size), limit=limit, seed=seed)
+        except (OSError, ValueError) as error:  # missing folder, no images, one class only, nothing decodable
+            raise CatsDogsError(str(error)) from None
+    for warning in caught:
+        if issubclass(warning.category, (SkippedImagesWarning, LayoutWarning)):  # one line, no source location
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     return dataset, str(root)
 
 
@@ -86,11 +96,70 @@ def load_checkpoint(path):
     try:
         checkpoint = tg.load(path)
     except Exception as error:  # NumPy and zipfile raise many types on a truncated or foreign file
-        raise CatsDogsError(f"cannot read checkpoint {path} ({type(error).__name__}: {error})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise CatsDogsError(f"{path} is not a catsdogs checkpoint (made by `python -m models.catsdogs train`)")
+        raise CatsDogsError(f"not a tinygrad_bn checkpoint: {path} ({why_unreadable(path, error)})") from None
+    problem = structure_problem(checkpoint)
+    if problem:
+        raise CatsDogsError(f"not a tinygrad_bn checkpoint: {path} ({problem})")
     checkpoint["path"] = str(path)
     return checkpoint
+
+
+# The first bytes of the files people mistake for a checkpoint; NumPy's own message for them (advice to allow
+# pickles, or a context-manager TypeError) says nothing useful.
+FILE_SIGNATURES = {b"PK\x03\x04": None, b"\x93NUMPY": "it is a single .npy array, not an .npz archive",
+                   b"\xff\xd8\xff": "it is a JPEG image", b"\x89PNG": "it is a PNG image", b"GIF8": "it is a GIF image",
+                   b"\x80": "it is a Python pickle"}
+
+
+def why_unreadable(path, error):
+    """Why `tg.load` failed on `path`, in words: what the file is instead, or the zip/NumPy error."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    if not head:
+        return "the file is empty"
+    for signature, kind in FILE_SIGNATURES.items():
+        if head.startswith(signature):
+            return kind or f"a damaged or truncated .npz archive: {type(error).__name__}: {error}"
+    return f"not an .npz archive: it starts with the bytes {head.hex(' ')}"
+
+
+def structure_problem(checkpoint):
+    """What is missing or wrong in a loaded .npz for it to be a catsdogs checkpoint; None when it is one."""
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        return "an .npz without the catsdogs format tag, so not made by `python -m models.catsdogs train`"
+    kinds = {"architecture": dict, "model": dict, "classes": list, "image_size": int, "config": dict,
+             "progress": dict, "mean": np.ndarray, "std": np.ndarray}
+    for key, kind in kinds.items():
+        if not isinstance(checkpoint.get(key), kind):
+            return f"its entry {key!r} is missing or not a {kind.__name__}"
+    classes, num_classes = checkpoint["classes"], checkpoint["architecture"].get("num_classes")
+    if not all(isinstance(name, str) for name in classes) or len(set(classes)) != len(classes) or len(classes) < 2:
+        return f"its class list {classes} needs two or more distinct names"
+    if len(classes) != num_classes:
+        return f"it lists {len(classes)} classes {classes} for a model with {num_classes} outputs"
+    if checkpoint["mean"].shape != (3,) or checkpoint["std"].shape != (3,):
+        return f"its mean and std have shapes {checkpoint['mean'].shape} and {checkpoint['std'].shape}, not (3,)"
+    return None
+
+
+def non_finite_entries(tree, prefix=""):
+    """The names ('model/features.1.running_var', ...) of the float arrays in a nested dict/list holding NaN or
+    inf: the loss can stay finite while a BatchNorm running variance overflows."""
+    if isinstance(tree, dict):
+        items = tree.items()
+    elif isinstance(tree, (list, tuple)):
+        items = enumerate(tree)
+    else:  # state dicts hold host NumPy arrays; numbers and strings are settings, not weights
+        is_float = isinstance(tree, np.ndarray) and np.issubdtype(tree.dtype, np.floating)
+        return [prefix] if is_float and not np.isfinite(tree).all() else []
+    return [name for key, value in items for name in non_finite_entries(value, f"{prefix}/{key}" if prefix else
+                                                                         str(key))]
+
+
+def describe_entries(names, shown=3):
+    """'a, b, c and 4 more' for a message of one line."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def model_from_checkpoint(checkpoint, device="cpu"):

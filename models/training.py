@@ -16,6 +16,10 @@ epoch, a plot, and checkpoints (`last.npz` every epoch and on Ctrl-C, `best.npz`
 A checkpoint holds the weights, the optimizer's momentum buffers, the scheduler's step count, the epoch and the
 number of batches done in it, so `--resume` replays the very same batches the run would have seen (the loader draws
 epoch e's order, crops and flips from seed + e) and ends bitwise where an uninterrupted run would have.
+
+Nothing is lost, nothing is silently wrong: the settings are checked before any image is loaded; the run folder is
+locked, checked writable and cleaned of orphan temporary files first (runfolder.py); a checkpoint whose weights or
+BatchNorm buffers went non-finite is never written over a good one; `--resume` repairs the folder from last.npz.
 """
 import math
 import signal
@@ -32,10 +36,11 @@ from tqdm import tqdm
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 import tinygrad_bn.optim as optim
-from models.catsdogs_net import DEFAULT_WIDTHS, CatsDogsNet, scale_initial_weights
-from models.checkpoint import (CatsDogsError, checkpoint_contents, load_checkpoint, load_data, resolve_device,
-                               restore_training_state)
-from models.reports import evaluate_model, plot_curves, write_metrics_csv
+from .catsdogs_net import DEFAULT_WIDTHS, CatsDogsNet, scale_initial_weights
+from .checkpoint import (CatsDogsError, checkpoint_contents, describe_entries, load_checkpoint, load_data,
+                         non_finite_entries, resolve_device, restore_training_state)
+from .reports import evaluate_model, plot_curves, write_metrics_csv
+from .runfolder import RunFolder, check_free_space, repair_run_folder
 from tinygrad_bn.data import DataLoader, channel_stats, train_val_split
 
 # The default recipe: VGG-style net with BN, 60x60 crops of 68x68 images, SGD with Nesterov momentum and a
@@ -45,7 +50,10 @@ from tinygrad_bn.data import DataLoader, channel_stats, train_val_split
 EPOCHS = 5
 BATCH_SIZE = 64
 LR = 0.1  # the peak of the one-cycle schedule
-MOMENTUM = 0.9
+# The one-cycle schedule moves momentum against the lr: from MOMENTUM down by MOMENTUM_DIP while the lr warms up,
+# and back while it anneals (Smith's 0.95 -> 0.85 -> 0.95). Under the constant schedule momentum stays at MOMENTUM.
+MOMENTUM = 0.95
+MOMENTUM_DIP = 0.1
 WEIGHT_DECAY = 5e-4
 IMAGE_SIZE = 60
 VAL_FRACTION = 0.1
@@ -62,7 +70,7 @@ class TrainConfig:
     batch_size: int = BATCH_SIZE
     lr: float = LR
     schedule: str = "onecycle"  # or "constant": lr stays at `lr` (handy in studies)
-    momentum: float = MOMENTUM
+    momentum: float = MOMENTUM  # the peak of the momentum cycle under "onecycle"; 0: plain SGD
     nesterov: bool = True
     weight_decay: float = WEIGHT_DECAY
     label_smoothing: float = 0.0
@@ -79,33 +87,60 @@ class TrainConfig:
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite: training stopped and the last good checkpoint was left untouched."""
+    """The loss, or the weights, became NaN or infinite: training stopped and the last good checkpoint was left
+    untouched."""
 
 
 def check_settings(config):
-    """Refuse settings that cannot work, with a message that names them."""
-    pools = sum(width == "M" for width in config.widths)
-    problems = [
-        f"{name} must be at least {minimum}, got {getattr(config, name)}"
-        for name, minimum in (("epochs", 1), ("batch_size", 1), ("image_size", 2 ** pools), ("workers", 0))
-        if getattr(config, name) < minimum
-    ]
-    if not 0 <= config.val_fraction < 1:
-        problems.append(f"val_fraction must be in [0, 1), got {config.val_fraction}")
-    if config.lr <= 0:
-        problems.append(f"lr must be positive, got {config.lr}")
+    """Refuse settings that cannot work, with a message that names them (before any image is loaded)."""
+    problems = setting_problems(config)
     if problems:
         raise CatsDogsError("; ".join(problems))
+
+
+def setting_problems(config):
+    """One line per setting of `config` that would crash the run or silently do something else than asked."""
+    pools = sum(width == "M" for width in config.widths)
+    minimums = (("epochs", 1), ("batch_size", 1), ("image_size", 2 ** pools), ("workers", 0), ("seed", 0),
+                ("limit", 2))
+    problems = [f"{name} must be at least {minimum}, got {getattr(config, name)}" for name, minimum in minimums
+                if getattr(config, name) is not None and getattr(config, name) < minimum]
+    # `not a <= x < b` is also true for NaN, which every comparison rejects
+    intervals = (("val_fraction", 0, 1), ("momentum", 0, 1), ("label_smoothing", 0, 1),
+                 ("weight_decay", 0, math.inf))
+    problems += [f"{name} must be in [{low}, {high}), got {getattr(config, name)}" for name, low, high in intervals
+                 if not low <= getattr(config, name) < high]
+    if not 0 < config.lr < math.inf:
+        problems.append(f"lr must be a positive finite number, got {config.lr}")
+    if not all(width == "M" or (isinstance(width, int) and width >= 1) for width in config.widths):
+        problems.append(f"widths must be positive numbers of channels or M, got {','.join(map(str, config.widths))}")
+    if config.bn and not problems:
+        problems += batch_norm_problems(config)
+    return problems
+
+
+def batch_norm_problems(config):
+    """Training-mode BatchNorm needs two or more values per channel; the last pooled maps may hold one pixel."""
+    side = config.image_size
+    for width in config.widths:
+        side = side // 2 if width == "M" else side
+    if config.batch_size * side * side < 2:
+        return [f"batch_size {config.batch_size} with image_size {config.image_size} leaves BatchNorm one value per "
+                f"channel after the last pooling ({side}x{side} maps): use a larger batch or image"]
+    return []
 
 
 def train(config, on_step=None, log=print, progress_bar=True):
     """Train (or, with config.resume, continue training) and return the history: one dict per finished epoch.
 
     on_step(StepInfo) is called after every optimizer step; raising KeyboardInterrupt from it stops the run as
-    Ctrl-C does (last.npz saved, then re-raised). A NaN/inf loss raises NonFiniteLossError; a bad data folder or
-    checkpoint raises CatsDogsError. `log` receives the per-epoch lines; progress bars go to stderr.
+    Ctrl-C does (last.npz saved, then re-raised). A NaN/inf loss or non-finite weights raise NonFiniteLossError;
+    a bad data folder or checkpoint, a run folder that can't be written or that another training holds, raise
+    CatsDogsError. `log` receives the per-epoch lines; progress bars go to stderr.
     """
-    return Trainer(config, on_step, log, progress_bar).run()
+    check_settings(config)
+    with RunFolder(config.out, log):  # locked for the whole run; checked writable before any data is loaded
+        return Trainer(config, on_step, log, progress_bar).run()
 
 
 class Trainer:
@@ -125,10 +160,18 @@ class Trainer:
         tg.manual_seed(config.seed)
         self.config = config = self.load_data(config, checkpoint)
         self.build_model_and_optimizer(config)
+        check_free_space(self.out, self.checkpoint_bytes())
         self.progress = Progress(history=[])
+        self.saved = "no checkpoint was written yet"  # what last.npz holds, for the messages when a run fails
         if checkpoint is not None:
+            self.check_resumable(checkpoint)
             restore_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
+            history_repaired = repair_run_folder(self.out, checkpoint, log)
             self.progress = Progress(**checkpoint["progress"])
+            if Path(checkpoint["path"]).resolve() == (self.out / "last.npz").resolve():
+                self.saved = self.describe_progress()
+            if history_repaired:
+                self.save(self.out / "last.npz")
             if checkpoint["num_images"] != self.num_images:
                 log(f"warning: the data folder held {checkpoint['num_images']} images when the run started and "
                     f"holds {self.num_images} now: the split and the batches differ from the original run's")
@@ -136,6 +179,30 @@ class Trainer:
                 log(f"resuming {checkpoint['path']}: epoch {self.progress.epoch + 1}/{config.epochs}, "
                     f"{self.progress.step} of {len(self.train_loader)} batches done")
         self.ctrl_c = CtrlC()
+
+    def check_resumable(self, checkpoint):
+        """Refuse to continue a run on other classes, or from weights that already went non-finite."""
+        if list(checkpoint["classes"]) != list(self.classes):
+            raise CatsDogsError(f"{self.config.data} has the classes {self.classes}, but {checkpoint['path']} was "
+                                f"trained on {checkpoint['classes']}: resume with its own data folder "
+                                f"({checkpoint['config']['data']}), or start a new run")
+        bad = non_finite_entries({"model": checkpoint["model"], "optimizer": checkpoint["optimizer"]})
+        if bad:
+            raise CatsDogsError(f"{checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): it "
+                                f"cannot be resumed; start again with a lower --lr")
+
+    def checkpoint_bytes(self):
+        """About the size of one checkpoint: the weights and buffers, and as many momentum buffers."""
+        return 2 * sum(array.nbytes for array in self.model.state_dict().values()) + 2 ** 16
+
+    def position(self):
+        """Where the run is, in the words of the messages: 'the end of epoch 2' or 'epoch 3, batch 5'."""
+        epoch, step = self.progress.epoch, self.progress.step
+        return f"the end of epoch {epoch}" if step == 0 and epoch > 0 else f"epoch {epoch + 1}, batch {step}"
+
+    def describe_progress(self):
+        """What a last.npz written now holds."""
+        return f"{self.out / 'last.npz'} holds the state at {self.position()}"
 
     def load_data(self, config, checkpoint):
         """The images, the split, the normalisation statistics and the two loaders; returns the config with the
@@ -164,12 +231,15 @@ class Trainer:
         self.model = CatsDogsNet(bn=config.bn, widths=config.widths, num_classes=len(self.classes))
         scale_initial_weights(self.model, config.init_scale)
         self.model.to(self.device)
+        # Nesterov looks one momentum step ahead: without momentum (0: plain SGD) there is nothing to look at
         self.optimizer = optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
-                                   nesterov=config.nesterov, weight_decay=config.weight_decay)
+                                   nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
         self.scheduler = None
         if config.schedule == "onecycle":  # stepped after every batch
             total_steps = config.epochs * len(self.train_loader)
-            self.scheduler = optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=config.lr, total_steps=total_steps)
+            self.scheduler = optim.lr_scheduler.OneCycleLR(
+                self.optimizer, max_lr=config.lr, total_steps=total_steps, cycle_momentum=config.momentum > 0,
+                max_momentum=config.momentum, base_momentum=max(config.momentum - MOMENTUM_DIP, 0.0))
         elif config.schedule != "constant":
             raise ValueError(f"schedule must be 'onecycle' or 'constant', got {config.schedule!r}")
 
@@ -226,10 +296,8 @@ class Trainer:
         loss = F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
-            last = self.out / "last.npz"
-            kept = f"{last} still holds the last good state" if last.exists() else "no checkpoint was written yet"
             raise NonFiniteLossError(f"the loss became {loss_value} at epoch {progress.epoch + 1}, batch "
-                                     f"{progress.step + 1} (lr {lr:.4g}): stopped without saving; {kept}. "
+                                     f"{progress.step + 1} (lr {lr:.4g}): stopped without saving; {self.saved}. "
                                      f"Try a lower --lr.")
         loss.backward()
         optimizer.step()
@@ -249,11 +317,17 @@ class Trainer:
                                   self.model))
 
     def finish_epoch(self):
-        """Validate; record the epoch; write last.npz (and best.npz at a new best), the CSV and the plot."""
+        """Validate; record the epoch; write last.npz (and best.npz at a new best), the CSV and the plot.
+
+        last.npz is written first: it is the commit point from which --resume repairs the other files. From the
+        recording of the epoch to the last write, Ctrl-C waits, as inside a step: an interruption between
+        recording the epoch and moving on to the next would save it twice into the history.
+        """
         progress, start = self.progress, time.perf_counter()
         val = None
         if len(self.val_loader.indices):
             val = evaluate_model(self.model, self.val_loader, self.classes, progress_bar=self.progress_bar)
+        self.ctrl_c.in_step = True
         row = {
             "epoch": progress.epoch + 1,
             "train_loss": progress.loss_sum / progress.seen,
@@ -272,8 +346,8 @@ class Trainer:
         self.save(self.out / "last.npz")
         if is_best:
             self.save(self.out / "best.npz")
-        write_metrics_csv(self.out / "metrics.csv", progress.history)
-        plot_curves(self.out / "curves.png", progress.history)
+        self.write_reports()
+        self.ctrl_c.end_step()
 
         line = (f"epoch {row['epoch']}/{self.config.epochs}: train loss {row['train_loss']:.4f} "
                 f"acc {row['train_accuracy']:.4f}")
@@ -281,9 +355,30 @@ class Trainer:
             line += f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" + (" (best)" if is_best else "")
         self.log(line + f" | {row['seconds']:.1f} s, {row['images_per_s']:.0f} images/s")
 
+    def write_reports(self):
+        """metrics.csv and curves.png from the history (so they always agree with last.npz's)."""
+        try:
+            write_metrics_csv(self.out / "metrics.csv", self.progress.history)
+            plot_curves(self.out / "curves.png", self.progress.history)
+        except OSError as error:
+            raise CatsDogsError(f"could not write metrics.csv or curves.png in {self.out}: "
+                                f"{error.strerror or error}; {self.saved}") from None
+
     def save(self, path):
-        tg.save(checkpoint_contents(self.model, self.optimizer, self.scheduler, asdict(self.config),
-                                    asdict(self.progress), self.classes, self.mean, self.std, self.num_images), path)
+        """Write a checkpoint of the run as it is now, unless its weights went non-finite: a good file is never
+        overwritten by a bad one (the loss can stay finite while a BatchNorm running variance overflows)."""
+        contents = checkpoint_contents(self.model, self.optimizer, self.scheduler, asdict(self.config),
+                                       asdict(self.progress), self.classes, self.mean, self.std, self.num_images)
+        bad = non_finite_entries({"model": contents["model"], "optimizer": contents["optimizer"]})
+        if bad:
+            raise NonFiniteLossError(f"the weights became non-finite by {self.position()} ({describe_entries(bad)}): "
+                                     f"{path} was not written; {self.saved}. Try a lower --lr.")
+        try:
+            tg.save(contents, path)
+        except OSError as error:
+            raise CatsDogsError(f"could not save {path}: {error.strerror or error}; {self.saved}") from None
+        if path == self.out / "last.npz":
+            self.saved = self.describe_progress()
 
 
 @dataclass

@@ -303,10 +303,10 @@ def test_checkpoint_errors(tmp_path, capsys):
     assert_one_line_error(capsys, code, "checkpoint not found")
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not really a zip file")
     code = main(["predict", "--checkpoint", str(tmp_path / "corrupt.npz"), str(tmp_path)])
-    assert_one_line_error(capsys, code, "cannot read checkpoint")
+    assert_one_line_error(capsys, code, "not a tinygrad_bn checkpoint", "damaged or truncated .npz archive")
     tg.save({"weights": np.zeros(3)}, tmp_path / "other.npz")
     code = main(["predict", "--checkpoint", str(tmp_path / "other.npz"), str(tmp_path)])
-    assert_one_line_error(capsys, code, "is not a catsdogs checkpoint")
+    assert_one_line_error(capsys, code, "not a tinygrad_bn checkpoint", "without the catsdogs format tag")
 
 
 @needs_data

@@ -6,18 +6,28 @@
 
 Every layout gives the same answer: sorted paths, int64 labels and sorted class names, so label k means classes[k]
 and "cat" is 0, "dog" is 1 whichever layout the images came in. Nothing is decoded here (see images.py): files whose
-names do not look like labelled images (Thumbs.db, README.txt, ...) are listed in `ignored` with the reason.
+names do not look like labelled images (Thumbs.db, README.txt, ...) are listed in `ignored` with the reason, and
+so are symbolic links that lead nowhere (dangling, or a loop), which are also named in a SkippedImagesWarning.
+
+A folder with class folders and, at its root, files named like Kaggle's (sample.1.jpg) matches two layouts: the
+class folders win, as in torchvision's ImageFolder, which ignores root files; a LayoutWarning says so.
 """
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tinygrad_bn.data.images import is_image_name
+from tinygrad_bn.data.cache import SkippedImagesWarning
+from tinygrad_bn.data.images import broken_link_reason, is_image_name
 
 DEFAULT_DATA_DIR = "data/dogs-vs-cats"
 DATA_ENV_VAR = "TINYGRAD_BN_DATA"
+
+
+class LayoutWarning(UserWarning):
+    """The folder matches two layouts; the message says which one was used."""
 
 
 @dataclass
@@ -65,9 +75,18 @@ def find_images(root):
     if root.name == "PetImages":
         return _class_folders(root, root, "petimages")
     files, folders = _visible_entries(root)
-    if any(name.count(".") >= 2 and is_image_name(name) for name in files):
+    kaggle_names = [name for name in files if name.count(".") >= 2 and is_image_name(name)]
+    if not kaggle_names:
+        return _class_folders(root, root, "class-folders")
+    try:
+        found = _class_folders(root, root, "class-folders")
+    except ValueError:  # fewer than two class folders with images: the root files are the dataset
         return _kaggle(root, files)
-    return _class_folders(root, root, "class-folders")
+    warnings.warn(f"{root} matches two layouts: class folders {found.classes} and {len(kaggle_names)} files named "
+                  f"like Kaggle's at its root (e.g. {kaggle_names[0]}); using the class folders and ignoring the root "
+                  f"files, as torchvision's ImageFolder does", LayoutWarning, stacklevel=2)
+    found.ignored += [(str(root / name), "a file at the root of a class-folder dataset") for name in files]
+    return found
 
 
 def _visible_entries(folder):
@@ -76,8 +95,15 @@ def _visible_entries(folder):
     for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
         if entry.name.startswith("."):
             continue
-        (folders if entry.is_dir() else files).append(entry.name)
+        (folders if _is_dir(entry) else files).append(entry.name)
     return files, folders
+
+
+def _is_dir(entry):
+    try:
+        return entry.is_dir()
+    except OSError:  # a symbolic link loop: not a folder; listed as a file, then skipped as a broken link
+        return False
 
 
 def _kaggle(root, files):
@@ -88,6 +114,8 @@ def _kaggle(root, files):
             ignored.append((path, "not an image file name"))
         elif name.count(".") < 2:
             ignored.append((path, "no class in the file name (expected e.g. cat.123.jpg)"))
+        elif broken_link_reason(path):
+            ignored.append((path, broken_link_reason(path)))
         else:
             class_of_path[path] = name.split(".", 1)[0]
     return _labelled(root, "kaggle", class_of_path, ignored)
@@ -105,10 +133,12 @@ def _class_folders(root, classes_root, layout):
                 path = os.path.join(dirpath, name)
                 if name.startswith("."):
                     continue
-                if is_image_name(name):
-                    class_of_path[path] = class_name
-                else:
+                if not is_image_name(name):
                     ignored.append((path, "not an image file name"))
+                elif broken_link_reason(path):
+                    ignored.append((path, broken_link_reason(path)))
+                else:
+                    class_of_path[path] = class_name
     return _labelled(root, layout, class_of_path, ignored)
 
 
@@ -125,4 +155,15 @@ def _labelled(root, layout, class_of_path, ignored):
     index_of = {name: k for k, name in enumerate(classes)}
     paths = sorted(class_of_path, key=lambda path: (index_of[class_of_path[path]], path))
     labels = np.array([index_of[class_of_path[path]] for path in paths], dtype=np.int64)
+    _warn_about_broken_links(ignored)
     return ImageFolder(str(root), layout, paths, labels, classes, ignored)
+
+
+def _warn_about_broken_links(ignored):
+    """Name the links that lead nowhere as the cache names undecodable images: a bad file never stops a run."""
+    broken = [(path, reason) for path, reason in ignored if "symbolic link" in reason]
+    if broken:
+        shown = "; ".join(f"{path} ({reason})" for path, reason in broken[:5])
+        more = f"; and {len(broken) - 5} more" if len(broken) > 5 else ""
+        warnings.warn(f"skipped {len(broken)} files that cannot be opened: {shown}{more}", SkippedImagesWarning,
+                      stacklevel=3)

@@ -67,6 +67,18 @@ def read_image(path, size):
 
 
 def _describe(path, error):
-    if os.path.isfile(path) and os.path.getsize(path) == 0:
-        return "empty file"
-    return f"{type(error).__name__}: {error}"
+    return broken_link_reason(path) or ("empty file" if os.path.isfile(path) and os.path.getsize(path) == 0
+                                        else f"{type(error).__name__}: {error}")
+
+
+def broken_link_reason(path):
+    """Why `path` is a symbolic link that leads to no file ("dangling ...", "... loop"), or None."""
+    if not os.path.islink(path):
+        return None
+    try:
+        os.stat(path)  # follows the links to the end
+    except FileNotFoundError:
+        return f"dangling symbolic link to {os.readlink(path)}"
+    except OSError as error:  # ELOOP: the links lead back to themselves
+        return f"symbolic link that cannot be followed: {error.strerror}"
+    return None

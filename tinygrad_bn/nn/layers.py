@@ -8,12 +8,8 @@ import math
 from ..tensor import float32, int64, zeros
 from . import functional as F
 from . import init
+from .functional.conv import pair
 from .module import Module, Parameter
-
-
-def _pair(value):
-    """2 -> (2, 2); (2, 3) stays (2, 3): the (height, width) form of a kernel size, stride or padding."""
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 def _empty_parameter(shape, device, dtype):
@@ -75,9 +71,9 @@ class Conv2d(Module):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = _pair(padding)
+        self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
+        self.stride = pair(stride, "Conv2d: stride")
+        self.padding = pair(padding, "Conv2d: padding")
         _add_weight_and_bias(self, (out_channels, in_channels) + self.kernel_size, bias, device, dtype)
 
     def reset_parameters(self):
@@ -166,7 +162,8 @@ class _BatchNorm(Module):
         # Batch statistics in training, and in eval too when there are no running statistics to use.
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         # Pass the buffers only where they are used (eval) or updated (training and tracking): a module that
-        # tracks nothing must not have them updated.
+        # tracks nothing must not have them updated. In training, F.batch_norm updates them in place with this
+        # batch's statistics: running = (1 - average_factor) * running + average_factor * batch_stat.
         pass_buffers = not self.training or self.track_running_stats
         return F.batch_norm(
             input,
@@ -201,10 +198,17 @@ class BatchNorm2d(_BatchNorm):
 
 
 class ReLU(Module):
-    """relu(x) = max(x, 0)."""
+    """relu(x) = max(x, 0). `inplace=True` is accepted and computed out of place (see nn/functional/activation.py)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, input):
         return F.relu(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class _Pool2d(Module):
@@ -263,17 +267,42 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Dropout(Module):
-    """Training: zero each element with probability p and scale the rest by 1/(1-p). Eval: identity."""
+class Unflatten(Module):
+    """Split dim `dim` into `unflattened_size`: Unflatten(1, (C, H, W)) turns (N, C*H*W) into (N, C, H, W)."""
 
-    def __init__(self, p=0.5):
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, input):
+        dim = self.dim % input.ndim
+        return input.reshape(input.shape[:dim] + self.unflattened_size + input.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Dropout(Module):
+    """Training: zero each element with probability p and scale the rest by 1/(1-p). Eval: identity.
+    `inplace=True` is accepted and computed out of place (see nn/functional/activation.py)."""
+
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
         self.p = p
+        self.inplace = inplace
 
     def forward(self, input):
         return F.dropout(input, self.p, self.training)
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Training: zero whole channels of (N, C, H, W) input with probability p, scale the rest by 1/(1-p)."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training)
