@@ -42,11 +42,11 @@ import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
 import tinygrad_bn.nn.functional as F
 import tinygrad_bn.optim as optim
-from models.bn_study_plots import draw_plots
-from models.bn_study_report import markdown
-from models.catsdogs_net import CatsDogsNet, scale_initial_weights
-from models.reports import evaluate_model
-from models.training import MOMENTUM, WEIGHT_DECAY
+from .bn_study_plots import draw_plots
+from .bn_study_report import markdown
+from .catsdogs_net import CatsDogsNet, scale_initial_weights
+from .reports import evaluate_model
+from .training import MOMENTUM, WEIGHT_DECAY
 from tinygrad_bn.data import DataLoader, cache_size, channel_stats, load_dataset, resolve_data_dir, train_val_split
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from models.bn_study_report import CHANCE, Results, case_order, final_accuracy, scale_name, val_curve
+from .bn_study_report import CHANCE, Results, case_order, final_accuracy, scale_name, val_curve
 
 BN_COLOR, NO_BN_COLOR = "tab:blue", "tab:red"
 DPI = 80  # sharp enough on screen; noisy per-step curves make large PNGs

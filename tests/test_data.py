@@ -176,18 +176,15 @@ def test_cache_is_reused_and_rebuilt_when_a_file_changes(tmp_path, monkeypatch):
 
 
 def test_default_cache_dir(tmp_path, monkeypatch):
+    """The user's cache folder, never the data folder unless asked ($TINYGRAD_BN_CACHE or --cache-dir)."""
     monkeypatch.delenv("TINYGRAD_BN_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
-    assert default_cache_dir(tmp_path) == tmp_path / ".tinygrad_bn_cache"
-    read_only = tmp_path / "shared"
-    read_only.mkdir()
-    read_only.chmod(0o555)
-    try:
-        assert default_cache_dir(read_only) == tmp_path / "home-cache" / "tinygrad_bn"
-    finally:
-        read_only.chmod(0o755)
+    assert default_cache_dir(tmp_path) == tmp_path / "home-cache" / "tinygrad_bn"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "tinygrad_bn"
     monkeypatch.setenv("TINYGRAD_BN_CACHE", str(tmp_path / "mine"))
-    assert default_cache_dir(read_only) == tmp_path / "mine"
+    assert default_cache_dir(tmp_path) == tmp_path / "mine"
 
 
 # ---- split -----------------------------------------------------------------------------------------------------

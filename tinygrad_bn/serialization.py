@@ -10,6 +10,10 @@ pickled (np.load(allow_pickle=False)), so opening a checkpoint cannot run code.
 
 Atomic write. The file is first written under a temporary name in the same folder, flushed to disk, then renamed
 onto `path` with os.replace, which is atomic: a crash or an error mid-write leaves the previous file intact.
+
+safetensors. A path ending in `.safetensors` is written and read with the `safetensors` package instead (an
+optional extra: `pip install safetensors`): a flat dict name -> array, such as a state_dict, that PyTorch and other
+frameworks read with `safetensors.torch.load_file` (and write with `save_file`, which `load` reads back).
 """
 import json
 import os
@@ -24,18 +28,30 @@ STRUCTURE_KEY = "__structure__"
 SEPARATOR = "/"
 # Names np.savez takes as its own keyword arguments, so they can't name an array.
 _RESERVED_NAMES = {STRUCTURE_KEY, "file", "args", "allow_pickle"}
+SAFETENSORS_SUFFIX = ".safetensors"
 
 
 def save(obj, path):
-    """Write `obj` (nested dicts/lists/tuples of arrays, Tensors, numbers, strings, None) to `path` as .npz."""
+    """Write `obj` (nested dicts/lists/tuples of arrays, Tensors, numbers, strings, None) to `path` as .npz,
+    or a flat dict name -> array/Tensor (a state_dict) as safetensors when `path` ends in .safetensors."""
     path = os.fspath(path)
+    if path.endswith(SAFETENSORS_SUFFIX):
+        data = _safetensors().save(_flat_arrays(obj, path))
+        _write_atomically(path, lambda file: file.write(data))
+        return
     arrays = {}
     structure = _encode(obj, [], arrays)
+    _write_atomically(path, lambda file: np.savez(file, allow_pickle=False,
+                                                  **{STRUCTURE_KEY: np.array(json.dumps(structure))}, **arrays))
+
+
+def _write_atomically(path, write):
+    """Call write(file) on a temporary file next to `path`, flush it to disk, then rename it onto `path`."""
     folder, name = os.path.split(os.path.abspath(path))
     temp_path = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(temp_path, "xb") as file:
-            np.savez(file, allow_pickle=False, **{STRUCTURE_KEY: np.array(json.dumps(structure))}, **arrays)
+            write(file)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the rename makes them the checkpoint
         os.replace(temp_path, path)
@@ -48,13 +64,42 @@ def save(obj, path):
 def load(path):
     """Read a file written by `save`: the original nesting, with arrays as host NumPy arrays.
 
-    A plain .npz written by np.savez (no structure entry) loads as a dict name -> array.
+    A plain .npz written by np.savez (no structure entry) loads as a dict name -> array, and so does a .safetensors
+    file.
     """
+    if os.fspath(path).endswith(SAFETENSORS_SUFFIX):
+        return _safetensors().load_file(os.fspath(path))
     with np.load(os.fspath(path), allow_pickle=False) as archive:
         if STRUCTURE_KEY not in archive.files:
             return {name: archive[name] for name in archive.files}
         structure = json.loads(archive[STRUCTURE_KEY].item())
         return _decode(structure, archive)
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError("saving or loading .safetensors files needs the safetensors package: pip install "
+                          'safetensors (or pip install -e ".[safetensors]")') from None
+    return safetensors.numpy
+
+
+def _flat_arrays(obj, path):
+    """safetensors holds one flat dict of str -> array: check that `obj` is one, and make its values NumPy arrays."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"save: {path} is a .safetensors file, which holds a dict name -> array (a state_dict), "
+                        f"not a {type(obj).__name__}; use a .npz path for checkpoints with nesting")
+    arrays = {}
+    for key, value in obj.items():
+        if isinstance(value, Tensor):
+            value = value.numpy()
+        if not isinstance(key, str) or not (isinstance(value, (np.ndarray, np.generic)) or is_cupy_array(value)):
+            raise TypeError(f"save: {path} is a .safetensors file, which holds str -> array only; got "
+                            f"{key!r} -> {type(value).__name__}; use a .npz path for checkpoints with nesting")
+        # safetensors copies raw bytes, so C order (np.ascontiguousarray would turn a 0-d array into 1-d)
+        arrays[key] = np.asarray(to_numpy(value), order="C")
+    return arrays
 
 
 def _encode(obj, keys, arrays):

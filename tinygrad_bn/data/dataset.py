@@ -31,7 +31,8 @@ def load_dataset(root, size, cache_dir=None, limit=None, seed=0, workers=None, p
     """Find the images under `root`, decode them to size x size RGB once (cached on disk) and return a Dataset.
 
     `limit` keeps a seeded, class-balanced subset of that many images (quick experiments, tests, benchmarks).
-    `cache_dir` defaults to <root>/.tinygrad_bn_cache if writable, else ~/.cache/tinygrad_bn ($TINYGRAD_BN_CACHE).
+    `cache_dir` defaults to the user cache folder: $TINYGRAD_BN_CACHE, else $XDG_CACHE_HOME/tinygrad_bn, else
+    ~/.cache/tinygrad_bn (see cache.default_cache_dir).
     """
     folder = find_images(root)
     if limit is not None:

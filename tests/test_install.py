@@ -1,0 +1,44 @@
+"""A non-editable install holds tinygrad_bn and the program as tinygrad_bn_models, never a top-level `models`."""
+import ast
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_program_imports_itself_relatively():
+    """Installed, models/ is tinygrad_bn_models: an absolute `models.` import there would fail outside the repo."""
+    offenders = []
+    for path in sorted((REPO / "models").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            if any(name == "models" or name.startswith("models.") for name in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, f"use relative imports (from .checkpoint import ...) in models/: {offenders}"
+
+
+@pytest.mark.slow
+def test_the_wheel_has_no_generic_top_level_package(tmp_path):
+    pytest.importorskip("setuptools", reason="building the wheel offline needs setuptools in this environment")
+    source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info next to the sources
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for folder in ("tinygrad_bn", "models"):
+        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                           "-w", str(tmp_path / "dist"), str(source)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {"tinygrad_bn", "tinygrad_bn_models"}
+    assert "tinygrad_bn_models/catsdogs.py" in names and "tinygrad_bn/onnx.py" in names
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "catsdogs = tinygrad_bn_models.catsdogs:main" in entry_points
