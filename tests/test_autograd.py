@@ -514,3 +514,24 @@ def test_cat_and_stack_errors():
     with pytest.raises(IndexError):
         tg.stack([a, a], dim=3)
     assert tg.stack([a, a], dim=-3).shape == (2, 2, 3)
+
+
+def test_changing_a_saved_output_in_place_is_detected():
+    """Exp saves its output, not its input: a change of y before backward would give a wrong gradient silently."""
+    x = tg.randn(3, requires_grad=True)
+    y = x.exp()
+    with tg.no_grad():
+        y[0] = 5.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation: a tensor saved by Exp"):
+        y.sum().backward()
+
+
+def test_an_optimizer_step_between_forward_and_backward_is_detected():
+    import tinygrad_bn.optim as optim
+
+    w, x = tg.randn(3, requires_grad=True), tg.randn(3)
+    first, second = (w * x).sum(), (w * x).sum()
+    first.backward()
+    optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="a tensor saved by Mul is at version 1"):
+        second.backward()

@@ -105,8 +105,10 @@ class Function:
         if is_grad_enabled() and any(fn.needs_grad):
             fn.parents = tuple(_parent_node(t) for t in inputs)
             fn.input_specs = tuple((t.array.shape, t.array.dtype) for t in inputs)
+            # Inputs, and the output (Exp, Tanh, Sigmoid... save it), whose array a backward will read again.
             saved_ids = {id(array) for array in fn.saved}
-            fn.saved_versions = tuple((t._version, t._version.value) for t in inputs if id(t.array) in saved_ids)
+            fn.saved_versions = tuple((t._version, t._version.value) for t in (*inputs, out)
+                                      if id(t.array) in saved_ids)
             out.requires_grad = True
             out.grad_fn = fn
         return out
@@ -154,7 +156,8 @@ def backward(root, grad, retain_graph=False):
     """Propagate `grad` = dL/d(root) to every leaf tensor that requires grad, accumulating into `leaf.grad`."""
     start = root.grad_fn if root.grad_fn is not None else root
     # pending[node] = the sum, so far, of dL/d(node's output) over the uses of that output already visited.
-    # Keyed by id(): Tensors compare elementwise (==), so they cannot be dictionary keys themselves.
+    # Keyed by id(): Tensors compare elementwise (==), which makes them poor dictionary keys, and Functions and
+    # leaf Tensors share this one dictionary.
     pending = {id(start): grad}
     for node in reversed(topological_order(start)):
         grad = pending.pop(id(node), None)
@@ -188,9 +191,9 @@ def _check_saved_versions(fn):
     for counter, value in fn.saved_versions:
         if counter.value != value:
             raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"an input of {type(fn).__name__} is at version {counter.value}; expected version {value} instead. "
-                "Change a copy (x = x.clone()) instead of the tensor itself, or make the change after backward().")
+                "one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"a tensor saved by {type(fn).__name__} is at version {counter.value}; expected version {value} "
+                "instead. Change a copy (x = x.clone()) instead of the tensor itself, or make the change after backward().")
 
 
 def _accumulate(leaf, grad):

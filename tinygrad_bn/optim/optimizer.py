@@ -66,6 +66,8 @@ class Optimizer:
                 if p.grad is None:
                     continue
                 yield group, p.array, p.grad.array, self.state.setdefault(id(p), {})
+                # The caller has now updated p.array in place: a graph that saved p must not backward through it.
+                p._version.value += 1
 
     def step(self, closure=None):
         """Update every parameter that has a gradient. `closure`, if given, recomputes and returns the loss."""

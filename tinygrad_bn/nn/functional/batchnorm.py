@@ -31,8 +31,9 @@ from ...tensor import Tensor
 
 class BatchNorm(Function):
     def forward(self, x, gamma, beta, *, mean, var, eps, training):
-        """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training mean and var are the batch's own
-        statistics (computed by batch_norm() below, so backward differentiates through them), else the running ones."""
+        """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, mean and var are the batch's own
+        statistics, computed by batch_norm() below and passed in as plain arrays: the closed-form backward accounts for
+        their dependence on x. In eval they are the running statistics, constants."""
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + eps)
         x_hat, y = normalize(channel_rows(x), mean, inv_std, gamma, beta)
@@ -66,11 +67,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     dtype, xp = x.dtype, get_array_module(x)
     if training:
         mean, var = row_mean_var(channel_rows(x))
-        m = x.size // C
-        if running_mean is not None:
-            _update_running(_raw(running_mean), mean, momentum)
-        if running_var is not None:
-            _update_running(_raw(running_var), var * (m / (m - 1)), momentum)  # the running estimate is unbiased
     else:
         mean, var = _raw(running_mean).astype(dtype, copy=False), _raw(running_var).astype(dtype, copy=False)
     # The fused op always takes gamma and beta: constants 1 and 0 when the layer has none (affine=False).
@@ -78,7 +74,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     beta = bias if bias is not None else Tensor._wrap(xp.zeros(C, dtype=dtype))
     if gamma.dtype != dtype or beta.dtype != dtype:  # float32 parameters with float64 data: one dtype throughout
         gamma, beta = gamma.astype(dtype), beta.astype(dtype)
-    return BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training)
+    out = BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training)
+    if training:  # after the op succeeded, so that an error leaves the running statistics as they were
+        m = x.size // C
+        if running_mean is not None:
+            _update_running(_raw(running_mean), mean, momentum)
+        if running_var is not None:
+            _update_running(_raw(running_var), var * (m / (m - 1)), momentum)  # the running estimate is unbiased
+    return out
 
 
 def _update_running(running, batch_stat, momentum):
