@@ -1,7 +1,14 @@
 """Training-step benchmark: tinygrad_bn against PyTorch on the same weights, the same batch, in one process.
 
-    python benchmarks/step.py                       # CPU: step, per-layer, BN analytic vs composed, memory, floor
+    python benchmarks/step.py                       # CPU: step, inference, per-layer, BN analytic vs composed,
+                                                    # memory, floor; batches 64 and 16 (inference: 64 and 1)
     python benchmarks/step.py --device cuda --batch-sizes 64 256
+    bash benchmarks/blas_configs.sh --repeats 9     # the same benchmark twice: as configured, and with
+                                                    # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for that command
+
+The header says which BLAS ran: NumPy's OpenBLAS picks its kernels ("architecture": Haswell = AVX2, SkylakeX =
+AVX-512 ...) from the processor, unless OPENBLAS_CORETYPE names one, so the same machine can run at different GEMM
+rates depending on the environment. Inference = eval mode under no_grad, forward only.
 
 The reference CNN: conv3x3 (no bias) + BatchNorm2d + ReLU blocks with channels 32, 32, pool, 64, 64, pool, 128,
 128, pool, 256, global average pooling, Linear(256, 2); cross-entropy; SGD with momentum 0.9. One step =
@@ -82,6 +89,12 @@ class Timer:
 
 def alternate(timer, fns, repeats, warmup=2):
     """Median seconds of each function, run alternately so drift in the machine hits all of them alike."""
+    return {name: median for name, (_, median) in alternate_stats(timer, fns, repeats, warmup).items()}
+
+
+def alternate_stats(timer, fns, repeats, warmup=2):
+    """(minimum, median) seconds of each function, run alternately: on a busy machine the minimum shows what the
+    code can do, the median what it usually does."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -89,7 +102,7 @@ def alternate(timer, fns, repeats, warmup=2):
     for _ in range(repeats):
         for name, fn in fns.items():
             times[name].append(timer(fn))
-    return {name: float(np.median(t)) for name, t in times.items()}
+    return {name: (float(np.min(t)), float(np.median(t))) for name, t in times.items()}
 
 
 def make_steps(torch, device, batch, size, seed=0, first_steps=("tinygrad_bn", "torch")):
@@ -131,6 +144,43 @@ def make_steps(torch, device, batch, size, seed=0, first_steps=("tinygrad_bn", "
             fn()
     first = tuple(float(losses[name].item()) if name in losses else None for name in ("tinygrad_bn", "torch"))
     return step, torch_step, first
+
+
+def make_inference(torch, device, batch, size, seed=0):
+    """Twin models in eval mode (running statistics, no graph): a tinygrad_bn forward and a torch forward."""
+    torch.manual_seed(seed)
+    torch_device = "cuda" if device == "cuda" else "cpu"
+    torch_model = reference_cnn(torch.nn).to(torch_device).eval()
+    model = reference_cnn(tnn)
+    model.load_state_dict({k: v.cpu().numpy() for k, v in torch_model.state_dict().items()})
+    model.to(device).eval()
+    x = np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32)
+    tx, X = tg.Tensor(x, device=device), torch.tensor(x, device=torch_device)
+
+    def forward():
+        with tg.no_grad():
+            return model(tx)
+
+    def torch_forward():
+        with torch.no_grad():
+            return torch_model(X)
+
+    difference = float(np.abs(forward().numpy() - torch_forward().cpu().numpy()).max())
+    return forward, torch_forward, difference
+
+
+def blas_info():
+    """Which BLAS NumPy runs, and the OpenBLAS variables of this process's environment (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return {"blas": "unknown (threadpoolctl is not installed)"}
+    blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    info = {f"{lib['internal_api']} {lib.get('version')}": f"kernel {lib.get('architecture', '?')}, "
+            f"{lib.get('num_threads')} threads" for lib in blas}
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        info[name] = os.environ.get(name, "unset")
+    return info
 
 
 def layer_benchmarks(torch, device, timer, repeats):
@@ -217,10 +267,11 @@ def peak_rss_of_steps(framework, steps=20, batch=64, size=64):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 16])
+    parser.add_argument("--inference-batch-sizes", type=int, nargs="+", default=[64, 1])
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["layers", "bn", "memory"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["inference", "layers", "bn", "memory"])
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
 
@@ -234,7 +285,9 @@ def main():
                                                   f"{os.cpu_count()} cores"}
     if args.device == "cuda":
         results["gpu"] = torch.cuda.get_device_name()
+    results["blas"] = blas_info()
     print(f"# tinygrad_bn vs PyTorch {torch.__version__} on {args.device} ({results.get('gpu', results['machine'])})")
+    print("\nNumPy's BLAS: " + "; ".join(f"{k}: {v}" for k, v in results["blas"].items()))
 
     print("\n## Training step (zero_grad + forward + backward + SGD momentum step), median of "
           f"{args.repeats} after warm-up\n")
@@ -253,6 +306,20 @@ def main():
     print(f"\nfloat32 GEMM rate: {rate / 1e9:.0f} GFLOP/s; the conv matrix products of one step need "
           f"{conv_flops(args.batch_sizes[0], args.image_size) / 1e9:.1f} GFLOP, so the floor is "
           f"{results['steps'][0]['gemm_floor_s'] * 1e3:.0f} ms at batch {args.batch_sizes[0]}.")
+
+    if "inference" not in args.skip:
+        print("\n## Inference (eval mode, no_grad, forward only), median of "
+              f"{args.repeats} after warm-up\n")
+        print("| batch | tinygrad_bn ms | PyTorch ms | ratio | max abs difference of the outputs |")
+        print("|---:|---:|---:|---:|---:|")
+        results["inference"] = []
+        for batch in args.inference_batch_sizes:
+            forward, torch_forward, difference = make_inference(torch, args.device, batch, args.image_size)
+            t = alternate(timer, {"tg": forward, "torch": torch_forward}, args.repeats)
+            results["inference"].append(dict(batch=batch, tg_s=t["tg"], torch_s=t["torch"],
+                                             ratio=t["tg"] / t["torch"], max_abs_difference=difference))
+            print(f"| {batch} | {t['tg'] * 1e3:.1f} | {t['torch'] * 1e3:.1f} | {t['tg'] / t['torch']:.2f} | "
+                  f"{difference:.1e} |")
 
     if "layers" not in args.skip:
         print("\n## Single layers, input (64, 32, 64, 64), median ms\n")

@@ -3,7 +3,8 @@
     python -m models.catsdogs train --data ../shared/data/dogs-vs-cats/train --out runs/bn
     python -m models.catsdogs train --resume runs/bn/last.npz          # after Ctrl-C: continues exactly
     python -m models.catsdogs evaluate --checkpoint runs/bn/best.npz --data ../shared/data/dogs-vs-cats/train
-    python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/
+    python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/ --grid photos.png
+    python -m models.catsdogs train --recipe strong --out runs/strong   # ResNet, EMA, mixup, flip averaging
     python -m models.catsdogs export --checkpoint runs/bn/best.npz --onnx catsdogs.onnx   # see export.py
 
 (`catsdogs train ...` once installed with pip). The model is in catsdogs_net.py, the training loop in training.py,
@@ -11,9 +12,12 @@ what a checkpoint holds in checkpoint.py, the metrics, CSV and plot in reports.p
 repair after an interruption in runfolder.py.
 
 Evaluate and predict need nothing but the checkpoint: it carries the image size, the normalisation statistics and
-the class names. Problems a user can fix (a missing folder, a folder with one class, a broken or foreign checkpoint,
-a run folder that can't be written or that another training holds, a failed save) end the program with one line on
-stderr and exit status 2, as do bad flags (argparse's checks, before anything is loaded); a diverging loss, or
+the class names. Evaluate also draws its most confident mistakes and a reliability diagram (figures.py), into the
+checkpoint's run folder unless --figures says where.
+
+Problems a user can fix (a missing folder, a folder with one class, a broken or foreign checkpoint, a run folder that
+can't be written or that another training holds, a failed save) end the program with one line on stderr and exit
+status 2, as do bad flags (argparse's checks, before anything is loaded); a diverging loss, or
 weights that went non-finite, end it with status 1 and leave the last good checkpoint as it was.
 """
 import argparse
@@ -30,8 +34,11 @@ import numpy as np
 from .checkpoint import (CatsDogsError, describe_entries, load_checkpoint, load_data, model_from_checkpoint,
                          non_finite_entries, resolve_device)
 from .export import add_export_parser
-from .reports import evaluate_model, format_report, predict_probabilities
+from .figures import GRID_MAX_IMAGES, load_thumbnails, plot_prediction_grid, write_evaluation_figures
+from .recipes import RECIPES
+from .reports import format_report, metrics_from_outputs, model_outputs, predict_probabilities
 from .runfolder import check_unlocked
+from .catsdogs_net import ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS
 from .training import OUT, NonFiniteLossError, TrainConfig, setting_problems, train
 from tinygrad_bn.data import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
                               train_val_split)
@@ -39,7 +46,7 @@ from tinygrad_bn.data.cache import CACHE_ENV_VAR
 
 # The settings that define a run's recipe: taken from the checkpoint on --resume.
 RECIPE_SETTINGS = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "image_size",
-                   "val_fraction", "limit", "seed", "bn", "widths"]
+                   "val_fraction", "limit", "seed", "bn", "arch", "widths", "blocks", "ema", "mixup", "tta", "recipe"]
 EVAL_BATCH_SIZE = 128
 CACHE_DIR_HELP = (f"folder for the decoded-image cache (default: ${CACHE_ENV_VAR}, else $XDG_CACHE_HOME/tinygrad_bn or "
                   "~/.cache/tinygrad_bn)")
@@ -76,9 +83,9 @@ def train_command(args):
     if not resume and (Path(out) / "last.npz").exists():
         raise CatsDogsError(f"{out} already holds a run (last.npz): continue it with --resume, or pick another --out")
 
-    given = {name: getattr(args, name) for name in RECIPE_SETTINGS if getattr(args, name) is not None}
+    given = given_settings(args)
     if resume:
-        saved = load_checkpoint(resume)["config"]
+        saved = vars(TrainConfig(**load_checkpoint(resume)["config"]))  # with the defaults of settings added since
         for name, value in given.items():
             if value != saved[name]:
                 print(f"note: --{name.replace('_', '-')} {value} ignored: a resumed run keeps its own "
@@ -92,6 +99,16 @@ def train_command(args):
         best = max(history, key=lambda row: row["val_accuracy"])
         print(f"best validation accuracy {best['val_accuracy']:.4f} at epoch {best['epoch']}; "
               f"checkpoints, metrics.csv and curves.png in {out}")
+
+
+def given_settings(args):
+    """The recipe settings given on the command line: a --recipe's preset, overridden by the flags given."""
+    given = {}
+    if args.recipe is not None:
+        given = {**RECIPES[args.recipe], "recipe": args.recipe}
+    given.update({name: getattr(args, name) for name in RECIPE_SETTINGS
+                  if name != "recipe" and getattr(args, name) is not None})
+    return given
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -126,23 +143,41 @@ def evaluate_command(args):
         indices = None
 
     classes = checkpoint["classes"]
-    loader = DataLoader(data.images, labels_in_model_order(data, classes, root), EVAL_BATCH_SIZE, indices=indices,
-                        image_size=checkpoint["image_size"], mean=checkpoint["mean"], std=checkpoint["std"],
-                        device=device)
-    metrics = evaluate_model(model, loader, classes)
+    labels = labels_in_model_order(data, classes, root)
+    loader = DataLoader(data.images, labels, EVAL_BATCH_SIZE, indices=indices, image_size=checkpoint["image_size"],
+                        mean=checkpoint["mean"], std=checkpoint["std"], device=device)
+    tta = args.tta if args.tta is not None else bool(saved.get("tta", False))  # default: as the run validated
+    log_p, loader_labels = model_outputs(model, loader, tta)
+    metrics = metrics_from_outputs(log_p, loader_labels, classes)
     epochs_done = checkpoint["progress"]["epoch"]
     bad = non_finite_entries(checkpoint["model"])
     if bad:
         print(f"warning: {checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): its outputs are "
               f"meaningless", file=sys.stderr)
+    figures = None
+    if not args.no_figures:
+        folder = Path(args.figures or Path(checkpoint["path"]).parent)
+        description = f"{Path(checkpoint['path']).name}, split {split}" + (", flip-averaged" if tta else "")
+        try:
+            figures = write_evaluation_figures(folder, np.exp(log_p), loader_labels, data, loader.indices, classes,
+                                               split, description)
+        except OSError as error:
+            raise CatsDogsError(f"cannot write the figures into {folder}: {error.strerror or error}; choose another "
+                                f"folder with --figures DIR, or --no-figures") from None
     if args.json:
         # strict JSON: a NaN loss becomes null, not the bare NaN that json.dumps writes by default
         print(json.dumps(finite_or_none({"checkpoint": checkpoint["path"], "data": str(root), "split": split,
-                                         "epochs": epochs_done, "non_finite_weights": bad, **metrics}),
+                                         "epochs": epochs_done, "tta": tta, "non_finite_weights": bad, **metrics,
+                                         "figures": figures}),
                          allow_nan=False))
     else:
-        print(f"{checkpoint['path']} (after {epochs_done} epochs) on {root}, split '{split}': {metrics['n']} images")
+        print(f"{checkpoint['path']} (after {epochs_done} epochs) on {root}, split '{split}': {metrics['n']} images"
+              + (", each averaged with its mirror image (--tta)" if tta else ""))
         print(format_report(metrics))
+        if figures:
+            shown, total = figures["mistakes_shown"], figures["mistakes_total"]
+            which = f"all {total} mistakes" if shown == total else f"the {shown} most confident of {total} mistakes"
+            print(f"figures: {figures['mistakes']} ({which}) and {figures['calibration']} (reliability diagram)")
 
 
 def finite_or_none(value):
@@ -179,6 +214,7 @@ def predict_command(args):
     classes, image_size = checkpoint["classes"], checkpoint["image_size"]
     paths = image_paths(args.inputs)
     labelled = 0
+    grid = []  # (path, decoded image, class name, probability) of the first images, for --grid
     with ThreadPoolExecutor() as pool:  # Pillow decodes outside the GIL: files decode in parallel
         for start in range(0, len(paths), 256):
             chunk = paths[start:start + 256]
@@ -195,15 +231,31 @@ def predict_command(args):
             images = np.stack([array for _, array in readable])
             loader = DataLoader(images, np.zeros(len(images), dtype=np.int64), EVAL_BATCH_SIZE, image_size=image_size,
                                 mean=checkpoint["mean"], std=checkpoint["std"], device=device, workers=0)
-            for (path, _), probabilities in zip(readable, predict_probabilities(model, loader)):
+            for (path, array), probabilities in zip(readable, predict_probabilities(model, loader, args.tta)):
                 if not np.isfinite(probabilities).all():  # finite weights can still overflow on an odd image
                     print(f"skipping {path}: the model's output is not finite", file=sys.stderr)
                     continue
                 k = int(probabilities.argmax())
                 print(f"{path}\t{classes[k]}\t{probabilities[k]:.4f}")
                 labelled += 1
+                if args.grid and len(grid) < GRID_MAX_IMAGES:
+                    grid.append((path, array, classes[k], float(probabilities[k])))
     if labelled == 0:
         raise CatsDogsError("none of the files could be read as an image")
+    if args.grid:
+        write_prediction_grid(args.grid, grid, labelled)
+
+
+def write_prediction_grid(path, grid, labelled):
+    """The --grid PNG of predict: the first GRID_MAX_IMAGES labelled images with their class and probability."""
+    names, arrays, labels, confidence = zip(*grid)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        plot_prediction_grid(path, load_thumbnails(names, arrays), names, labels, confidence, total=labelled)
+    except OSError as error:
+        raise CatsDogsError(f"cannot write the grid {path}: {error.strerror or error}") from None
+    more = f" (the first {len(grid)} of {labelled})" if labelled > len(grid) else ""
+    print(f"wrote {path}: {len(grid)} labelled images{more}", file=sys.stderr)
 
 
 def image_paths(inputs):
@@ -235,8 +287,7 @@ def image_paths(inputs):
 def check_train_flags(args):
     """Every training flag, and their combinations, checked before anything is loaded: argparse's one-line error
     and exit status 2 rather than a traceback minutes later. The flags not given take their defaults here."""
-    given = {name: getattr(args, name) for name in RECIPE_SETTINGS if getattr(args, name) is not None}
-    problems = setting_problems(TrainConfig(workers=args.workers, **given))
+    problems = setting_problems(TrainConfig(workers=args.workers, **given_settings(args)))
     if problems:
         args.parser.error("; ".join(as_flag(problem) for problem in problems))
 
@@ -288,8 +339,25 @@ def build_parser():
     option("--limit", type=int, help="use a class-balanced subset of this many images (quick runs)")
     option("--seed", type=int, help=f"weights, split and every epoch's shuffle (default {defaults.seed})")
     option("--no-bn", dest="bn", action="store_false", default=None, help="the variant without BatchNorm")
-    option("--widths", type=parse_widths, help="conv widths and M for max pooling (default "
-                                               + ",".join(str(width) for width in defaults.widths) + ")")
+    option("--arch", choices=ARCHES, help="vgg: conv-BN-ReLU blocks and max pooling; resnet: residual blocks "
+                                          "(default vgg)")
+    option("--widths", type=parse_widths, help="vgg: conv widths and M for max pooling (default "
+                                               + ",".join(str(width) for width in DEFAULT_WIDTHS) + "); resnet: one "
+                                               "width per stage, each stage after the first halving the maps "
+                                               "(default " + ",".join(map(str, RESNET_WIDTHS)) + ")")
+    option("--blocks", type=int, help="resnet: residual blocks per stage (default 1)")
+    option("--ema", type=float, metavar="DECAY",
+           help="validate and save the exponential moving average of the weights, updated after every step: "
+                "average = DECAY * average + (1 - DECAY) * weights (e.g. 0.995; default: off)")
+    option("--mixup", type=float, metavar="ALPHA", help="blend each training image with another of its batch, "
+                                                        "weight ~ Beta(ALPHA, ALPHA), the loss likewise (e.g. 0.2; "
+                                                        "default 0: off)")
+    option("--tta", action=argparse.BooleanOptionalAction, default=None,
+           help="validate each image averaged with its mirror image (evaluate then does the same by default)")
+    option("--recipe", choices=sorted(RECIPES),
+           help="a preset of the settings above, overridden by those given: strong = "
+                + ", ".join(f"{name} {value}" for name, value in RECIPES["strong"].items())
+                + " (not measured yet)")
     option("--device", choices=["cpu", "cuda"], help="default: $TINYGRAD_BN_DEVICE, else cpu")
     option("--workers", type=int, default=defaults.workers, help="threads preparing batches (default %(default)s)")
     option("--cache-dir", help=CACHE_DIR_HELP)
@@ -306,6 +374,13 @@ def build_parser():
     evaluate_parser.add_argument("--limit", type=positive_int,
                                  help="evaluate a class-balanced subset of this many images")
     evaluate_parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    evaluate_parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                                 help="average each image's prediction with its mirror image's (default: as the "
+                                      "run validated, off unless trained with --tta)")
+    evaluate_parser.add_argument("--figures", metavar="DIR",
+                                 help="where to write mistakes-SPLIT.png (the most confident mistakes) and "
+                                      "calibration-SPLIT.png (reliability diagram) (default: the checkpoint's folder)")
+    evaluate_parser.add_argument("--no-figures", action="store_true", help="write no figures")
     evaluate_parser.add_argument("--device", choices=["cpu", "cuda"])
     evaluate_parser.add_argument("--cache-dir", help=CACHE_DIR_HELP)
 
@@ -314,6 +389,9 @@ def build_parser():
     predict_parser.add_argument("--checkpoint", required=True, help="a .npz from train, or a run folder (best.npz)")
     predict_parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     predict_parser.add_argument("--device", choices=["cpu", "cuda"])
+    predict_parser.add_argument("--tta", action="store_true", help="average each prediction with the mirror image's")
+    predict_parser.add_argument("--grid", metavar="PATH", help=f"also write a PNG of the images (the first "
+                                                               f"{GRID_MAX_IMAGES}) with their labels")
     add_export_parser(commands)
     return parser
 

@@ -4,7 +4,10 @@ A checkpoint is one .npz file written by `tg.save` (atomically: a crash mid-writ
 
     format        CHECKPOINT_FORMAT, so other .npz files are refused with a clear message
     architecture  what builds the model again: {"name": "CatsDogsNet", "bn": True, "widths": [...], "num_classes": 2}
-    model         the state_dict (PyTorch's key names)
+                  (or "CatsDogsResNet", with "blocks"): catsdogs_net.build_model reads it
+    model         the state_dict (PyTorch's key names) of the model to use: the one validated during training, so
+                  with --ema the exponential moving average of the weights
+    training_model  with --ema only: the state_dict of the weights being trained, for --resume
     optimizer     SGD's state_dict (momentum buffers, lr and momentum of the current step)
     scheduler     OneCycleLR's state_dict (its step count), or None
     image_size, mean, std, classes    everything evaluate and predict need to prepare an image and name the answer
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import tinygrad_bn as tg
-from .catsdogs_net import CatsDogsNet
+from .catsdogs_net import build_model
 from tinygrad_bn.backend import check_device, cupy_module
 from tinygrad_bn.data import SkippedImagesWarning, cache_size, load_dataset, resolve_data_dir
 from tinygrad_bn.data.folders import LayoutWarning
@@ -59,12 +62,13 @@ def resolve_device(device):
     return device
 
 
-def checkpoint_contents(model, optimizer, scheduler, config, progress, classes, mean, std, num_images):
-    """The dict `tg.save` writes (see the module docstring); `config` and `progress` are plain dicts."""
-    return {
+def checkpoint_contents(model, optimizer, scheduler, config, progress, classes, mean, std, num_images, ema_model=None):
+    """The dict `tg.save` writes (see the module docstring); `config` and `progress` are plain dicts. With an
+    `ema_model` (the moving average of `model`'s weights) that is the model to use, and `model` the one to resume."""
+    contents = {
         "format": CHECKPOINT_FORMAT,
         "architecture": model.architecture(),
-        "model": model.state_dict(),
+        "model": (model if ema_model is None else ema_model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "image_size": config["image_size"],
@@ -75,6 +79,9 @@ def checkpoint_contents(model, optimizer, scheduler, config, progress, classes, 
         "num_images": num_images,
         "progress": progress,
     }
+    if ema_model is not None:
+        contents["training_model"] = model.state_dict()
+    return contents
 
 
 def find_checkpoint(path):
@@ -163,29 +170,38 @@ def describe_entries(names, shown=3):
 
 
 def model_from_checkpoint(checkpoint, device="cpu"):
-    """The trained CatsDogsNet of a checkpoint, on `device`, in eval mode."""
+    """The trained model of a checkpoint (a CatsDogsNet or a CatsDogsResNet), on `device`, in eval mode."""
     try:
-        model = CatsDogsNet.from_architecture(checkpoint["architecture"])
+        model = build_model(checkpoint["architecture"])
     except (KeyError, TypeError, ValueError) as error:
         raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: {error}") from None
     load_weights(model, checkpoint)
     return model.to(device).eval()
 
 
-def load_weights(model, checkpoint):
+def load_weights(model, checkpoint, key="model"):
     try:
-        model.load_state_dict(checkpoint["model"])
+        model.load_state_dict(checkpoint[key])
     except (KeyError, RuntimeError, ValueError) as error:  # missing/unexpected keys, or shapes that differ
         message = " ".join(str(error).split())  # load_state_dict lists the keys on several lines
         raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: {message}") from None
 
 
-def restore_training_state(checkpoint, model, optimizer, scheduler):
-    """Weights, momentum buffers and schedule position from `checkpoint`, into freshly built training objects."""
+def restore_training_state(checkpoint, model, optimizer, scheduler, ema_model=None):
+    """Weights, momentum buffers and schedule position from `checkpoint`, into freshly built training objects (and
+    the moving average of the weights into `ema_model`, for a run with --ema)."""
     if checkpoint["architecture"] != model.architecture():
         raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: it holds "
                             f"{checkpoint['architecture']}, the run builds {model.architecture()}")
-    load_weights(model, checkpoint)
+    if (ema_model is not None) != ("training_model" in checkpoint):
+        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this run: "
+                            + ("the run keeps a moving average of the weights (--ema), the checkpoint does not"
+                               if ema_model is not None else "it holds a moving average (--ema) the run lacks"))
+    if ema_model is None:
+        load_weights(model, checkpoint)
+    else:
+        load_weights(model, checkpoint, "training_model")
+        load_weights(ema_model, checkpoint)
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])

@@ -17,6 +17,10 @@ A checkpoint holds the weights, the optimizer's momentum buffers, the scheduler'
 number of batches done in it, so `--resume` replays the very same batches the run would have seen (the loader draws
 epoch e's order, crops and flips from seed + e) and ends bitwise where an uninterrupted run would have.
 
+Recipe tools (recipes.py), each off by default: --arch resnet (catsdogs_net.py), --ema DECAY (the moving average of
+the weights is what is validated and saved as `model`; the weights being trained are kept for --resume), --mixup
+ALPHA, --tta (validation averages each image with its mirror image), and --recipe NAME, a preset of these.
+
 Nothing is lost, nothing is silently wrong: the settings are checked before any image is loaded; the run folder is
 locked, checked writable and cleaned of orphan temporary files first (runfolder.py); a checkpoint whose weights or
 BatchNorm buffers went non-finite is never written over a good one; `--resume` repairs the folder from last.npz.
@@ -36,9 +40,11 @@ from tqdm import tqdm
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 import tinygrad_bn.optim as optim
-from .catsdogs_net import DEFAULT_WIDTHS, CatsDogsNet, scale_initial_weights
+from .catsdogs_net import (ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS, CatsDogsNet, new_model, output_side,
+                           scale_initial_weights)
 from .checkpoint import (CatsDogsError, checkpoint_contents, describe_entries, load_checkpoint, load_data,
                          non_finite_entries, resolve_device, restore_training_state)
+from .recipes import ModelEMA, mixup
 from .reports import evaluate_model, plot_curves, write_metrics_csv
 from .runfolder import RunFolder, check_free_space, repair_run_folder
 from tinygrad_bn.data import DataLoader, channel_stats, train_val_split
@@ -79,11 +85,21 @@ class TrainConfig:
     limit: int = None  # train and validate on a seeded, class-balanced subset of this many images
     seed: int = SEED  # initial weights, subset, split, and every epoch's shuffle, crops and flips
     bn: bool = True
-    widths: tuple = DEFAULT_WIDTHS
+    arch: str = "vgg"  # "vgg": CatsDogsNet; "resnet": CatsDogsResNet (catsdogs_net.py)
+    widths: tuple = None  # None: the architecture's default, DEFAULT_WIDTHS or RESNET_WIDTHS
+    blocks: int = 1  # residual blocks per stage (resnet)
+    ema: float = None  # decay of the moving average of the weights that is validated and saved; None: no average
+    mixup: float = 0.0  # alpha of mixup's Beta(alpha, alpha); 0: no mixup
+    tta: bool = False  # validate on each image and its mirror image (the average of the two predictions)
+    recipe: str = None  # the --recipe preset the settings came from (a record; the settings themselves are above)
     init_scale: float = 1.0  # multiplies the initial conv/linear weights (studies of BN vs a bad init)
     device: str = None  # "cpu" or "cuda"; None: $TINYGRAD_BN_DEVICE, else cpu
     workers: int = 2  # threads assembling batches ahead of the training step
     resume: str = None  # checkpoint to continue from
+
+    def __post_init__(self):
+        if self.widths is None:
+            self.widths = RESNET_WIDTHS if self.arch == "resnet" else DEFAULT_WIDTHS
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -100,20 +116,33 @@ def check_settings(config):
 
 def setting_problems(config):
     """One line per setting of `config` that would crash the run or silently do something else than asked."""
-    pools = sum(width == "M" for width in config.widths)
+    if config.arch not in ARCHES:
+        return [f"arch must be one of {', '.join(ARCHES)}, got {config.arch}"]
+    resnet = config.arch == "resnet"
+    pools = len(config.widths) - 1 if resnet else sum(width == "M" for width in config.widths)
     minimums = (("epochs", 1), ("batch_size", 1), ("image_size", 2 ** pools), ("workers", 0), ("seed", 0),
-                ("limit", 2))
+                ("limit", 2), ("blocks", 1))
     problems = [f"{name} must be at least {minimum}, got {getattr(config, name)}" for name, minimum in minimums
                 if getattr(config, name) is not None and getattr(config, name) < minimum]
     # `not a <= x < b` is also true for NaN, which every comparison rejects
     intervals = (("val_fraction", 0, 1), ("momentum", 0, 1), ("label_smoothing", 0, 1),
-                 ("weight_decay", 0, math.inf))
+                 ("weight_decay", 0, math.inf), ("mixup", 0, math.inf))
     problems += [f"{name} must be in [{low}, {high}), got {getattr(config, name)}" for name, low, high in intervals
                  if not low <= getattr(config, name) < high]
     if not 0 < config.lr < math.inf:
         problems.append(f"lr must be a positive finite number, got {config.lr}")
-    if not all(width == "M" or (isinstance(width, int) and width >= 1) for width in config.widths):
+    if config.ema is not None and not 0 < config.ema < 1:
+        problems.append(f"ema must be a decay between 0 and 1 (exclusive), got {config.ema}")
+    if resnet:
+        if not config.widths or not all(isinstance(width, int) and width >= 1 for width in config.widths):
+            problems.append(f"widths must be positive numbers of channels with arch resnet (one per stage, no M), "
+                            f"got {','.join(map(str, config.widths))}")
+        if not config.bn:
+            problems.append("arch resnet needs BatchNorm: its blocks start as identities through BN's zero gamma")
+    elif not all(width == "M" or (isinstance(width, int) and width >= 1) for width in config.widths):
         problems.append(f"widths must be positive numbers of channels or M, got {','.join(map(str, config.widths))}")
+    elif config.blocks != 1:
+        problems.append(f"blocks applies to arch resnet only, got {config.blocks} with arch vgg")
     if config.bn and not problems:
         problems += batch_norm_problems(config)
     return problems
@@ -121,9 +150,7 @@ def setting_problems(config):
 
 def batch_norm_problems(config):
     """Training-mode BatchNorm needs two or more values per channel; the last pooled maps may hold one pixel."""
-    side = config.image_size
-    for width in config.widths:
-        side = side // 2 if width == "M" else side
+    side = output_side(config.arch, config.widths, config.image_size)
     if config.batch_size * side * side < 2:
         return [f"batch_size {config.batch_size} with image_size {config.image_size} leaves BatchNorm one value per "
                 f"channel after the last pooling ({side}x{side} maps): use a larger batch or image"]
@@ -165,7 +192,11 @@ class Trainer:
         self.saved = "no checkpoint was written yet"  # what last.npz holds, for the messages when a run fails
         if checkpoint is not None:
             self.check_resumable(checkpoint)
-            restore_training_state(checkpoint, self.model, self.optimizer, self.scheduler)
+            restore_training_state(checkpoint, self.model, self.optimizer, self.scheduler,
+                                   self.ema.model if self.ema else None)
+            if self.ema:  # how many steps it has averaged: only the first one copies
+                done = checkpoint["progress"]
+                self.ema.updates = done["epoch"] * len(self.train_loader) + done["step"]
             history_repaired = repair_run_folder(self.out, checkpoint, log)
             self.progress = Progress(**checkpoint["progress"])
             if Path(checkpoint["path"]).resolve() == (self.out / "last.npz").resolve():
@@ -186,14 +217,15 @@ class Trainer:
             raise CatsDogsError(f"{self.config.data} has the classes {self.classes}, but {checkpoint['path']} was "
                                 f"trained on {checkpoint['classes']}: resume with its own data folder "
                                 f"({checkpoint['config']['data']}), or start a new run")
-        bad = non_finite_entries({"model": checkpoint["model"], "optimizer": checkpoint["optimizer"]})
+        bad = non_finite_entries(weights_and_state(checkpoint))
         if bad:
             raise CatsDogsError(f"{checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): it "
                                 f"cannot be resumed; start again with a lower --lr")
 
     def checkpoint_bytes(self):
-        """About the size of one checkpoint: the weights and buffers, and as many momentum buffers."""
-        return 2 * sum(array.nbytes for array in self.model.state_dict().values()) + 2 ** 16
+        """About the size of one checkpoint: the weights and buffers, as many momentum buffers (and the average)."""
+        copies = 3 if self.ema else 2
+        return copies * sum(array.nbytes for array in self.model.state_dict().values()) + 2 ** 16
 
     def position(self):
         """Where the run is, in the words of the messages: 'the end of epoch 2' or 'epoch 3, batch 5'."""
@@ -228,9 +260,11 @@ class Trainer:
         return replace(config, data=root)
 
     def build_model_and_optimizer(self, config):
-        self.model = CatsDogsNet(bn=config.bn, widths=config.widths, num_classes=len(self.classes))
+        self.model = new_model(config.arch, bn=config.bn, widths=config.widths, blocks=config.blocks,
+                               num_classes=len(self.classes))
         scale_initial_weights(self.model, config.init_scale)
         self.model.to(self.device)
+        self.ema = ModelEMA(self.model, config.ema) if config.ema else None
         # Nesterov looks one momentum step ahead: without momentum (0: plain SGD) there is nothing to look at
         self.optimizer = optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
                                    nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
@@ -291,9 +325,18 @@ class Trainer:
         progress, optimizer = self.progress, self.optimizer
         self.ctrl_c.in_step = True
         lr = optimizer.param_groups[0]["lr"]
+        smoothing = self.config.label_smoothing
         optimizer.zero_grad()
-        logits = self.model(images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
+        if self.config.mixup:
+            # drawn from the position in the run, so a resumed run mixes the same pairs
+            rng = np.random.default_rng([self.config.seed, progress.epoch, progress.step])
+            images, partner_labels, lam = mixup(images, labels, self.config.mixup, rng)
+            logits = self.model(images)
+            loss = (lam * F.cross_entropy(logits, labels, label_smoothing=smoothing)
+                    + (1 - lam) * F.cross_entropy(logits, partner_labels, label_smoothing=smoothing))
+        else:
+            logits = self.model(images)
+            loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise NonFiniteLossError(f"the loss became {loss_value} at epoch {progress.epoch + 1}, batch "
@@ -303,9 +346,14 @@ class Trainer:
         optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
+        if self.ema:
+            self.ema.update(self.model)
 
         n = len(labels.array)
-        correct = int((logits.argmax(dim=1).array == labels.array).sum())
+        predicted = logits.argmax(dim=1).array
+        correct = int((predicted == labels.array).sum())
+        if self.config.mixup:  # right by the share of each label in the blend
+            correct = lam * correct + (1 - lam) * int((predicted == partner_labels.array).sum())
         progress.step += 1
         progress.loss_sum += loss_value * n
         progress.correct += correct
@@ -326,7 +374,8 @@ class Trainer:
         progress, start = self.progress, time.perf_counter()
         val = None
         if len(self.val_loader.indices):
-            val = evaluate_model(self.model, self.val_loader, self.classes, progress_bar=self.progress_bar)
+            val = evaluate_model(self.ema.model if self.ema else self.model, self.val_loader, self.classes,
+                                 progress_bar=self.progress_bar, tta=self.config.tta)
         self.ctrl_c.in_step = True
         row = {
             "epoch": progress.epoch + 1,
@@ -368,8 +417,9 @@ class Trainer:
         """Write a checkpoint of the run as it is now, unless its weights went non-finite: a good file is never
         overwritten by a bad one (the loss can stay finite while a BatchNorm running variance overflows)."""
         contents = checkpoint_contents(self.model, self.optimizer, self.scheduler, asdict(self.config),
-                                       asdict(self.progress), self.classes, self.mean, self.std, self.num_images)
-        bad = non_finite_entries({"model": contents["model"], "optimizer": contents["optimizer"]})
+                                       asdict(self.progress), self.classes, self.mean, self.std, self.num_images,
+                                       ema_model=self.ema.model if self.ema else None)
+        bad = non_finite_entries(weights_and_state(contents))
         if bad:
             raise NonFiniteLossError(f"the weights became non-finite by {self.position()} ({describe_entries(bad)}): "
                                      f"{path} was not written; {self.saved}. Try a lower --lr.")
@@ -379,6 +429,11 @@ class Trainer:
             raise CatsDogsError(f"could not save {path}: {error.strerror or error}; {self.saved}") from None
         if path == self.out / "last.npz":
             self.saved = self.describe_progress()
+
+
+def weights_and_state(checkpoint):
+    """The parts of a checkpoint that must stay finite: the weights (both, with --ema) and the momentum buffers."""
+    return {key: checkpoint[key] for key in ("model", "training_model", "optimizer") if key in checkpoint}
 
 
 @dataclass
@@ -391,7 +446,7 @@ class StepInfo:
     loss: float
     accuracy: float  # on this batch
     lr: float  # the lr this step used
-    model: CatsDogsNet
+    model: CatsDogsNet  # or a CatsDogsResNet (--arch resnet): the weights being trained, not the average
 
 
 def gradient_norms(model):
@@ -443,7 +498,7 @@ class Progress:
     epoch: int = 0  # the epoch in progress (0-based)
     step: int = 0  # batches of it already done
     loss_sum: float = 0.0  # over the batches done in this epoch, for its average train loss
-    correct: int = 0
+    correct: float = 0  # images right (with --mixup: each counted by the share of the label it matched)
     seen: int = 0
     train_seconds: float = 0.0
     best_accuracy: float = -1.0

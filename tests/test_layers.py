@@ -14,8 +14,8 @@ import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
 import tinygrad_bn.nn.functional as F
 from tinygrad_bn import gradcheck
-from tinygrad_bn.nn.functional.layout import is_channel_major
-from conftest import assert_close, import_torch, tensor, torch_tensor
+from tinygrad_bn.kernels.layout import is_channel_major
+from conftest import assert_close, fast_kernels_only, import_torch, tensor, torch_tensor
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -222,6 +222,7 @@ def test_max_pool_tied_window_gives_one_element_the_whole_gradient():
     assert (grad[::2, ::2] == 1).all(), "the first element of the window in row-major order, as PyTorch"
 
 
+@fast_kernels_only
 def test_pooling_keeps_the_input_layout():
     """A channel-major activation (conv2d's output) stays channel-major through pooling, forward and backward, so
     the next op needs no layout copy. The backward is called on the op directly: a leaf's .grad is a plain copy."""

@@ -421,7 +421,7 @@ def test_repr_of_sequential():
         "    (0): AdaptiveAvgPool2d(output_size=1)\n"
         "    (1): Flatten(start_dim=1, end_dim=-1)\n"
         "  )\n"
-        "  (5): Dropout(p=0.5)\n"
+        "  (5): Dropout(p=0.5, inplace=False)\n"
         "  (6): Linear(in_features=32, out_features=2, bias=True)\n"
         ")")
 

@@ -33,6 +33,6 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     """PyTorch names that tinygrad_bn lacks fail with an error that says so (see unsupported.py)."""
-    if name.startswith("__"):
+    if name.startswith("_"):
         raise AttributeError(f"module 'tinygrad_bn' has no attribute {name!r}")
     raise _missing("tinygrad_bn", name)

@@ -28,10 +28,10 @@ thread while exporting. Dim 0 (the batch) stays free in the exported graph; ever
 import contextlib
 import math
 import os
+import sys
 
 import numpy as np
 
-from . import tensor as tensor_module
 from .nn import functional as F
 from .serialization import _write_atomically
 from .tensor import Tensor
@@ -435,7 +435,8 @@ def _converters():
 
     table = [(Tensor, name, convert) for name, convert in _TENSOR_METHODS.items()]
     table += [(F, name, convert) for name, convert in _FUNCTIONS.items()]
-    for owner in (tinygrad_bn, tensor_module):  # tg.cat is tinygrad_bn.tensor.cat: code may call either name
+    # tg.cat is the cat of the module tensor.py (sys.modules: the package's name `tensor` is the torch-like function)
+    for owner in (tinygrad_bn, sys.modules["tinygrad_bn.tensor"]):
         table += [(owner, name, convert) for name, convert in _MODULE_FUNCTIONS.items()]
     # owner.__dict__, not hasattr: only what the owner itself defines (Tensor methods, module attributes)
     return [(owner, name, convert) for owner, name, convert in table if name in vars(owner)]

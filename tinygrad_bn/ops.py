@@ -460,9 +460,8 @@ class ELU(Function):
 def _erf(x):
     """The error function, elementwise. NumPy has none; math.erf is exact to double precision, applied per element
     (fast enough for the small models this serves; a GPU array makes a round trip through the host)."""
-    host = to_device(x, "cpu")
-    out = np.frompyfunc(math.erf, 1, 1)(host).astype(x.dtype)
-    return to_device(np.asarray(out), device_of(x))
+    out = np.asarray(np.frompyfunc(math.erf, 1, 1)(to_device(x, "cpu")), dtype=x.dtype)  # 0-d gives a float
+    return to_device(out, device_of(x))
 
 
 class GELU(Function):
@@ -617,3 +616,17 @@ class SetItem(Function):
         gx[self.index] = 0
         gv = unbroadcast(g[self.index], self.value_shape) if self.needs_grad[1] else None
         return gx, gv
+
+
+class Where(Function):
+    """out = x where condition, else y (condition: a boolean array, a constant of the graph)."""
+
+    def forward(self, x, y, condition):
+        self.condition, self.shapes = condition, (x.shape, y.shape)
+        return get_array_module(x).where(condition, x, y)
+
+    def backward(self, g):
+        """gx = g where condition, else 0;  gy = g where not condition, else 0   (each summed back to its shape)"""
+        gx = unbroadcast(g * self.condition, self.shapes[0]) if self.needs_grad[0] else None
+        gy = unbroadcast(g * ~self.condition, self.shapes[1]) if self.needs_grad[1] else None
+        return gx, gy

@@ -153,7 +153,7 @@ class Tensor:
     def tolist(self):
         return to_numpy(self.array).tolist()
 
-    def to(self, device=None, dtype=None, non_blocking=False, copy=False):
+    def to(self, device=None, dtype=None, non_blocking=False):
         """Move to a device and/or cast: t.to("cuda"), t.to(tg.float64), t.to("cpu", dtype=tg.float32)."""
         if device is not None and not is_device_name(device):
             device, dtype = None, device  # t.to(dtype): the one positional argument is a dtype
@@ -383,6 +383,20 @@ class Tensor:
     def minimum(self, other):
         return -(-self).maximum(-self._lift(other))
 
+    def where(self, condition, other):
+        """self where condition is true, else other: x.where(c, y) is torch.where(c, x, y)."""
+        condition = condition.array if isinstance(condition, Tensor) else condition
+        x, y = self, self._lift(other)
+        if x.dtype != y.dtype:  # as in arithmetic: a float side wins over an integer one, else self's dtype
+            dtype = y.dtype if y.dtype.kind == "f" and x.dtype.kind != "f" else x.dtype
+            x, y = x.astype(dtype), y.astype(dtype)
+        return ops.Where.apply(x, y, condition=condition)
+
+    def masked_fill(self, mask, value):
+        """value where mask is true, self elsewhere."""
+        mask = mask.array if isinstance(mask, Tensor) else mask
+        return self.where(~mask, value)
+
     def roll(self, shifts, dims=None):
         """Shift elements along dims, wrapping around; with dims=None the flattened tensor is rolled."""
         if dims is None:
@@ -403,6 +417,106 @@ class Tensor:
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    # conversions and shape helpers (differentiable where they only move or select elements)
+    def int(self): return self.astype(np.dtype("int32"))
+    def bool(self): return self.astype(np.dtype("bool"))
+    def t(self): return self.T
+    def mm(self, other): return self.matmul(other)
+    def bmm(self, other): return self.matmul(other)
+    def square(self): return self * self
+    def reciprocal(self): return 1 / self
+    def rsqrt(self): return 1 / self.sqrt()
+
+    def type(self, dtype=None):
+        """The dtype's name without an argument; a cast with one."""
+        return str(self.dtype) if dtype is None else self.astype(dtype)
+
+    def flip(self, dims):
+        dims = self._axes(dims if isinstance(dims, (tuple, list)) else (dims,))
+        return self[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(self.ndim))]
+
+    def repeat(self, *sizes):
+        """Tile the tensor sizes[i] times along dim i (new leading dims for extra sizes): expand, then merge."""
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repeat sizes for a tensor of shape {self.shape} (needs "
+                             f"{self.ndim} or more)")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        interleaved = sum(((1, s) for s in shape), ())
+        tiled = sum(((r, s) for r, s in zip(sizes, shape)), ())
+        return self.reshape(interleaved).expand(tiled).reshape(tuple(r * s for r, s in zip(sizes, shape)))
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along dim: of split_size each (the last may be smaller), or of the listed sizes."""
+        dim = self._axes(dim)[0]
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim} of shape "
+                                 f"{self.shape}")
+        starts = np.cumsum([0] + sizes[:-1]).tolist()
+        lead = (slice(None),) * dim
+        return tuple(self[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes))
+
+    def chunk(self, chunks, dim=0):
+        n = self.shape[self._axes(dim)[0]]
+        return self.split(-(-n // chunks), dim)
+
+    def index_select(self, dim, index):
+        dim = self._axes(dim)[0]
+        return self[(slice(None),) * dim + (index,)]
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The p-norm (p=2 by default, or "fro"), over everything or along dim."""
+        if p in (2, "fro"):
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) along dim, shifted by the (constant) max so that nothing overflows."""
+        shift = Tensor._wrap(self.array.max(axis=self._axes(dim), keepdims=True))
+        out = (self - shift).exp().sum(dim, keepdim=True).log() + shift
+        return out if keepdim else out.squeeze(dim)
+
+    def tril(self, diagonal=0):
+        return self * Tensor._wrap(get_array_module(self.array).tri(*self.shape[-2:], k=diagonal, dtype=bool))
+
+    def triu(self, diagonal=0):
+        return self * Tensor._wrap(~get_array_module(self.array).tri(*self.shape[-2:], k=diagonal - 1, dtype=bool))
+
+    # Results that are constants of the graph: booleans and indices, or steps whose derivative is 0 almost everywhere
+    def any(self, dim=None, keepdim=False): return Tensor._wrap(self.array.any(axis=self._axes(dim), keepdims=keepdim))
+    def all(self, dim=None, keepdim=False): return Tensor._wrap(self.array.all(axis=self._axes(dim), keepdims=keepdim))
+    def sign(self): return Tensor._wrap(get_array_module(self.array).sign(self.array))
+    def floor(self): return Tensor._wrap(get_array_module(self.array).floor(self.array))
+    def round(self): return Tensor._wrap(get_array_module(self.array).round(self.array))
+    def isnan(self): return Tensor._wrap(get_array_module(self.array).isnan(self.array))
+    def isfinite(self): return Tensor._wrap(get_array_module(self.array).isfinite(self.array))
+    def logical_not(self): return Tensor._wrap(~self.array.astype(bool))
+
+    def nonzero(self):
+        """(number of nonzero elements, ndim) int64 indices of the nonzero elements."""
+        xp = get_array_module(self.array)
+        return Tensor._wrap(xp.stack(xp.nonzero(self.array), axis=1).astype(np.int64))
+
+    def argsort(self, dim=-1, descending=False):
+        keys = -self.array if descending else self.array
+        return Tensor._wrap(keys.argsort(axis=self._axes(dim)[0], kind="stable").astype(np.int64))
+
+    def detach_(self):
+        """Cut this tensor from the graph, in place."""
+        self.grad_fn, self.requires_grad = None, False
+        return self
+
+    def masked_fill_(self, mask, value):
+        self[...] = self.masked_fill(mask, value)
+        return self
 
     def __index__(self):
         """An integer one-element tensor is an index: `classes[label]`, `range(n)`."""

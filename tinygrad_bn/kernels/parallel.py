@@ -16,6 +16,9 @@ try:
 except ImportError:  # optional: without it BLAS keeps its threads, and chunks still run in parallel
     ThreadpoolController = None
 
+CACHE_BYTES = 512 * 1024  # rows per group in map_row_blocks: well within a core's share of the L2/L3 cache
+SERIAL_BYTES = 64 * 1024  # below this, per-channel work runs on the calling thread
+
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 _executor = None
@@ -43,13 +46,22 @@ def map_chunks(fn, chunks):
         return list(_executor.map(fn, chunks))
 
 
-def map_row_blocks(fn, n_rows, xp=np):
-    """Call fn(block) for slices of range(n_rows), one per core; fn writes its results in place.
+def map_row_blocks(fn, n_rows, xp=np, row_bytes=0):
+    """Call fn(block) for slices of range(n_rows) covering it; fn writes its results in place.
 
-    For per-channel work (batch norm, pooling): the channels are independent, so each core takes its own. On a GPU
-    (xp is cupy) one call covers all rows: the GPU parallelizes each operation by itself.
+    For per-channel work (batch norm, pooling): the channels are independent, so each core takes its own rows, and
+    walks them CACHE_BYTES at a time (given the bytes of one row): a primitive that makes several passes over its
+    rows then reads them from RAM once, and finds them in cache for the other passes. Work under SERIAL_BYTES runs
+    on the calling thread: handing it to the pool would cost more than it takes. On a GPU (xp is cupy) one call
+    covers all rows: the GPU parallelizes each operation by itself.
     """
-    if xp is not np:
+    if xp is not np or n_rows * row_bytes < SERIAL_BYTES:
         return fn(slice(0, n_rows))
-    step = -(-n_rows // WORKERS)
-    map_chunks(fn, [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)])
+    per_core = -(-n_rows // WORKERS)
+    group = max(1, min(per_core, CACHE_BYTES // row_bytes)) if row_bytes else per_core
+
+    def rows_of_one_core(block):
+        for start in range(block.start, block.stop, group):
+            fn(slice(start, min(start + group, block.stop)))
+
+    map_chunks(rows_of_one_core, [slice(start, min(start + per_core, n_rows)) for start in range(0, n_rows, per_core)])

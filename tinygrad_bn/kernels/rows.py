@@ -2,8 +2,11 @@
 
 Plain NumPy evaluates `(x - mean) * inv_std * gamma + beta` as four passes over memory, each writing a new
 activation-sized temporary. The fast CPU versions compute the same expressions in place, in buffers they reuse, on
-blocks of channels: the channels are independent, so each core takes its own rows (NumPy alone uses one core). On
-a GPU each primitive is one fused CUDA kernel (cuda.py): every pass over memory there is a kernel launch.
+blocks of channels: the channels are independent, so each core takes its own rows (NumPy alone uses one core), and
+walks them a few rows at a time (parallel.map_row_blocks), so that of a primitive's several passes only the first
+reads from RAM, the others find the rows in cache. The mean is subtracted once: row_mean_var hands the centred rows
+it built for the variance to normalize, which scales them into x_hat in place. On a GPU each primitive is one fused
+CUDA kernel (cuda.py): every pass over memory there is a kernel launch.
 Per-channel vectors (mean, inv_std, gamma, ...) have shape (C,); `_column` makes them (C, 1) to broadcast over rows.
 """
 import numpy as np
@@ -19,27 +22,33 @@ def _column(v):
 
 
 def row_mean_var(rows):
-    """Per row: the mean and the biased variance (1/m) sum_i (x_i - mean)^2.
+    """Per row: the mean, the biased variance (1/m) sum_i (x_i - mean)^2, and the centred rows x - mean, which the
+    variance is made of and normalize() reuses (so x - mean is computed once).
 
-    Plain: mean = rows.mean(axis=1); var = ((rows - mean[:, None]) ** 2).mean(axis=1)"""
-    mean = rows.mean(axis=1)
+    Plain: mean = rows.mean(axis=1); centred = rows - mean[:, None]; var = (centred ** 2).mean(axis=1)"""
     if use_plain():
-        return mean, ((rows - _column(mean)) ** 2).mean(axis=1)
-    if is_cupy_array(rows):
+        mean = rows.mean(axis=1)
         centred = rows - _column(mean)
-        return mean, cuda_kernels().dot(centred, centred, axis=1) / rows.shape[1]
-    var = np.empty(rows.shape[0], dtype=rows.dtype)
+        return mean, (centred ** 2).mean(axis=1), centred
+    if is_cupy_array(rows):
+        mean = rows.mean(axis=1)
+        centred = rows - _column(mean)
+        return mean, cuda_kernels().dot(centred, centred, axis=1) / rows.shape[1], centred
+    mean, var = np.empty(rows.shape[0], dtype=rows.dtype), np.empty(rows.shape[0], dtype=rows.dtype)
+    centred = np.empty_like(rows)
 
-    def channels(c):
-        centred = rows[c] - _column(mean[c])
-        var[c] = np.einsum("cm,cm->c", centred, centred) / rows.shape[1]
+    def channels(c):  # a few rows at a time: the variance's pass reads `centred` while it is still in cache
+        mean[c] = rows[c].mean(axis=1)
+        np.subtract(rows[c], _column(mean[c]), out=centred[c])
+        var[c] = np.einsum("cm,cm->c", centred[c], centred[c]) / rows.shape[1]
 
-    map_row_blocks(channels, rows.shape[0])
-    return mean, var
+    map_row_blocks(channels, rows.shape[0], row_bytes=rows[0].nbytes)
+    return mean, var, centred
 
 
-def normalize(rows, mean, inv_std, gamma, beta):
-    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned.
+def normalize(rows, mean, inv_std, gamma, beta, centred=None):
+    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned. `centred`, if given, is rows - mean
+    as row_mean_var returned it: the fast version then scales it into x_hat in place, one pass less.
 
     Plain: x_hat = (rows - mean[:, None]) * inv_std[:, None]; y = gamma[:, None] * x_hat + beta[:, None]"""
     if use_plain():
@@ -47,15 +56,16 @@ def normalize(rows, mean, inv_std, gamma, beta):
         return x_hat, _column(gamma) * x_hat + _column(beta)
     if is_cupy_array(rows):
         return cuda_kernels().normalize(rows, *(_column(v) for v in (mean, inv_std, gamma, beta)))
-    x_hat, y = np.empty_like(rows), np.empty_like(rows)
+    x_hat, y = (np.empty_like(rows) if centred is None else centred), np.empty_like(rows)
 
-    def channels(c):
-        np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
+    def channels(c):  # a few rows at a time, so that the passes after the first find them in cache
+        if centred is None:
+            np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
         x_hat[c] *= _column(inv_std[c])
         np.multiply(x_hat[c], _column(gamma[c]), out=y[c])
         y[c] += _column(beta[c])
 
-    map_row_blocks(channels, rows.shape[0])
+    map_row_blocks(channels, rows.shape[0], row_bytes=rows[0].nbytes)
     return x_hat, y
 
 
@@ -72,7 +82,7 @@ def row_dots(a, b):
     def channels(c):
         out[c] = np.einsum("cm,cm->c", a[c], b[c])
 
-    map_row_blocks(channels, a.shape[0])
+    map_row_blocks(channels, a.shape[0], row_bytes=a[0].nbytes + b[0].nbytes)
     return out
 
 
@@ -93,5 +103,5 @@ def bn_input_grad(g, x_hat, dbeta, dgamma, scale):
         np.subtract(g[c], dx[c], out=dx[c])
         dx[c] *= _column(scale[c])
 
-    map_row_blocks(channels, g.shape[0])
+    map_row_blocks(channels, g.shape[0], row_bytes=g[0].nbytes)
     return dx

@@ -5,9 +5,32 @@
                           nn.Flatten(), nn.Linear(8 * 16 * 16, 2))
 """
 from . import functional, init
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Identity,
-                     Linear, MaxPool2d, ReLU)
-from .module import Module, Parameter, Sequential
+from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Sigmoid, SiLU,
+                         Softmax, Softplus, Tanh)
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Dropout2d,
+                     Flatten, Identity, Linear, MaxPool2d, ReLU, Unflatten, Upsample, UpsamplingBilinear2d,
+                     UpsamplingNearest2d)
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .normalization import GroupNorm, LayerNorm
+from .sparse import Embedding
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "ReLU", "MaxPool2d",
-           "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Dropout", "Identity", "functional", "init"]
+           "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Dropout", "Identity", "functional", "init",
+           # added for PyTorch code (see README, Coming from PyTorch)
+           "ModuleList", "ModuleDict", "Unflatten", "Dropout2d", "Embedding", "LayerNorm", "GroupNorm",
+           "Tanh", "Sigmoid", "ReLU6", "Hardtanh", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Hardsigmoid",
+           "Softplus", "Softmax", "LogSoftmax",
+           "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss",
+           "HuberLoss",
+           # convolution and upsampling variants (groups, dilation, transposed convolution, interpolation)
+           "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+
+
+def __getattr__(name):
+    """PyTorch layers that tinygrad_bn lacks (nn.LSTM ...) fail with an error that says so (see unsupported.py)."""
+    from ..unsupported import missing
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise missing("tinygrad_bn.nn", name)

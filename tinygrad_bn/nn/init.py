@@ -99,3 +99,27 @@ def xavier_uniform_(tensor, gain=1.0):
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    """Fill with N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """Fill with N(mean, std^2) restricted to [a, b]: values outside are drawn again until all fall inside.
+    (The same distribution as PyTorch's, which inverts the CDF instead; the numbers differ.)"""
+    values = mean + std * rng("cpu").standard_normal(tensor.shape)
+    outside = (values < a) | (values > b)
+    while outside.any():
+        values[outside] = mean + std * rng("cpu").standard_normal(int(outside.sum()))
+        outside = (values < a) | (values > b)
+    return _fill(tensor, values)
+
+
+def eye_(tensor):
+    """The identity matrix (a 2-D tensor): ones on the diagonal, zeros elsewhere."""
+    if len(tensor.shape) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    return _fill(tensor, np.eye(*tensor.shape))

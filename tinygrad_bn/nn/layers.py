@@ -8,7 +8,7 @@ import math
 from ..tensor import float32, int64, zeros
 from . import functional as F
 from . import init
-from .functional.conv import pair
+from .functional.conv import check_groups, pair
 from .module import Module, Parameter
 
 
@@ -60,35 +60,94 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution (cross-correlation) over NCHW input with a weight of shape (out, in, kh, kw).
+    """2-D convolution (cross-correlation) over NCHW input with a weight of shape (out, in/groups, kh, kw).
 
-    out[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] * x_padded[n, c, i*sh + u, j*sw + v]
-    Init (PyTorch's): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels * kh * kw.
+    out[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] * x_padded[n, g*in/groups + c, i*sh + u*dh, j*sw + v*dw]
+    for output channel o in group g (groups=in_channels: depthwise). padding: an int, a pair, "valid" or "same".
+    Init (PyTorch's): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels/groups * kh * kw.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, *,
-                 device=None, dtype=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", *, device=None, dtype=None):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
         self.stride = pair(stride, "Conv2d: stride")
-        self.padding = pair(padding, "Conv2d: padding")
-        _add_weight_and_bias(self, (out_channels, in_channels) + self.kernel_size, bias, device, dtype)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "Conv2d: padding")
+        self.dilation = pair(dilation, "Conv2d: dilation")
+        self.groups = check_groups("Conv2d", groups, in_channels, out_channels)
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r} is not supported by tinygrad_bn "
+                                      "(only 'zeros')")
+        self.padding_mode = padding_mode
+        _add_weight_and_bias(self, (out_channels, in_channels // self.groups) + self.kernel_size, bias, device, dtype)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+        return _conv_repr(self)
+
+
+class ConvTranspose2d(Module):
+    """Transposed 2-D convolution (the input-gradient of Conv2d, used to upsample) with a weight of shape
+    (in, out/groups, kh, kw). Output size: (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1 (and the same in W).
+    Init (PyTorch's): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = out_channels/groups * kh * kw.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", *, device=None, dtype=None):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = pair(kernel_size, "ConvTranspose2d: kernel_size")
+        self.stride = pair(stride, "ConvTranspose2d: stride")
+        self.padding = pair(padding, "ConvTranspose2d: padding")
+        self.output_padding = pair(output_padding, "ConvTranspose2d: output_padding")
+        self.dilation = pair(dilation, "ConvTranspose2d: dilation")
+        self.groups = check_groups("ConvTranspose2d", groups, in_channels, out_channels)
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for ConvTranspose2d, got {padding_mode!r}')
+        self.padding_mode = padding_mode
+        self.weight = _empty_parameter((in_channels, out_channels // self.groups) + self.kernel_size, device, dtype)
+        if bias:  # one entry per output channel (the weight's first dim is the input's)
+            self.bias = _empty_parameter((out_channels,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input, output_size=None):
+        if output_size is not None:
+            raise NotImplementedError("ConvTranspose2d: output_size is not supported by tinygrad_bn; "
+                                      "pass output_padding to the constructor instead")
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        return _conv_repr(self)
+
+
+def _conv_repr(layer):
+    """PyTorch's repr: the channels and kernel, then only the options that differ from their defaults."""
+    text = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
+    if layer.padding != (0, 0):
+        text += f", padding={layer.padding}"
+    if layer.dilation != (1, 1):
+        text += f", dilation={layer.dilation}"
+    if getattr(layer, "output_padding", (0, 0)) != (0, 0):
+        text += f", output_padding={layer.output_padding}"
+    if layer.groups != 1:
+        text += f", groups={layer.groups}"
+    if layer.bias is None:
+        text += ", bias=False"
+    return text
 
 
 def _reset_weight_and_bias(weight, bias):
@@ -212,30 +271,52 @@ class ReLU(Module):
 
 
 class _Pool2d(Module):
-    """A pooling window of kernel_size, moved by stride (default: kernel_size), after padding."""
+    """A pooling window of kernel_size, moved by stride (default: kernel_size), after padding. ceil_mode=True keeps
+    the partial windows at the bottom/right edge (each must still start inside the input or its left padding)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding = padding
+        self.ceil_mode = ceil_mode
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class MaxPool2d(_Pool2d):
-    """The maximum over each kernel_size window, moved by stride (default: kernel_size), after padding with -inf."""
+    """The maximum over each kernel_size window, moved by stride (default: kernel_size), after padding with -inf.
+    dilation must be 1 and return_indices False (tinygrad_bn implements neither; both fail with a clear error)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = dilation
+        self.return_indices = return_indices
+        if return_indices or pair(dilation, "MaxPool2d: dilation") != (1, 1):
+            raise NotImplementedError(f"MaxPool2d: dilation={dilation!r}, return_indices={return_indices!r}: "
+                                      "tinygrad_bn supports only dilation=1 and return_indices=False")
 
     def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class AvgPool2d(_Pool2d):
-    """The mean over each kernel_size window, moved by stride (default: kernel_size), after zero padding."""
+    """The mean over each kernel_size window, moved by stride (default: kernel_size), after zero padding. The
+    padding counts in the mean unless count_include_pad=False; divisor_override replaces the count."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, input):
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class AdaptiveAvgPool2d(Module):
@@ -281,6 +362,40 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Upsample(Module):
+    """Resize (N, C, H, W) images to `size` or by `scale_factor`, mode "nearest" or "bilinear" (F.interpolate)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
+        super().__init__()
+        self.size = size
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input):
+        return F.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self):
+        what = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """Upsample with mode="nearest"."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Upsample with mode="bilinear" and align_corners=True."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
 
 class Dropout(Module):

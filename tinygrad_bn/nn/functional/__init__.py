@@ -1,13 +1,37 @@
 """tinygrad_bn.nn.functional: the ops a CNN is made of, PyTorch's names and signatures.
 
-Read in this order: layout.py (the memory-layout trick), conv.py (im2col), batchnorm.py (the analytic backward),
-pooling.py, activation.py, loss.py.
+Read in this order: conv.py (convolution as im2col + matrix products), conv_transpose.py (its adjoint),
+batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, loss.py, normalization.py (layer and
+group norm), embedding.py, padding.py. Each op's forward and backward sit side by side and read like the math; the
+speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
 """
-from .activation import dropout, linear, log_softmax, relu, softmax
-from .batchnorm import batch_norm
-from .conv import conv2d
-from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from .activation import (dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, linear,
+                         log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh)
+from .batchnorm import batch_norm, batch_norm_simple
+from .conv import conv2d, conv2d_simple
+from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
+from .embedding import embedding
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
+                   mse_loss, nll_loss, one_hot, smooth_l1_loss)
+from .normalization import group_norm, layer_norm
+from .padding import pad
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
 
-__all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv2d",
-           "cross_entropy", "dropout", "linear", "log_softmax", "max_pool2d", "mse_loss", "relu", "softmax"]
+__all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple", "binary_cross_entropy_with_logits", "conv2d", "conv2d_simple",
+           "cross_entropy", "dropout", "linear", "log_softmax", "max_pool2d", "mse_loss", "relu", "softmax",
+           # activations, losses, normalization and embedding added for PyTorch code (see README, Coming from PyTorch)
+           "binary_cross_entropy", "dropout2d", "elu", "embedding", "gelu", "group_norm", "hardsigmoid", "hardswish",
+           "hardtanh", "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "nll_loss", "one_hot", "pad", "relu6",
+           "sigmoid", "silu", "smooth_l1_loss", "softplus", "tanh",
+           # transposed convolution and interpolation (groups, dilation and ceil_mode are arguments of the above)
+           "conv_transpose2d", "conv_transpose2d_simple", "interpolate", "upsample", "upsample_bilinear",
+           "upsample_nearest"]
+
+
+def __getattr__(name):
+    """PyTorch functions that tinygrad_bn lacks fail with an error that says so (see tinygrad_bn/unsupported.py)."""
+    from ...unsupported import missing
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise missing("tinygrad_bn.nn.functional", name)

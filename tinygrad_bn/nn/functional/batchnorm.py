@@ -30,13 +30,14 @@ from ...tensor import Tensor
 
 
 class BatchNorm(Function):
-    def forward(self, x, gamma, beta, *, mean, var, eps, training):
+    def forward(self, x, gamma, beta, *, mean, var, eps, training, centred=None):
         """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, mean and var are the batch's own
         statistics, computed by batch_norm() below and passed in as plain arrays: the closed-form backward accounts for
-        their dependence on x. In eval they are the running statistics, constants."""
+        their dependence on x. In eval they are the running statistics, constants. `centred` is x - mean as the batch
+        statistics computed it, which normalize reuses for x_hat."""
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + eps)
-        x_hat, y = normalize(channel_rows(x), mean, inv_std, gamma, beta)
+        x_hat, y = normalize(channel_rows(x), mean, inv_std, gamma, beta, centred)
         self.training = training
         self.save_for_backward(x_hat, inv_std, gamma)
         return from_channel_rows(y, x.shape)
@@ -65,8 +66,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
     x = input.array
     dtype, xp = x.dtype, get_array_module(x)
+    centred = None
     if training:
-        mean, var = row_mean_var(channel_rows(x))
+        mean, var, centred = row_mean_var(channel_rows(x))
     else:
         mean, var = _raw(running_mean).astype(dtype, copy=False), _raw(running_var).astype(dtype, copy=False)
     # The fused op always takes gamma and beta: constants 1 and 0 when the layer has none (affine=False).
@@ -74,7 +76,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     beta = bias if bias is not None else Tensor._wrap(xp.zeros(C, dtype=dtype))
     if gamma.dtype != dtype or beta.dtype != dtype:  # float32 parameters with float64 data: one dtype throughout
         gamma, beta = gamma.astype(dtype), beta.astype(dtype)
-    out = BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training)
+    out = BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training, centred=centred)
     if training:  # after the op succeeded, so that an error leaves the running statistics as they were
         m = x.size // C
         if running_mean is not None:

@@ -1,4 +1,4 @@
-"""2-D convolution as im2col + one matrix product.
+"""2-D convolution as im2col + one matrix product; groups and dilation reduce to it.
 
 A convolution slides a (C, KH, KW) filter over the image. im2col unrolls every window the filter visits into one
 column, so all windows together form a matrix `cols` of shape (C*KH*KW, N*OH*OW), and the whole convolution is a
@@ -16,62 +16,137 @@ scatters each column's gradient back onto the pixels it was copied from (adding 
 
 Those products are the primitives im2col_matmul, matmul_im2col_t and col2im_matmul of tinygrad_bn/kernels/conv.py,
 whose plain versions are the lines above and whose fast versions run a few images at a time on every core.
+
+Two variants, each reduced to that one convolution:
+
+- groups=G splits the C input and OC output channels into G groups; output group k sees only input group k, with
+  its own (OC/G, C/G, KH, KW) filters. So a grouped convolution is G ordinary ones side by side: the products above
+  run once per group, on channel slices (views, no copies), and the results are joined along the channels. A loop
+  rather than one batched product, because it calls the same primitives (and their fast paths) unchanged; depthwise
+  convolution (groups = C, MobileNet) is then C thin products. groups=1 is the loop of one: exactly the plain op.
+- dilation=D spreads the filter's taps D pixels apart. That is an ordinary convolution with a dilated filter: the
+  (KH, KW) taps placed on a (D*(KH-1)+1, D*(KW-1)+1) grid with zeros between them (`Dilate`, whose backward takes
+  every D-th tap of the gradient back). The zeros cost multiplications, not correctness.
+
 `conv2d_simple` at the end is the same convolution as loops over output pixels: the reference the tests compare with.
+ConvTranspose2d, the adjoint of this op, lives in conv_transpose.py.
 """
 import numpy as np
 
 from ...autograd import Function
 from ...backend import get_array_module
-from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col_t, pad_hw, unpad_hw
+from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col_t, pad_hw
+from .padding import pad
 
 
 class Conv2d(Function):
-    def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0)):
-        """out = W @ im2col(pad(x)) + b"""
+    def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0), groups=1):
+        """out = W @ im2col(pad(x)) + b, one product per group of channels"""
         OC, _, KH, KW = weight.shape
         x_padded, w = pad_hw(x, padding), weight.reshape(OC, -1)
-        out = im2col_matmul(w, x_padded, (KH, KW), stride)    # (N, OC, OH, OW)
+        out = join_channels([im2col_matmul(w[o], x_padded[:, c], (KH, KW), stride)      # (N, OC/G, OH, OW) each
+                             for o, c in group_slices(OC, x.shape[1], groups)])
         if bias is not None:
             out += bias[:, None, None]
         self.kernel, self.stride, self.padding, self.weight_shape = (KH, KW), stride, padding, weight.shape
-        self.has_bias = bias is not None
+        self.groups, self.has_bias = groups, bias is not None
         self.save_for_backward(x_padded, w)
         return out
 
     def backward(self, g):
-        """gW = g @ im2col(x)^T,  gx = col2im(W^T @ g),  gb = sum of g over (n, oh, ow)"""
+        """gW = g @ im2col(x)^T,  gx = col2im(W^T @ g) less the padding,  gb = sum of g over (n, oh, ow);
+        per group: each group's rows of g with its own channels of x and its own rows of W"""
         x_padded, w = self.saved
         g = channel_rows(g)                                     # (OC, N*OH*OW)
-        gw = matmul_im2col_t(g, x_padded, self.kernel, self.stride).reshape(self.weight_shape)
+        groups = group_slices(w.shape[0], x_padded.shape[1], self.groups)
+        gw = join_rows([matmul_im2col_t(g[o], x_padded[:, c], self.kernel, self.stride) for o, c in groups])
         gx = None
         if self.needs_grad[0]:  # the network's input image needs no gradient: skip the largest product
-            gx = unpad_hw(col2im_matmul(w, g, x_padded.shape, self.kernel, self.stride), self.padding)
+            gx = join_channels([col2im_matmul(w[o], g[o], x_padded[:, c].shape, self.kernel, self.stride, self.padding)
+                                for o, c in groups])
+        gw = gw.reshape(self.weight_shape)
         return (gx, gw, g.sum(axis=1)) if self.has_bias else (gx, gw)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0):
-    """2-D convolution (cross-correlation, like PyTorch) of an (N, C, H, W) input with (OC, C, KH, KW) filters."""
-    stride, padding = _check_conv_args(input, weight, bias, stride, padding)
-    inputs = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+class Dilate(Function):
+    def forward(self, weight, dilation=(1, 1)):
+        """W_dilated[:, :, i*DH, j*DW] = W[:, :, i, j], zeros between the taps"""
+        (DH, DW), (OC, C, KH, KW) = dilation, weight.shape
+        dilated = get_array_module(weight).zeros((OC, C, DH * (KH - 1) + 1, DW * (KW - 1) + 1), dtype=weight.dtype)
+        dilated[:, :, ::DH, ::DW] = weight
+        self.dilation = dilation
+        return dilated
+
+    def backward(self, g):
+        """gW = every D-th tap of g (the zeros between the taps are constants: their gradient is dropped)"""
+        DH, DW = self.dilation
+        return g[:, :, ::DH, ::DW]
 
 
-def conv2d_simple(input, weight, bias=None, stride=1, padding=0):
+def group_slices(out_channels, in_channels, groups):
+    """[(rows of W and of g, channels of x)] for each group: group k owns OC/G output and C/G input channels."""
+    OG, CG = out_channels // groups, in_channels // groups
+    return [(slice(k * OG, (k + 1) * OG), slice(k * CG, (k + 1) * CG)) for k in range(groups)]
+
+
+def join_channels(parts):
+    """(N, C_k, H, W) arrays -> one (N, sum C_k, H, W) array, stored channel-major as im2col_matmul's outputs are
+    (a single part is returned as it is: groups=1 costs no copy)."""
+    if len(parts) == 1:
+        return parts[0]
+    return get_array_module(parts[0]).concatenate([p.swapaxes(0, 1) for p in parts]).swapaxes(0, 1)
+
+
+def join_rows(parts):
+    """Matrices stacked by rows (a single one is returned as it is)."""
+    return parts[0] if len(parts) == 1 else get_array_module(parts[0]).concatenate(parts)
+
+
+def dilate(weight, dilation):
+    """The filter with its taps spread `dilation` pixels apart (the weight itself when dilation is 1)."""
+    return weight if tuple(dilation) == (1, 1) else Dilate.apply(weight, dilation=tuple(dilation))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, like PyTorch) of an (N, C, H, W) input with (OC, C/groups, KH, KW)
+    filters. padding may be an int, a pair, "valid" (0) or "same" (output as large as the input; stride 1)."""
+    stride, padding, dilation, groups = _check_conv_args(input, weight, bias, stride, padding, dilation, groups)
+    if padding == "same":
+        input, padding = _pad_same(input, weight, dilation)
+    inputs = (input, dilate(weight, dilation)) + (() if bias is None else (bias,))
+    return Conv2d.apply(*inputs, stride=stride, padding=padding, groups=groups)
+
+
+def _pad_same(input, weight, dilation):
+    """padding="same": D*(K-1) pixels in all, half on each side and the odd one at the bottom/right (PyTorch's
+    choice). Even totals go to the convolution's own padding; odd ones pad the input first (F.pad, differentiable)."""
+    total = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
+    if all(t % 2 == 0 for t in total):
+        return input, (total[0] // 2, total[1] // 2)
+    (TH, TW) = total
+    return pad(input, (TW // 2, TW - TW // 2, TH // 2, TH - TH // 2)), (0, 0)
+
+
+def conv2d_simple(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """The definition, as loops over output pixels (NumPy or CuPy arrays in, an array out; no autograd):
 
-        out[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] * x_pad[n, c, p*SH + i, q*SW + j]
+        out[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] * x_pad[n, k*C/G + c, p*SH + i*DH, q*SW + j*DW]
 
-    Slow, and obviously right: the reference that tests compare conv2d with."""
-    stride, padding = pair(stride, "stride"), pair(padding, "padding")
+    where k = o // (OC/G) is the group of output channel o. Slow, and obviously right: the reference that tests
+    compare conv2d with."""
+    stride, padding, (DH, DW) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     xp = get_array_module(input)
-    (SH, SW), (KH, KW) = stride, weight.shape[2:]
+    (SH, SW), (OC, CG, KH, KW) = stride, weight.shape
     x_pad = pad_hw(input, padding)
-    OH, OW = (x_pad.shape[2] - KH) // SH + 1, (x_pad.shape[3] - KW) // SW + 1
-    out = xp.zeros((input.shape[0], weight.shape[0], OH, OW), dtype=input.dtype)
+    OH, OW = (x_pad.shape[2] - DH * (KH - 1) - 1) // SH + 1, (x_pad.shape[3] - DW * (KW - 1) - 1) // SW + 1
+    out = xp.zeros((input.shape[0], OC, OH, OW), dtype=input.dtype)
+    OG = OC // groups
     for p in range(OH):
         for q in range(OW):
-            window = x_pad[:, :, p * SH:p * SH + KH, q * SW:q * SW + KW]        # (N, C, KH, KW)
-            out[:, :, p, q] = xp.einsum("ncij,ocij->no", window, weight)
+            for k in range(groups):
+                window = x_pad[:, k * CG:(k + 1) * CG, p * SH:p * SH + DH * (KH - 1) + 1:DH,
+                               q * SW:q * SW + DW * (KW - 1) + 1:DW]                # (N, C/G, KH, KW)
+                out[:, k * OG:(k + 1) * OG, p, q] = xp.einsum("ncij,ocij->no", window, weight[k * OG:(k + 1) * OG])
     if bias is not None:
         out += bias[None, :, None, None]
     return out
@@ -86,25 +161,54 @@ def pair(value, name):
     return tuple(int(v) for v in pair)
 
 
-def _check_conv_args(input, weight, bias, stride, padding):
-    """PyTorch's errors for shapes and types conv2d cannot handle; the stride and padding as pairs."""
-    stride, padding = pair(stride, "conv2d: stride"), pair(padding, "conv2d: padding")
+def check_groups(name, groups, in_channels, out_channels):
+    """groups must be a positive int that divides both channel counts (PyTorch's errors)."""
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
+    if in_channels % groups:
+        raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+    if out_channels % groups:
+        raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+    return int(groups)
+
+
+def _check_conv_args(input, weight, bias, stride, padding, dilation=1, groups=1):
+    """PyTorch's errors for shapes and types conv2d cannot handle; stride, padding and dilation as pairs (padding
+    may stay "same"), and groups."""
+    stride, dilation = pair(stride, "conv2d: stride"), pair(dilation, "conv2d: dilation")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"conv2d: invalid padding string {padding!r}, should be one of ('valid', 'same')")
+        if padding == "same" and stride != (1, 1):
+            raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+        padding = (0, 0) if padding == "valid" else padding
+    else:
+        padding = pair(padding, "conv2d: padding")
     if input.ndim != 4:
         raise ValueError(f"conv2d: expected a 4D (N, C, H, W) input, got shape {input.shape}")
     if weight.ndim != 4:
-        raise ValueError(f"conv2d: expected a 4D (out_channels, in_channels, KH, KW) weight, got shape {weight.shape}")
+        raise ValueError(f"conv2d: expected a 4D (out_channels, in_channels/groups, KH, KW) weight, got shape "
+                         f"{weight.shape}")
     if input.dtype != weight.dtype:
         raise RuntimeError(f"conv2d: Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same; "
                         f"convert the input with .to({weight.dtype}) or the model with .to({input.dtype})")
-    if input.shape[1] != weight.shape[1]:
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive integer, got {groups!r}")
+    if weight.shape[0] % groups:
+        raise ValueError(f"conv2d: weight of shape {weight.shape} has {weight.shape[0]} output channels, which "
+                         f"groups={groups} does not divide")
+    if input.shape[1] != weight.shape[1] * groups:
         raise ValueError(f"conv2d: input has {input.shape[1]} channels (shape {input.shape}) but the weight expects "
-                         f"{weight.shape[1]} (shape {weight.shape})")
+                         f"{weight.shape[1] * groups} (shape {weight.shape}, groups={groups})")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"conv2d: bias shape {bias.shape} does not match {weight.shape[0]} output channels")
-    if min(stride) < 1 or min(padding) < 0:
-        raise ValueError(f"conv2d: stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
+    if min(stride) < 1 or min(dilation) < 1 or (padding != "same" and min(padding) < 0):
+        raise ValueError(f"conv2d: stride and dilation must be >= 1 and padding >= 0, got stride={stride}, "
+                         f"padding={padding}, dilation={dilation}")
     (H, W), (KH, KW) = input.shape[2:], weight.shape[2:]
-    if H + 2 * padding[0] < KH or W + 2 * padding[1] < KW:
-        raise ValueError(f"conv2d: kernel {KH}x{KW} is larger than the padded input {H + 2 * padding[0]}x"
-                         f"{W + 2 * padding[1]} (input shape {input.shape}, padding {padding})")
-    return stride, padding
+    KH, KW = dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1       # the dilated filter's extent
+    PH, PW = (0, 0) if padding == "same" else padding
+    if H + 2 * PH < KH or W + 2 * PW < KW:
+        raise ValueError(f"conv2d: kernel {KH}x{KW} (dilation {dilation}) is larger than the padded input "
+                         f"{H + 2 * PH}x{W + 2 * PW} (input shape {input.shape}, padding {padding})")
+    return stride, padding, dilation, int(groups)

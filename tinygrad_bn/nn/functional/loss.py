@@ -264,3 +264,18 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+def one_hot(tensor, num_classes=-1):
+    """(..., ) integer class indices -> (..., num_classes) int64 rows with a 1 at each index (num_classes=-1: one
+    more than the largest index). A constant: no gradient flows through indices."""
+    labels = tensor.array
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"one_hot is only applicable to index tensor, got dtype {labels.dtype}")
+    if num_classes == -1:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes - 1}], got values from "
+                         f"{int(labels.min())} to {int(labels.max())}")
+    xp = get_array_module(labels)
+    return Tensor._wrap((labels[..., None] == xp.arange(num_classes)).astype(xp.int64))

@@ -8,10 +8,14 @@ Both are written with the same idea as im2col, without building the column matri
 so max pooling is the elementwise max of KH*KW slices, average pooling their mean. The slices keep the input's
 memory layout (see kernels/layout.py), and for the usual 2x2 / stride 2 pooling this is four cheap passes.
 """
+import numpy as np
+
 from ...autograd import Function
 from ...backend import get_array_module
 from ...kernels import is_channel_major, output_hw, pad_hw, route_to_window_max, unpad_hw, window_positions, zeros_in_layout
+from ...tensor import Tensor
 from .conv import pair
+from .padding import pad
 
 
 class MaxPool2d(Function):
@@ -56,7 +60,7 @@ class AvgPool2d(Function):
 
 def _pool_args(name, input, kernel_size, stride, padding):
     kernel = pair(kernel_size, f"{name}: kernel_size")
-    stride = kernel if stride is None else pair(stride, f"{name}: stride")
+    stride = kernel if stride is None or stride == [] else pair(stride, f"{name}: stride")
     padding = pair(padding, f"{name}: padding")
     if input.ndim != 4:
         raise ValueError(f"{name}: expected a 4D (N, C, H, W) input, got shape {input.shape}")
@@ -68,14 +72,72 @@ def _pool_args(name, input, kernel_size, stride, padding):
     return dict(kernel=kernel, stride=stride, padding=padding)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0):
-    """Max over each (KH, KW) window; stride defaults to kernel_size. Pads with -inf."""
-    return MaxPool2d.apply(input, **_pool_args("max_pool2d", input, kernel_size, stride, padding))
+def pooled_size(size, kernel, stride, padding, ceil_mode):
+    """Windows along one axis. floor((size + 2P - K) / S) + 1, or with ceil_mode the ceiling, less the last window
+    when it would start past the input and its left padding (PyTorch's rule: every window sees the input)."""
+    span = size + 2 * padding - kernel
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0):
-    """Mean over each (KH, KW) window; stride defaults to kernel_size. Padding counts as zeros."""
-    return AvgPool2d.apply(input, **_pool_args("avg_pool2d", input, kernel_size, stride, padding))
+def _ceil_overhang(input, kernel, stride, padding, ceil_mode):
+    """(rows, columns) by which ceil_mode's last windows hang past the padded input: the amount to pad the input
+    with at the bottom and the right, so that ordinary (floor) pooling makes the same windows."""
+    return tuple(max(0, (pooled_size(size, k, s, p, ceil_mode) - 1) * s + k - (size + 2 * p))
+                 for size, k, s, p in zip(input.shape[2:], kernel, stride, padding))
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over each (KH, KW) window; stride defaults to kernel_size. Pads with -inf. ceil_mode=True keeps the
+    partial windows at the bottom/right edge (the input is padded there with -inf first, which never wins)."""
+    if return_indices:
+        raise NotImplementedError("max_pool2d: return_indices=True is not supported by tinygrad_bn "
+                                  "(MaxUnpool2d is not implemented either)")
+    if pair(dilation, "max_pool2d: dilation") != (1, 1):
+        raise NotImplementedError(f"max_pool2d: dilation={dilation!r} is not supported by tinygrad_bn (only 1)")
+    args = _pool_args("max_pool2d", input, kernel_size, stride, padding)
+    extra_h, extra_w = _ceil_overhang(input, ceil_mode=ceil_mode, **args)
+    if extra_h or extra_w:
+        input = pad(input, (0, extra_w, 0, extra_h), value=-float("inf"))
+    return MaxPool2d.apply(input, **args)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over each (KH, KW) window; stride defaults to kernel_size. Padding counts as zeros.
+
+    The default (count_include_pad=True, no ceil_mode) divides every window's sum by KH*KW. Otherwise windows differ
+    in how many of their pixels count, as in PyTorch: out = window sum / count, where count is the window's pixels
+    inside the input (count_include_pad=False) or inside the padded input (True; ceil_mode's overhang never counts),
+    or divisor_override. The window sum is KH*KW times the plain mean, so that op's backward serves here too."""
+    args = _pool_args("avg_pool2d", input, kernel_size, stride, padding)
+    extra_h, extra_w = _ceil_overhang(input, ceil_mode=ceil_mode, **args)
+    if count_include_pad and divisor_override is None and not (extra_h or extra_w):
+        return AvgPool2d.apply(input, **args)
+    if divisor_override is not None and divisor_override <= 0:
+        raise ValueError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
+    (KH, KW), (SH, SW), (PH, PW) = args["kernel"], args["stride"], args["padding"]
+    H, W = input.shape[2:]
+    if divisor_override is not None:
+        count = np.full((1, 1), float(divisor_override))
+    else:
+        rows = _window_counts(H, KH, SH, PH, pooled_size(H, KH, SH, PH, ceil_mode), count_include_pad)
+        cols = _window_counts(W, KW, SW, PW, pooled_size(W, KW, SW, PW, ceil_mode), count_include_pad)
+        count = np.outer(rows, cols)                      # windows are rectangles: count = rows * columns
+    if extra_h or extra_w:
+        input = pad(input, (0, extra_w, 0, extra_h))
+    scale = Tensor(KH * KW / count, dtype=input.dtype, device=input.device)
+    return AvgPool2d.apply(input, **args) * scale
+
+
+def _window_counts(size, kernel, stride, padding, windows, count_include_pad):
+    """How many pixels of each window along one axis count: those in [-P, size + P) (count_include_pad) or in
+    [0, size). Window k covers [k*S - P, k*S - P + K)."""
+    starts = np.arange(windows) * stride - padding
+    low, high = (-padding, size + padding) if count_include_pad else (0, size)
+    return np.minimum(starts + kernel, high) - np.maximum(starts, low)
 
 
 def adaptive_avg_pool2d(input, output_size):

@@ -1,0 +1,321 @@
+"""Module-level twins of Tensor methods, mirroring `torch.*`: `torch.flatten(x, 1)`, `torch.max(x, 1)`,
+`torch.tensor([...])`, `torch.randn_like(x)`, ...
+
+PyTorch offers most ops twice, as `x.exp()` and as `torch.exp(x)`, and real code uses both. Here the math lives once,
+in the Tensor methods (tensor.py) and their ops (ops.py); each function below only forwards to the method, with
+PyTorch's argument names and defaults. The package exports all of them, so `import tinygrad_bn as torch` works for
+code that calls them. Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
+
+Several names (max, min, sum, abs, float, ...) shadow Python builtins inside this file; it uses `builtins.` for those.
+"""
+import builtins
+
+import numpy as np
+
+from .backend import array_module, check_device, rng, to_device
+from .tensor import Tensor, float32, float64, full, int64, rand, randn, zeros
+
+# ---------------------------------------------------------------------------------------------------- dtype names
+float = float32
+double = float64
+half = float16 = np.dtype("float16")
+long = int64
+int = int32 = np.dtype("int32")
+int16, int8, uint8 = np.dtype("int16"), np.dtype("int8"), np.dtype("uint8")
+bool = np.dtype("bool")
+
+
+# ------------------------------------------------------------------------------------------------------- creation
+def _host_values(data):
+    """Python data for np.asarray: Tensors inside lists (torch.tensor([t1, t2])) become their numbers."""
+    if isinstance(data, Tensor):
+        return data.numpy()
+    if isinstance(data, (list, tuple)):
+        return [_host_values(item) for item in data]
+    return data
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new Tensor holding a copy of `data` (numbers, nested lists, NumPy/CuPy arrays, Tensors): torch.tensor.
+
+    Python floats become float32, Python ints int64; an array keeps its dtype (float64 stays float64)."""
+    if isinstance(data, (list, tuple)):
+        data = _host_values(data)
+    if isinstance(data, Tensor):
+        device = device or data.device
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """`data` itself when it already is a Tensor of that dtype and device, else a new Tensor."""
+    if isinstance(data, Tensor) and (dtype is None or np.dtype(dtype) == data.dtype) and \
+            (device is None or check_device(device) == data.device):
+        return data
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array):
+    """A Tensor sharing memory with the NumPy array (as torch.from_numpy: changes show through both)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return Tensor._wrap(array)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """Like torch.empty, but filled with zeros: uninitialised memory would make runs irreproducible."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _like(input, maker, dtype, device, requires_grad):
+    return maker(input.shape, dtype=dtype or input.dtype, device=device or input.device, requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, zeros, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of input's shape, dtype and device, from the library's seeded generator."""
+    return _like(input, randn, dtype, device, requires_grad)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, rand, dtype, device, requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None):
+    """Integers in [low, high) of shape `size` (int64); randint(high, size) starts at 0, as in PyTorch."""
+    if size is None:
+        low, high, size = 0, low, high
+    draw = _generator_rng(generator).integers(low, high, size=tuple(size))
+    return Tensor._wrap(to_device(draw.astype(np.dtype(dtype or int64)), check_device(device)))
+
+
+def randperm(n, *, generator=None, dtype=None, device=None):
+    """A random permutation of 0..n-1 (int64)."""
+    draw = _generator_rng(generator).permutation(n)
+    return Tensor._wrap(to_device(draw.astype(np.dtype(dtype or int64)), check_device(device)))
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    out = Tensor._wrap(array_module(check_device(device)).eye(n, m, dtype=np.dtype(dtype or float32)))
+    return out.requires_grad_(requires_grad)
+
+
+class Generator:
+    """A seeded source of random numbers for one consumer (a DataLoader's shuffling, random_split, normal_).
+
+        g = tinygrad_bn.Generator().manual_seed(0)
+
+    It wraps a NumPy Generator, `g.rng`; anything that takes a Generator also takes a numpy.random.Generator.
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = check_device(device)
+        self._seed = builtins.int(np.random.SeedSequence().entropy % 2**63)
+        self.rng = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed):
+        self._seed = builtins.int(seed)
+        self.rng = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+    def seed(self):
+        return self.manual_seed(np.random.SeedSequence().entropy % 2**63).initial_seed()
+
+
+def _generator_rng(generator):
+    """The NumPy Generator behind `generator`: a tinygrad_bn.Generator, a numpy Generator, or None (the library's)."""
+    if generator is None:
+        return rng("cpu")
+    return generator.rng if isinstance(generator, Generator) else generator
+
+
+# ---------------------------------------------------------------------------------- elementwise math and reductions
+def exp(input): return input.exp()
+def log(input): return input.log()
+def sqrt(input): return input.sqrt()
+def tanh(input): return input.tanh()
+def sigmoid(input): return input.sigmoid()
+def relu(input): return input.relu()
+def abs(input): return input.abs()
+def neg(input): return -input
+def clone(input): return input.clone()
+
+
+def clamp(input, min=None, max=None):
+    return input.clamp(min, max)
+
+
+clip = clamp
+
+
+def add(input, other, *, alpha=1):
+    return input + (other * alpha if alpha != 1 else other)
+
+
+def sub(input, other, *, alpha=1):
+    return input - (other * alpha if alpha != 1 else other)
+
+
+def mul(input, other): return input * other
+def div(input, other): return input / other
+def pow(input, exponent): return input ** exponent if isinstance(input, Tensor) else exponent.__rpow__(input)
+def maximum(input, other): return input.maximum(other)
+
+
+def where(condition, input, other):
+    """input where condition is true, else other (elementwise, broadcasting); gradients flow to input and other."""
+    if not isinstance(input, Tensor):  # torch.where(c, 0.0, x): lift the number onto the other side's dtype
+        return other._lift(input).where(condition, other)
+    return input.where(condition, other)
+def minimum(input, other): return input.minimum(other)
+
+
+def sum(input, dim=None, keepdim=False):
+    return input.sum(dim, keepdim)
+
+
+def mean(input, dim=None, keepdim=False):
+    return input.mean(dim, keepdim)
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    return input.var(dim, unbiased, keepdim, correction=correction)
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def max(input, dim=None, keepdim=False):
+    """max over everything; (values, indices) along dim (`torch.max(x, 1)`); or the elementwise max of two tensors."""
+    return input.max(dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    return input.min(dim, keepdim)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return input.argmax(dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return input.argmin(dim, keepdim)
+
+
+def softmax(input, dim, dtype=None):
+    return (input if dtype is None else input.to(dtype)).softmax(dim)
+
+
+def log_softmax(input, dim, dtype=None):
+    return (input if dtype is None else input.to(dtype)).log_softmax(dim)
+
+
+def eq(input, other): return input == other
+def ne(input, other): return input != other
+def lt(input, other): return input < other
+def le(input, other): return input <= other
+def gt(input, other): return input > other
+def ge(input, other): return input >= other
+
+
+def equal(input, other):
+    """True when both have the same shape and the same elements."""
+    return input.shape == other.shape and builtins.bool((input.array == other.array).all())
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    xp = array_module(input.device)
+    return builtins.bool(xp.allclose(input.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+# ------------------------------------------------------------------------------------------- products and shapes
+def matmul(input, other): return input.matmul(other)
+
+
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise ValueError(f"mm: expected two matrices, got shapes {input.shape} and {mat2.shape}")
+    return input.matmul(mat2)
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise ValueError(f"bmm: expected two 3-D batches of matrices, got shapes {input.shape} and {mat2.shape}")
+    return input.matmul(mat2)
+
+
+def reshape(input, shape): return input.reshape(shape)
+def flatten(input, start_dim=0, end_dim=-1): return input.flatten(start_dim, end_dim)
+def transpose(input, dim0, dim1): return input.transpose(dim0, dim1)
+def permute(input, dims): return input.permute(dims)
+def unsqueeze(input, dim): return input.unsqueeze(dim)
+def squeeze(input, dim=None): return input.squeeze(dim)
+def roll(input, shifts, dims=None): return input.roll(shifts, dims)
+def t(input): return input.T
+def flip(input, dims): return input.flip(dims)
+def split(tensor, split_size_or_sections, dim=0): return tensor.split(split_size_or_sections, dim)
+def chunk(input, chunks, dim=0): return input.chunk(chunks, dim)
+def index_select(input, dim, index): return input.index_select(dim, index)
+def broadcast_to(input, shape): return input.expand(shape)
+def outer(input, vec2): return input.reshape(-1, 1) * vec2.reshape(1, -1)
+def tril(input, diagonal=0): return input.tril(diagonal)
+def triu(input, diagonal=0): return input.triu(diagonal)
+def square(input): return input.square()
+def rsqrt(input): return input.rsqrt()
+def reciprocal(input): return input.reciprocal()
+def norm(input, p="fro", dim=None, keepdim=False): return input.norm(p, dim, keepdim)
+def logsumexp(input, dim, keepdim=False): return input.logsumexp(dim, keepdim)
+def any(input, dim=None, keepdim=False): return input.any(dim, keepdim)
+def all(input, dim=None, keepdim=False): return input.all(dim, keepdim)
+def sign(input): return input.sign()
+def floor(input): return input.floor()
+def round(input): return input.round()
+def isnan(input): return input.isnan()
+def isfinite(input): return input.isfinite()
+def logical_not(input): return input.logical_not()
+def nonzero(input): return input.nonzero()
+def argsort(input, dim=-1, descending=False): return input.argsort(dim, descending)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    out = Tensor._wrap(array_module(check_device(device)).linspace(start, end, steps, dtype=np.dtype(dtype or float32)))
+    return out.requires_grad_(requires_grad)
+
+
+def get_default_dtype():
+    """float32: the dtype of tensors made from Python floats (it can not be changed here)."""
+    return float32
+
+
+__all__ = [
+    "float", "double", "half", "float16", "long", "int", "int16", "int8", "uint8", "bool",
+    "tensor", "as_tensor", "from_numpy", "is_tensor", "numel", "empty", "empty_like", "full_like", "randn_like",
+    "rand_like", "randint", "randperm", "eye", "Generator",
+    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "clone", "clamp", "clip", "add", "sub", "mul",
+    "div", "pow", "maximum", "minimum", "where", "sum", "mean", "var", "std", "max", "min", "argmax", "argmin",
+    "softmax",
+    "log_softmax", "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose",
+    "matmul", "mm", "bmm", "reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze", "roll", "t",
+    "flip", "split", "chunk", "index_select", "broadcast_to", "outer", "tril", "triu", "square", "rsqrt", "reciprocal",
+    "norm", "logsumexp", "any", "all", "sign", "floor", "round", "isnan", "isfinite", "logical_not", "nonzero",
+    "argsort", "linspace", "get_default_dtype",
+]

@@ -1,0 +1,32 @@
+"""One clear error for the PyTorch names tinygrad_bn does not have (nn.LSTM, torch.fft, F.conv1d, ...).
+
+The packages that PyTorch code reaches into (`tinygrad_bn`, `.nn`, `.nn.functional`) end with a module-level
+`__getattr__` that calls `missing`, so `nn.LSTM(...)` fails with a sentence naming what is missing, instead of a bare
+AttributeError from deep inside the user's model.
+"""
+
+SEE_ALSO = "see \"Coming from PyTorch\" in README.md for what is supported"
+
+# Names that are real PyTorch features (not typos), grouped by what they are, for a more precise message.
+KNOWN = {
+    "recurrent layers": ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "rnn"),
+    "attention and transformers": ("Transformer", "TransformerEncoder", "TransformerDecoder", "MultiheadAttention",
+                                   "TransformerEncoderLayer", "TransformerDecoderLayer",
+                                   "scaled_dot_product_attention", "multi_head_attention_forward"),
+    "1-D and 3-D convolution and pooling": ("Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose3d", "MaxPool1d",
+                                            "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d",
+                                            "AdaptiveAvgPool3d", "BatchNorm3d", "conv1d", "conv3d", "max_pool1d",
+                                            "avg_pool1d", "max_pool3d", "avg_pool3d"),
+    "compilation, distribution and mixed precision": ("compile", "jit", "distributed", "amp", "autocast",
+                                                      "DataParallel", "parallel", "quantization", "onnx", "fx"),
+}
+
+
+def missing(module_name, name):
+    """The AttributeError to raise for `module_name.name`; it names the attribute and says it is not supported."""
+    for kind, names in KNOWN.items():
+        if name in names:
+            return AttributeError(f"{module_name}.{name} is not supported by tinygrad_bn ({kind} are not "
+                                  f"implemented); {SEE_ALSO}")
+    return AttributeError(f"module {module_name!r} has no attribute {name!r}: tinygrad_bn does not support "
+                          f"{name!r}; {SEE_ALSO}")

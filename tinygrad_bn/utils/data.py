@@ -1,0 +1,194 @@
+"""`torch.utils.data`'s core, for training loops written in PyTorch's idioms:
+
+    loader = DataLoader(TensorDataset(images, labels), batch_size=64, shuffle=True,
+                        generator=tinygrad_bn.Generator().manual_seed(0))
+    for x, y in loader: ...
+
+A Dataset is anything with `__getitem__(i)` and `__len__()`. The DataLoader draws an order of indices (shuffled or
+not), cuts it into batches, fetches the samples one by one and merges each batch with `collate_fn`; the default,
+`default_collate`, stacks like with like (Tensors, arrays, numbers) into one Tensor with a leading batch dim, and
+recurses into tuples, lists and dicts, as torch's default_collate does. Loading runs in the calling process:
+`num_workers`, `pin_memory` and the like are accepted and ignored.
+"""
+import itertools
+import math
+import numbers
+
+import numpy as np
+
+from ..backend import rng, to_numpy
+from ..tensor import Tensor, float64, int64, stack
+
+
+class Dataset:
+    """Base class: subclasses define `__getitem__(index)` and `__len__()`."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
+
+
+class TensorDataset(Dataset):
+    """Samples are rows: item i is (t[i] for each tensor). All tensors must have the same size in dim 0."""
+
+    def __init__(self, *tensors):
+        if any(t.shape[0] != tensors[0].shape[0] for t in tensors):
+            sizes = ", ".join(str(tuple(t.shape)) for t in tensors)
+            raise ValueError(f"Size mismatch between tensors: dim 0 differs among shapes {sizes}")
+        self.tensors = tensors
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self):
+        return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __getitem__(self, index):
+        return self.dataset[self.indices[index]]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """Datasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self):
+        return self.cumulative_sizes[-1] if self.cumulative_sizes else 0
+
+    def __getitem__(self, index):
+        if index < 0:
+            index += len(self)
+        for dataset, end in zip(self.datasets, self.cumulative_sizes):
+            if index < end:
+                return dataset[index - (end - len(dataset))]
+        raise IndexError(f"index {index} is out of range for a dataset of length {len(self)}")
+
+
+def _host_rng(generator):
+    """A NumPy Generator from a tinygrad_bn.Generator, a numpy Generator, or None (the library's seeded one)."""
+    if generator is None:
+        return rng("cpu")
+    return generator.rng if hasattr(generator, "rng") else generator
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split into non-overlapping Subsets of the given lengths (or fractions summing to 1), in a random order."""
+    n = len(dataset)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions: floor each, spread the remainder
+        counts = [int(math.floor(n * fraction)) for fraction in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    order = _host_rng(generator).permutation(n).tolist()
+    bounds = list(itertools.accumulate(lengths))
+    return [Subset(dataset, order[end - length:end]) for length, end in zip(lengths, bounds)]
+
+
+def default_collate(batch):
+    """Merge a list of samples into a batch, like torch's default_collate:
+
+    Tensors -> stacked Tensor; NumPy arrays -> stacked Tensor of their dtype; Python floats -> float64 Tensor,
+    ints -> int64 Tensor (PyTorch's choice); strings stay a list; dicts, tuples and lists are collated field by
+    field (a tuple or list of fields gives a list, a namedtuple the same namedtuple).
+    """
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        return stack(batch).detach()
+    if isinstance(elem, np.ndarray) or isinstance(elem, np.generic):
+        return Tensor(np.stack([to_numpy(e) for e in batch]))
+    if isinstance(elem, bool):
+        return Tensor(np.array(batch, dtype=bool))
+    if isinstance(elem, numbers.Integral):
+        return Tensor(np.array(batch, dtype=int64))
+    if isinstance(elem, numbers.Real):
+        return Tensor(np.array(batch, dtype=float64))
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, dict):
+        return {key: default_collate([sample[key] for sample in batch]) for key in elem}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # a namedtuple keeps its type
+        return type(elem)(*(default_collate(list(field)) for field in zip(*batch)))
+    if isinstance(elem, (tuple, list)):
+        if any(len(sample) != len(elem) for sample in batch):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        return [default_collate(list(field)) for field in zip(*batch)]
+    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+                    f"found {type(elem).__name__}")
+
+
+class DataLoader:
+    """Batches of a dataset: DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, generator=None,
+    collate_fn=None, sampler=None).
+
+    shuffle=True draws a new order every epoch (every `iter(loader)`) from `generator` (a tinygrad_bn.Generator or a
+    numpy Generator), or from the library's generator seeded by tinygrad_bn.manual_seed. `sampler`, if given, is an
+    iterable of indices used instead. batch_size=None yields single samples, uncollated, as in PyTorch.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 generator=None, *, prefetch_factor=None, persistent_workers=False, pin_memory_device=""):
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+            raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+                             "and drop_last")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.drop_last = drop_last
+        self.generator = generator
+        self.num_workers = num_workers  # accepted for compatibility; loading runs in this process
+        self.collate_fn = collate_fn if collate_fn is not None else default_collate
+
+    def _indices(self):
+        if self.sampler is not None:
+            return list(self.sampler)
+        if self.shuffle:
+            return _host_rng(self.generator).permutation(len(self.dataset)).tolist()
+        return list(range(len(self.dataset)))
+
+    def _batches(self):
+        if self.batch_sampler is not None:
+            yield from self.batch_sampler
+            return
+        indices = self._indices()
+        for start in range(0, len(indices), self.batch_size):
+            batch = indices[start:start + self.batch_size]
+            if len(batch) < self.batch_size and self.drop_last:
+                return
+            yield batch
+
+    def __iter__(self):
+        if self.batch_size is None and self.batch_sampler is None:
+            for index in self._indices():
+                yield self.dataset[index]
+            return
+        for batch in self._batches():
+            yield self.collate_fn([self.dataset[i] for i in batch])
+
+    def __len__(self):
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.batch_size is None:
+            return n
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
