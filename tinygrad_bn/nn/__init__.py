@@ -12,7 +12,8 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
                      UpsamplingNearest2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .containers import ModuleDict, ModuleList, Sequential
+from .module import Module, Parameter
 from .normalization import GroupNorm, LayerNorm
 from .sparse import Embedding
 
