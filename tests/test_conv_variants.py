@@ -47,9 +47,10 @@ CONV_CASES = [  # (x shape, weight shape, stride, padding, dilation, groups, bia
     ((2, 3, 8, 8), (6, 3, 2, 2), 1, "same", 1, 1, True),      # "same" with an even kernel: odd padding
     ((2, 4, 8, 7), (4, 2, 3, 3), 1, "same", 2, 2, False),     # "same" with dilation
     ((2, 4, 8, 7), (4, 4, 3, 3), 2, "valid", 1, 1, True),
+    ((1, 2, 3, 3), (2, 2, 3, 3), 1, "same", 2, 1, False),     # "same" with a filter wider than the image
 ]
 CONV_IDS = ["groups2", "depthwise", "depthwise_x2_stride2", "dilation2", "mixed", "same_even", "same_dilated",
-            "valid"]
+            "valid", "same_wide"]
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups, bias", CONV_CASES, ids=CONV_IDS)
@@ -127,8 +128,11 @@ TRANSPOSE_CASES = [  # (x shape, weight shape, stride, padding, output_padding, 
     ((2, 4, 5, 6), (4, 1, 3, 3), 1, 1, 0, 4, 2, True),        # depthwise, dilated
     ((1, 3, 4, 5), (3, 2, 3, 2), (3, 2), (2, 0), (2, 1), 1, 1, True),   # unequal pairs
     ((2, 3, 6, 6), (3, 4, 3, 3), 1, 1, 0, 1, 1, True),        # stride 1: the fast path is a convolution
+    ((1, 2, 6, 6), (2, 2, 2, 2), 1, 2, 0, 1, 1, False),       # padding >= kernel: cropped more than painted
+    ((1, 2, 4, 4), (2, 3, 3, 3), 3, 3, 0, 1, 1, True),
 ]
-TRANSPOSE_IDS = ["dcgan_up", "dcgan_first", "output_padding_groups", "depthwise_dilated", "pairs", "stride1"]
+TRANSPOSE_IDS = ["dcgan_up", "dcgan_first", "output_padding_groups", "depthwise_dilated", "pairs", "stride1",
+                 "wide_padding_stride1", "wide_padding_stride3"]
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, output_padding, groups, dilation, bias",

@@ -416,7 +416,7 @@ def test_repr_of_sequential():
         "  (0): Conv2d(3, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)\n"
         "  (1): BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
         "  (2): ReLU()\n"
-        "  (3): MaxPool2d(kernel_size=2, stride=2, padding=0)\n"
+        "  (3): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n"
         "  (4): Sequential(\n"
         "    (0): AdaptiveAvgPool2d(output_size=1)\n"
         "    (1): Flatten(start_dim=1, end_dim=-1)\n"

@@ -18,6 +18,7 @@ except ImportError:  # optional: without it BLAS keeps its threads, and chunks s
 
 CACHE_BYTES = 512 * 1024  # rows per group in map_row_blocks: well within a core's share of the L2/L3 cache
 SERIAL_BYTES = 64 * 1024  # below this, per-channel work runs on the calling thread
+SINGLE_CHUNK_BLAS_THREADS = 1  # BLAS threads for work that is one chunk (batch 1): see map_chunks
 
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -39,7 +40,8 @@ def map_chunks(fn, chunks):
     global _executor
     chunks = list(chunks)
     if len(chunks) < 2 or WORKERS < 2:
-        return [fn(chunk) for chunk in chunks]
+        with _single_threaded_blas() if SINGLE_CHUNK_BLAS_THREADS == 1 else nullcontext():
+            return [fn(chunk) for chunk in chunks]
     if _executor is None:
         _executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="tinygrad_bn")
     with _single_threaded_blas():

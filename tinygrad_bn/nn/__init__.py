@@ -7,8 +7,8 @@
 from . import functional, init
 from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Sigmoid, SiLU,
                          Softmax, Softplus, Tanh)
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Dropout2d,
-                     Flatten, Identity, Linear, MaxPool2d, ReLU, Unflatten, Upsample, UpsamplingBilinear2d,
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout,
+                     Dropout2d, Flatten, Identity, Linear, MaxPool2d, ReLU, Unflatten, Upsample, UpsamplingBilinear2d,
                      UpsamplingNearest2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)

@@ -207,7 +207,7 @@ def _check_conv_args(input, weight, bias, stride, padding, dilation=1, groups=1)
                          f"padding={padding}, dilation={dilation}")
     (H, W), (KH, KW) = input.shape[2:], weight.shape[2:]
     KH, KW = dilation[0] * (KH - 1) + 1, dilation[1] * (KW - 1) + 1       # the dilated filter's extent
-    PH, PW = (0, 0) if padding == "same" else padding
+    PH, PW = (KH, KW) if padding == "same" else padding    # "same" pads whatever the filter needs
     if H + 2 * PH < KH or W + 2 * PW < KW:
         raise ValueError(f"conv2d: kernel {KH}x{KW} (dilation {dilation}) is larger than the padded input "
                          f"{H + 2 * PH}x{W + 2 * PW} (input shape {input.shape}, padding {padding})")
