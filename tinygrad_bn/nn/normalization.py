@@ -7,6 +7,13 @@ from . import functional as F
 from .module import Module, Parameter
 
 
+def _add_scale_and_shift(layer, shape, affine, bias, device, dtype):
+    """weight (ones) and bias (zeros) of `shape`, or None slots: what affine=False and bias=False leave out."""
+    dtype = dtype or float32
+    layer.register_parameter("weight", Parameter(ones(shape, dtype=dtype, device=device)) if affine else None)
+    layer.register_parameter("bias", Parameter(zeros(shape, dtype=dtype, device=device)) if affine and bias else None)
+
+
 class LayerNorm(Module):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, mean and biased var over the last dims, of shape
     normalized_shape; weight (1) and bias (0) have that shape too (elementwise_affine=True)."""
@@ -17,15 +24,7 @@ class LayerNorm(Module):
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         self.has_bias = bias and elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(ones(self.normalized_shape, dtype=dtype or float32, device=device))
-            if bias:
-                self.bias = Parameter(zeros(self.normalized_shape, dtype=dtype or float32, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_scale_and_shift(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -46,15 +45,7 @@ class GroupNorm(Module):
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         self.has_bias = bias and affine
-        if affine:
-            self.weight = Parameter(ones(num_channels, dtype=dtype or float32, device=device))
-            if bias:
-                self.bias = Parameter(zeros(num_channels, dtype=dtype or float32, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _add_scale_and_shift(self, (num_channels,), affine, bias, device, dtype)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
