@@ -405,6 +405,9 @@ class LogSoftmax(Function):
         return g - xp.exp(out) * g.sum(axis=self.axis, keepdims=True)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Changes of dtype or device: the numbers stay, so the gradient goes back unchanged, in the input's dtype or device.
+# ----------------------------------------------------------------------------------------------------------------
 class Cast(Function):
     def forward(self, x, dtype):
         self.dtype = x.dtype
@@ -495,9 +498,7 @@ class GELU(Function):
 
 class SiLU(Function):
     def forward(self, x):
-        xp = get_array_module(x)
-        e = xp.exp(-xp.abs(x))  # the overflow-free sigmoid of Sigmoid.forward
-        s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        s = stable_sigmoid(x)
         self.save_for_backward(x, s)
         return x * s
 
@@ -520,9 +521,7 @@ class Softplus(Function):
     def backward(self, g):
         """gx = g * sigmoid(beta * x), or g where beta * x > threshold (the linear piece)"""
         bx, linear = self.saved
-        xp = get_array_module(g)
-        sigmoid = (1 + xp.tanh(bx / 2)) / 2
-        return xp.where(linear, g, g * sigmoid)
+        return get_array_module(g).where(linear, g, g * stable_sigmoid(bx))
 
 
 class Hardtanh(Function):

@@ -3,7 +3,7 @@
 A Tensor holds `array` (the raw NumPy or CuPy array), `requires_grad`, `grad` (a Tensor, filled by `backward()`),
 and `grad_fn`, the Function that produced it (None for tensors made by the user: the leaves; see autograd.py).
 Each method below checks its arguments (arguments.py) and applies an op of ops.py, where forward and backward live
-side by side: from `x + y` to the math is one hop, `ops.Add`.
+side by side (from `x + y` to the math is one hop, `ops.Add`), or composes other methods (`var`, `std`, `norm`).
 """
 import collections
 import numbers
@@ -49,8 +49,8 @@ class Tensor:
     def _wrap(cls, array, version=None):
         """A Tensor around an existing array, without copying (used by ops for their outputs).
 
-        `version` is given when the new tensor shares memory with an existing one (detach, .data): then both count
-        the in-place changes of that memory together."""
+        `version` is given when the new tensor shares memory with an existing one through detach(): then both count
+        the in-place changes of that memory together. (`.data` shares the memory but not the count, on purpose.)"""
         tensor = cls.__new__(cls)
         tensor.array, tensor.grad, tensor.grad_fn, tensor.requires_grad = array, None, None, False
         tensor._version = version if version is not None else VersionCounter()
@@ -386,11 +386,7 @@ class Tensor:
     def where(self, condition, other):
         """self where condition is true, else other: x.where(c, y) is torch.where(c, x, y)."""
         condition = condition.array if isinstance(condition, Tensor) else condition
-        x, y = self, self._lift(other)
-        if x.dtype != y.dtype:  # as in arithmetic: a float side wins over an integer one, else self's dtype
-            dtype = y.dtype if y.dtype.kind == "f" and x.dtype.kind != "f" else x.dtype
-            x, y = x.astype(dtype), y.astype(dtype)
-        return ops.Where.apply(x, y, condition=condition)
+        return ops.Where.apply(*binary_operands("where", self, other), condition=condition)
 
     def masked_fill(self, mask, value):
         """value where mask is true, self elsewhere."""

@@ -28,7 +28,7 @@ Two variants, each reduced to that one convolution:
   (KH, KW) taps placed on a (D*(KH-1)+1, D*(KW-1)+1) grid with zeros between them (`Dilate`, whose backward takes
   every D-th tap of the gradient back). The zeros cost multiplications, not correctness.
 
-`conv2d_simple` at the end is the same convolution as loops over output pixels: the reference the tests compare with.
+`conv2d_simple` below is the same convolution as loops over output pixels: the reference the tests compare with.
 ConvTranspose2d, the adjoint of this op, lives in conv_transpose.py.
 """
 import numpy as np

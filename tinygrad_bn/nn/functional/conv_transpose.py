@@ -16,7 +16,7 @@ output_padding, the extra output_padding rows at the bottom (and columns at the 
 convolution of that larger image would have ignored. groups and dilation reduce to this op as in conv.py: one
 product per group, and a dilated filter.
 
-`conv_transpose2d_simple` at the end is the same op as loops over input pixels, the reference tests compare with.
+`conv_transpose2d_simple` below is the same op as loops over input pixels, the reference tests compare with.
 """
 from ...autograd import Function
 from ...backend import get_array_module

@@ -12,8 +12,9 @@ import numpy as np
 
 from ...autograd import Function
 from ...backend import get_array_module
-from ...kernels import is_channel_major, output_hw, pad_hw, route_to_window_max, unpad_hw, window_positions, zeros_in_layout
-from ...tensor import Tensor
+from ...kernels import (is_channel_major, output_hw, pad_hw, route_to_window_max, unpad_hw, window_positions,
+                        zeros_in_layout)
+from ...tensor import Tensor, stack
 from .conv import pair
 from .padding import pad
 
@@ -145,8 +146,6 @@ def adaptive_avg_pool2d(input, output_size):
 
     output_size 1 (global average pooling) is one mean over H and W; other sizes stack one mean per window.
     """
-    from ...tensor import stack
-
     OH, OW = pair(output_size, "adaptive_avg_pool2d: output_size")
     if input.ndim != 4:
         raise ValueError(f"adaptive_avg_pool2d: expected a 4D (N, C, H, W) input, got shape {input.shape}")
