@@ -128,6 +128,32 @@ def join_axis(name, tensors, dim):
     return axis
 
 
+# --------------------------------------------------------------------------------------- convolution and pooling
+def pair(value, name):
+    """An int or a pair of ints -> a pair (kernel sizes, strides, paddings); a clear error otherwise."""
+    pair_ = (value, value) if isinstance(value, (int, np.integer)) else tuple(value) \
+        if isinstance(value, (tuple, list)) else ()
+    if len(pair_) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in pair_):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return tuple(int(v) for v in pair_)
+
+
+def positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_groups(name, groups, in_channels, out_channels):
+    """groups must be a positive int that divides both channel counts (PyTorch's errors)."""
+    groups = positive_int(f"{name}: groups", groups)
+    if in_channels % groups:
+        raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
+    if out_channels % groups:
+        raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
+    return int(groups)
+
+
 # ------------------------------------------------------------------------------------------------------ indices
 def raw_index(index, device):
     """Indices may contain Tensors (e.g. labels) or lists; ops index raw arrays, on the indexed tensor's device."""

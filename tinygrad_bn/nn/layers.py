@@ -5,10 +5,10 @@ PyTorch's constructor arguments, defaults, initialisation and repr.
 """
 import math
 
+from ..arguments import check_groups, pair
 from ..tensor import float32, int64, zeros
 from . import functional as F
 from . import init
-from .functional.conv import check_groups, pair
 from .module import Module, Parameter
 
 

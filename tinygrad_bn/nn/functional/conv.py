@@ -31,8 +31,8 @@ Two variants, each reduced to that one convolution:
 `conv2d_simple` below is the same convolution as loops over output pixels: the reference the tests compare with.
 ConvTranspose2d, the adjoint of this op, lives in conv_transpose.py.
 """
-import numpy as np
 
+from ...arguments import pair, positive_int
 from ...autograd import Function
 from ...backend import get_array_module
 from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col_t, pad_hw
@@ -152,26 +152,6 @@ def conv2d_simple(input, weight, bias=None, stride=1, padding=0, dilation=1, gro
     return out
 
 
-def pair(value, name):
-    """An int or a pair of ints -> a pair (kernel sizes, strides, paddings); a clear error otherwise."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value) \
-        if isinstance(value, (tuple, list)) else ()
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in pair):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return tuple(int(v) for v in pair)
-
-
-def check_groups(name, groups, in_channels, out_channels):
-    """groups must be a positive int that divides both channel counts (PyTorch's errors)."""
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
-    if in_channels % groups:
-        raise ValueError(f"{name}: in_channels ({in_channels}) must be divisible by groups ({groups})")
-    if out_channels % groups:
-        raise ValueError(f"{name}: out_channels ({out_channels}) must be divisible by groups ({groups})")
-    return int(groups)
-
-
 def _check_conv_args(input, weight, bias, stride, padding, dilation=1, groups=1):
     """PyTorch's errors for shapes and types conv2d cannot handle; stride, padding and dilation as pairs (padding
     may stay "same"), and groups."""
@@ -192,8 +172,7 @@ def _check_conv_args(input, weight, bias, stride, padding, dilation=1, groups=1)
     if input.dtype != weight.dtype:
         raise RuntimeError(f"conv2d: Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same; "
                         f"convert the input with .to({weight.dtype}) or the model with .to({input.dtype})")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"conv2d: groups must be a positive integer, got {groups!r}")
+    groups = positive_int("conv2d: groups", groups)
     if weight.shape[0] % groups:
         raise ValueError(f"conv2d: weight of shape {weight.shape} has {weight.shape[0]} output channels, which "
                          f"groups={groups} does not divide")
@@ -211,4 +190,4 @@ def _check_conv_args(input, weight, bias, stride, padding, dilation=1, groups=1)
     if H + 2 * PH < KH or W + 2 * PW < KW:
         raise ValueError(f"conv2d: kernel {KH}x{KW} (dilation {dilation}) is larger than the padded input "
                          f"{H + 2 * PH}x{W + 2 * PW} (input shape {input.shape}, padding {padding})")
-    return stride, padding, dilation, int(groups)
+    return stride, padding, dilation, groups

@@ -18,10 +18,11 @@ product per group, and a dilated filter.
 
 `conv_transpose2d_simple` below is the same op as loops over input pixels, the reference tests compare with.
 """
+from ...arguments import pair, positive_int
 from ...autograd import Function
 from ...backend import get_array_module
 from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col_t, pad_hw
-from .conv import dilate, group_slices, join_channels, join_rows, pair
+from .conv import dilate, group_slices, join_channels, join_rows
 
 
 class ConvTranspose2d(Function):
@@ -105,8 +106,7 @@ def _check_conv_transpose_args(input, weight, bias, stride, padding, output_padd
                          f"{weight.shape}")
     if input.dtype != weight.dtype:
         raise RuntimeError(f"{name}: Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
+    groups = positive_int(f"{name}: groups", groups)
     if input.shape[1] != weight.shape[0] or weight.shape[0] % groups:
         raise ValueError(f"{name}: input has {input.shape[1]} channels (shape {input.shape}) but the weight of shape "
                          f"{weight.shape} expects {weight.shape[0]} (divisible by groups={groups})")
@@ -128,4 +128,4 @@ def _check_conv_transpose_args(input, weight, bias, stride, padding, output_padd
     if OH < 1 or OW < 1:
         raise ValueError(f"{name}: the output would be {OH}x{OW}, which is too small (input shape {input.shape}, "
                          f"weight shape {weight.shape}, stride {stride}, padding {padding})")
-    return stride, padding, output_padding, dilation, int(groups)
+    return stride, padding, output_padding, dilation, groups

@@ -10,12 +10,12 @@ memory layout (see kernels/layout.py), and for the usual 2x2 / stride 2 pooling 
 """
 import numpy as np
 
+from ...arguments import pair
 from ...autograd import Function
 from ...backend import get_array_module
 from ...kernels import (is_channel_major, output_hw, pad_hw, route_to_window_max, unpad_hw, window_positions,
                         zeros_in_layout)
 from ...tensor import Tensor, stack
-from .conv import pair
 from .padding import pad
 
 
