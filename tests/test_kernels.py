@@ -49,6 +49,11 @@ def test_row_kernels_agree(C, m, device):
     mean, inv_std, gamma, beta, dbeta, dgamma = (on_device(rng.standard_normal(C), device) for _ in range(6))
     assert_same(*both_versions(kernels.row_mean_var, rows), "row_mean_var")
     assert_same(*both_versions(kernels.normalize, rows, mean, inv_std, gamma, beta), "normalize")
+    centred = rows - mean[:, None]  # as row_mean_var hands it over (the fast version overwrites it: one copy each)
+    fast, plain = both_versions(lambda *args: kernels.normalize(None, *args, centred=centred.copy()),
+                                mean, inv_std, gamma, beta)
+    assert_same(fast, plain, "normalize from the centred rows")
+    assert_same(fast, kernels.normalize(rows, mean, inv_std, gamma, beta), "normalize, centred or not")
     assert_same(*both_versions(kernels.row_dots, g, rows), "row_dots")
     assert_same(*both_versions(kernels.bn_input_grad, g, rows, dbeta, dgamma, gamma * inv_std), "bn_input_grad")
 
@@ -72,24 +77,22 @@ CONV_CASES = [  # (N, C, H, W) of the padded input, OC, kernel, stride, padding 
     ((3, 2, 9, 8), 3, (3, 3), (1, 1), (0, 2)),
     ((2, 3, 8, 7), 2, (5, 3), (1, 1), (3, 2)),
 ]
-FORMULATIONS = {  # what the fast kernels are made to choose, whatever the shape (the thresholds set to 1 or off)
-    "im2col": dict(CONVOLUTION_MIN_CHANNELS=10**9, WINOGRAD_MIN_CHANNELS=10**9),
-    "input-grad-as-convolution": dict(CONVOLUTION_MIN_CHANNELS=1, WINOGRAD_MIN_CHANNELS=10**9),
-    "winograd": dict(CONVOLUTION_MIN_CHANNELS=1, WINOGRAD_MIN_CHANNELS=1, WINOGRAD_MIN_WIDTH=1),
-}
+FORMULATIONS = ["as chosen", "input-grad-by-col2im", "input-grad-as-convolution"]
 
 
 def choose_formulation(monkeypatch, name):
-    for setting, value in FORMULATIONS[name].items():
-        monkeypatch.setattr(kernels.conv, setting, value)
+    """Make col2im_matmul take one formulation whatever the shape (or leave its choice as it is)."""
+    if name != "as chosen":
+        as_convolution = name == "input-grad-as-convolution"
+        monkeypatch.setattr(kernels.conv, "input_grad_is_a_convolution",
+                            lambda kernel, stride, *rest: as_convolution and tuple(stride) == (1, 1))
 
 
-@pytest.mark.parametrize("formulation", list(FORMULATIONS))
+@pytest.mark.parametrize("formulation", FORMULATIONS)
 @pytest.mark.parametrize("layout", ["nchw", "channel-major"])
 @pytest.mark.parametrize("x_shape, OC, kernel, stride, padding", CONV_CASES)
 def test_conv_kernels_agree(x_shape, OC, kernel, stride, padding, layout, formulation, device, monkeypatch):
     monkeypatch.setattr(kernels.conv, "CHUNK_COLUMNS", 40)  # several chunks even for these small batches
-    monkeypatch.setattr(kernels.winograd, "CHUNK_PIXELS", 40)
     choose_formulation(monkeypatch, formulation)
     rng = np.random.default_rng(sum(x_shape))
     x = rng.standard_normal(x_shape)
@@ -99,64 +102,18 @@ def test_conv_kernels_agree(x_shape, OC, kernel, stride, padding, layout, formul
     g = on_device(rng.standard_normal((OC, x_shape[0] * OH * OW)), device)
     assert_same(*both_versions(kernels.im2col_matmul, w, x, kernel, stride), "im2col_matmul")
     assert_same(*both_versions(kernels.matmul_im2col_t, g, x, kernel, stride), "matmul_im2col_t")
-    assert_same(*both_versions(kernels.col2im_matmul, w, g, x_shape, kernel, stride, padding), "col2im_matmul")
+    fast, plain = both_versions(kernels.col2im_matmul, w, g, x_shape, kernel, stride, padding)
+    assert fast.shape == (x_shape[0], x_shape[1], x_shape[2] - 2 * padding[0], x_shape[3] - 2 * padding[1])
+    assert_same(fast, plain, "col2im_matmul")
 
 
-WINOGRAD_CASES = [  # (N, C, H, W) before padding, OC, padding: even and odd sizes (a last half-outside tile)
-    ((2, 3, 8, 8), 4, (1, 1)), ((3, 2, 7, 9), 5, (1, 1)), ((1, 4, 5, 6), 3, (0, 0)), ((2, 2, 4, 3), 2, (2, 1)),
-    ((5, 3, 1, 1), 2, (1, 1)),
-]
-
-
-@pytest.mark.parametrize("x_shape, OC, padding", WINOGRAD_CASES)
-def test_winograd_agrees_with_im2col(x_shape, OC, padding, device, monkeypatch):
-    """float64: Winograd's F(2x2, 3x3) gives im2col's numbers up to rounding, however the batch is chunked."""
-    monkeypatch.setattr(kernels.winograd, "CHUNK_PIXELS", 20)
-    rng = np.random.default_rng(sum(x_shape))
-    x = on_device(channel_major_copy(rng.standard_normal(x_shape)), device)
-    w = on_device(rng.standard_normal((OC, x_shape[1], 3, 3)), device)
-    fast, plain = both_versions(kernels.winograd_conv3x3, w, x, padding)
-    assert fast.shape == (x_shape[0], OC, x_shape[2] + 2 * padding[0] - 2, x_shape[3] + 2 * padding[1] - 2)
-    assert_close(to_numpy(fast), to_numpy(plain), rtol=1e-11, atol=1e-11, what="winograd_conv3x3")
-
-
-@pytest.mark.parametrize("C, OC, size", [(128, 128, 16), (64, 32, 12), (16, 16, 9)])
-def test_winograd_float32_accuracy(C, OC, size):
-    """float32: Winograd's transforms add a little rounding error to im2col's, and no more than that: against the
-    float64 result, its largest error stays within a few times im2col's and within 1e-5 of the output's scale."""
-    rng = np.random.default_rng(C + size)
-    x = channel_major_copy(rng.standard_normal((4, C, size, size)))
-    w = rng.standard_normal((OC, C, 3, 3)) / np.sqrt(9 * C)  # weights scaled as at initialization: outputs ~ 1
-    with kernels.plain():
-        exact = kernels.winograd_conv3x3(w, x, (1, 1))
-        by_im2col = kernels.winograd_conv3x3(w.astype(np.float32), x.astype(np.float32), (1, 1))
-    with kernels.plain(False):
-        by_winograd = kernels.winograd_conv3x3(w.astype(np.float32), x.astype(np.float32), (1, 1))
-    assert by_winograd.dtype == np.float32
-    scale = np.abs(exact).max()
-    im2col_error, winograd_error = (np.abs(out - exact).max() / scale for out in (by_im2col, by_winograd))
-    assert winograd_error < 1e-5, f"Winograd float32 error {winograd_error:.1e} of the output's scale"
-    assert winograd_error < 8 * im2col_error + 1e-7, f"Winograd {winograd_error:.1e} vs im2col {im2col_error:.1e}"
-
-
-def test_conv2d_with_winograd_is_the_float64_convolution_in_float32():
-    """The whole op on a layer where the thresholds pick Winograd (forward and input gradient), in float32, against
-    the same op with every primitive plain in float64."""
-    rng = np.random.default_rng(11)
-    x, w = rng.standard_normal((2, 128, 16, 16)), rng.standard_normal((128, 128, 3, 3)) / np.sqrt(9 * 128)
-    g = rng.standard_normal((2, 128, 16, 16))
-    assert kernels.conv.winograd_pays((3, 3), (1, 1), 128, 128, (16, 16))
-    results = {}
-    for dtype, plain in ((np.float64, True), (np.float32, False)):
-        xt = tg.Tensor(channel_major_copy(x.astype(dtype)), dtype=dtype, requires_grad=True)
-        wt = tg.Tensor(w.astype(dtype), dtype=dtype, requires_grad=True)
-        with kernels.plain(plain):
-            out = F.conv2d(xt, wt, padding=1)
-            out.backward(tg.Tensor(g.astype(dtype), dtype=dtype))
-        results[plain] = (out.numpy(), xt.grad.numpy(), wt.grad.numpy())
-    for what, fast, exact in zip(("output", "grad of input", "grad of weight"), results[False], results[True]):
-        assert fast.dtype == np.float32, what
-        assert np.abs(fast - exact).max() <= 1e-5 * np.abs(exact).max(), what
+def test_input_grad_goes_as_a_convolution_where_that_pays():
+    """The choice measured on the reference CNN: stride 1 and no more output than input channels."""
+    choose = kernels.conv.input_grad_is_a_convolution
+    assert choose((3, 3), (1, 1), (1, 1), 32, 32) and choose((3, 3), (1, 1), (1, 1), 64, 128)
+    assert not choose((3, 3), (1, 1), (1, 1), 64, 32)      # twice the output channels: col2im's product is smaller
+    assert not choose((3, 3), (2, 2), (1, 1), 32, 32)      # stride 2: the gradient is no plain convolution
+    assert not choose((3, 3), (1, 1), (3, 1), 32, 32)      # padding as large as the kernel
 
 
 def test_col2im_is_the_adjoint_of_im2col():

@@ -9,7 +9,6 @@ with a trick, named and explained where it lives:
 - parallel.py  independent chunks of work (images, channels) on every CPU core, BLAS single-threaded meanwhile
 - conv.py      convolution as im2col + matrix product, a few images at a time so the columns stay in cache;
                the input gradient of a stride-1 convolution as a convolution again (no col2im scatter)
-- winograd.py  3x3 stride-1 convolutions by Winograd's F(2x2, 3x3): 2.25x fewer multiplications, where it pays
 - rows.py      batch norm's per-channel sums and its elementwise steps, in place, on all cores, a few rows at a
                time so that each primitive's passes after the first read from cache; the mean subtracted once
 - pooling.py   max pooling's backward, routing each window's gradient to its maximum
@@ -56,4 +55,3 @@ from .conv import col2im_matmul, im2col, im2col_matmul, matmul_im2col_t, output_
 from .layout import channel_rows, from_channel_rows, is_channel_major, pad_hw, unpad_hw, zeros_in_layout  # noqa: E402
 from .pooling import route_to_window_max, window_positions  # noqa: E402
 from .rows import bn_input_grad, normalize, row_dots, row_mean_var  # noqa: E402
-from .winograd import winograd_conv3x3  # noqa: E402

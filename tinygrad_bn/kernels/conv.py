@@ -17,9 +17,9 @@ reads it, it is never kept (the weight gradient rebuilds it from x), and the chu
 parallel.py gives them to all cores at once. They read x channel-major (layout.py), so each row of `cols` is a
 copy of whole (N, OH, OW) slabs.
 
-For 3x3 stride-1 filters with enough channels, the forward product and the input gradient go by Winograd's
-F(2x2, 3x3) instead (winograd.py): the same numbers up to rounding with 2.25x fewer multiplications. Each primitive
-chooses per shape (`winograd_pays`); every other shape (strides, other kernel sizes, few channels) stays im2col.
+The input gradient of a stride-1 convolution is itself a convolution (of g with the flipped filters), and where
+that is the cheaper formulation (`input_grad_is_a_convolution`) col2im_matmul computes it as one: an im2col copy of
+g and one product, instead of a product and col2im's scattered additions.
 """
 import numpy as np
 
@@ -27,12 +27,8 @@ from ..backend import get_array_module
 from . import use_plain
 from .layout import channel_major, pad_hw, unpad_hw
 from .parallel import WORKERS, map_chunks
-from .winograd import winograd_conv3x3
 
 CHUNK_COLUMNS = 4096  # output pixels per im2col chunk on the CPU: a few MB of columns, which stay in the L3 cache
-WINOGRAD_MIN_CHANNELS = 64  # below this many input or output channels Winograd's transforms cost more than they save
-WINOGRAD_MIN_WIDTH = 16     # output columns; narrower images make the transforms' rows too short
-CONVOLUTION_MIN_CHANNELS = 16  # the input gradient as a convolution needs this many input channels to pay
 
 
 def output_hw(x_shape, kernel, stride):
@@ -73,14 +69,11 @@ def col2im(cols, x_shape, kernel, stride, out=None):
 def im2col_matmul(w, x, kernel, stride):
     """out = W @ im2col(x) as an (N, OC, OH, OW) array (stored channel-major, as the product yields it).
 
-    Plain: (w @ im2col(x, kernel, stride)).reshape(OC, N, OH, OW).swapaxes(0, 1)
-    Fast: Winograd for 3x3 stride-1 filters with many channels, else im2col a few images at a time."""
+    Plain: (w @ im2col(x, kernel, stride)).reshape(OC, N, OH, OW).swapaxes(0, 1)"""
     OC, N, (OH, OW) = w.shape[0], x.shape[0], output_hw(x.shape, kernel, stride)
     xp = get_array_module(x)
     if use_plain() or xp is not np:  # on a GPU one product over the whole batch is fastest
         return (w @ im2col(x, kernel, stride)).reshape(OC, N, OH, OW).swapaxes(0, 1)
-    if winograd_pays(kernel, stride, x.shape[1], OC, (OH, OW)):
-        return winograd_conv3x3(w.reshape(OC, x.shape[1], 3, 3), x, (0, 0))
     x_cm, out = channel_major(x), xp.empty((OC, N, OH, OW), dtype=x.dtype)
 
     def convolve(images):
@@ -113,14 +106,14 @@ def col2im_matmul(w, g, x_shape, kernel, stride, padding=(0, 0)):
     before padding, an (N, C, H, W) array (stored channel-major on the fast path).
 
     Plain: unpad_hw(col2im(w.T @ g, x_shape, kernel, stride), padding)
-    Fast, stride 1: a convolution again (no scatter-add): g padded by K-1-P, correlated with the filters flipped in
-    space and with in/out channels swapped, by im2col_matmul (so by Winograd where that pays). Other strides: im2col's
+    Fast, stride 1 and no more output than input channels: a convolution again (no scatter-add): g padded by K-1-P,
+    correlated with the filters flipped in space and with in/out channels swapped, by im2col_matmul. Else im2col's
     chunks, each adding col2im's columns into its own images."""
     xp = get_array_module(g)
     if use_plain() or xp is not np:
         return unpad_hw(col2im(w.T @ g, x_shape, kernel, stride), padding)
     N, out_hw = x_shape[0], output_hw(x_shape, kernel, stride)
-    if input_grad_is_a_convolution(kernel, stride, padding, x_shape[1]):
+    if input_grad_is_a_convolution(kernel, stride, padding, w.shape[0], x_shape[1]):
         (KH, KW), (PH, PW), (OC, C) = kernel, padding, (w.shape[0], x_shape[1])
         flipped = w.reshape(OC, C, KH, KW)[:, :, ::-1, ::-1].swapaxes(0, 1)          # (C, OC, KH, KW)
         g_padded = pad_hw(g.reshape((OC, N) + out_hw).swapaxes(0, 1), (KH - 1 - PH, KW - 1 - PW))
@@ -136,23 +129,18 @@ def col2im_matmul(w, g, x_shape, kernel, stride, padding=(0, 0)):
     return unpad_hw(gx_cm.swapaxes(0, 1), padding)
 
 
-def input_grad_is_a_convolution(kernel, stride, padding, in_channels):
+def input_grad_is_a_convolution(kernel, stride, padding, out_channels, in_channels):
     """Whether the input gradient goes as a convolution: for stride 1 (and padding < kernel size) it is the full
-    correlation of g with the flipped filters, less the padding, i.e. g padded by K-1-P on each side. Its product has
-    one row per input channel: with only a few (an RGB image) col2im's product is the better shaped one."""
+    correlation of g with the flipped filters, less the padding, i.e. of g padded by K-1-P on each side.
+
+    Which is cheaper depends on the channels: the convolution copies g into OC*KH*KW rows of columns, col2im adds
+    C*KH*KW rows of products back into gx. Measured on the reference CNN's layers (benchmarks/conv_layers.py,
+    2 cores): as a convolution 0.80x the time where OC = C, 1.06-1.16x where OC = 2C, so only where OC <= C."""
     return (tuple(stride) == (1, 1) and padding[0] < kernel[0] and padding[1] < kernel[1]
-            and in_channels >= CONVOLUTION_MIN_CHANNELS)
+            and out_channels <= in_channels)
 
 
-def winograd_pays(kernel, stride, in_channels, out_channels, out_hw):
-    """Whether a convolution goes by Winograd on the CPU: 3x3, stride 1, wide enough matrix products, and images
-    wide enough that the transforms' NumPy calls run over long rows (thresholds from benchmarks/conv_layers.py)."""
-    return (tuple(kernel) == (3, 3) and tuple(stride) == (1, 1) and out_hw[1] >= WINOGRAD_MIN_WIDTH
-            and min(in_channels, out_channels) >= WINOGRAD_MIN_CHANNELS)
-
-
-def image_chunks(N, out_hw, columns=None):
-    """Split a batch of N images into runs of about `columns` output pixels (CHUNK_COLUMNS by default), which keep
-    a run's work in the CPU's cache, and at least one run per core."""
-    step = max(1, min((columns or CHUNK_COLUMNS) // (out_hw[0] * out_hw[1]), -(-N // WORKERS)))
+def image_chunks(N, out_hw):
+    """Split a batch of N images into runs whose im2col columns fit in the CPU's cache, at least one run per core."""
+    step = max(1, min(CHUNK_COLUMNS // (out_hw[0] * out_hw[1]), -(-N // WORKERS)))
     return [slice(start, min(start + step, N)) for start in range(0, N, step)]

@@ -72,5 +72,5 @@ def _route_by_channel_blocks(g, x, x_padded, not_padding, out, kernel, stride, p
             else:
                 gx[n, c, h, w] += g[:, c] * winner
 
-    map_row_blocks(channels, x.shape[1], xp)
+    map_row_blocks(channels, x.shape[1], xp, row_bytes=x[:, 0].nbytes + out[:, 0].nbytes)
     return unpad_hw(gx, padding)

@@ -47,16 +47,21 @@ def row_mean_var(rows):
 
 
 def normalize(rows, mean, inv_std, gamma, beta, centred=None):
-    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned. `centred`, if given, is rows - mean
-    as row_mean_var returned it: the fast version then scales it into x_hat in place, one pass less.
+    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned. In training, give `centred`
+    (= rows - mean, which row_mean_var built for the variance) instead of rows: the mean is then not subtracted a
+    second time, and the fast version scales `centred` into x_hat in place.
 
-    Plain: x_hat = (rows - mean[:, None]) * inv_std[:, None]; y = gamma[:, None] * x_hat + beta[:, None]"""
+    Plain: x_hat = (rows - mean[:, None]) * inv_std[:, None]   (or centred * inv_std[:, None])
+           y = gamma[:, None] * x_hat + beta[:, None]"""
     if use_plain():
-        x_hat = (rows - _column(mean)) * _column(inv_std)
+        x_hat = (rows - _column(mean) if centred is None else centred) * _column(inv_std)
         return x_hat, _column(gamma) * x_hat + _column(beta)
+    if centred is not None and is_cupy_array(centred):
+        rows, mean = centred, mean * 0
     if is_cupy_array(rows):
         return cuda_kernels().normalize(rows, *(_column(v) for v in (mean, inv_std, gamma, beta)))
-    x_hat, y = (np.empty_like(rows) if centred is None else centred), np.empty_like(rows)
+    x_hat = np.empty_like(rows) if centred is None else centred
+    y = np.empty_like(x_hat)
 
     def channels(c):  # a few rows at a time, so that the passes after the first find them in cache
         if centred is None:
@@ -65,7 +70,7 @@ def normalize(rows, mean, inv_std, gamma, beta, centred=None):
         np.multiply(x_hat[c], _column(gamma[c]), out=y[c])
         y[c] += _column(beta[c])
 
-    map_row_blocks(channels, rows.shape[0], row_bytes=rows[0].nbytes)
+    map_row_blocks(channels, x_hat.shape[0], row_bytes=x_hat[0].nbytes)
     return x_hat, y
 
 
@@ -103,5 +108,5 @@ def bn_input_grad(g, x_hat, dbeta, dgamma, scale):
         np.subtract(g[c], dx[c], out=dx[c])
         dx[c] *= _column(scale[c])
 
-    map_row_blocks(channels, g.shape[0], row_bytes=g[0].nbytes)
+    map_row_blocks(channels, g.shape[0], row_bytes=g[0].nbytes + x_hat[0].nbytes)
     return dx

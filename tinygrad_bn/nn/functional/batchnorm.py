@@ -33,11 +33,12 @@ class BatchNorm(Function):
     def forward(self, x, gamma, beta, *, mean, var, eps, training, centred=None):
         """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, mean and var are the batch's own
         statistics, computed by batch_norm() below and passed in as plain arrays: the closed-form backward accounts for
-        their dependence on x. In eval they are the running statistics, constants. `centred` is x - mean as the batch
-        statistics computed it, which normalize reuses for x_hat."""
+        their dependence on x. In eval they are the running statistics, constants. In training `centred` is x - mean
+        as the batch statistics computed it, which normalize starts from instead of x."""
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + eps)
-        x_hat, y = normalize(channel_rows(x), mean, inv_std, gamma, beta, centred)
+        rows = channel_rows(x) if centred is None else None
+        x_hat, y = normalize(rows, mean, inv_std, gamma, beta, centred)
         self.training = training
         self.save_for_backward(x_hat, inv_std, gamma)
         return from_channel_rows(y, x.shape)
