@@ -16,10 +16,10 @@ from ..backend import cupy_module
 def kernels():
     cp = cupy_module()
     return SimpleNamespace(
-        # x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta in one pass
+        # x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta in one pass, from the centred x - mean
         normalize=cp.ElementwiseKernel(
-            "T x, T mean, T inv_std, T gamma, T beta", "T x_hat, T y",
-            "x_hat = (x - mean) * inv_std; y = gamma * x_hat + beta",
+            "T centred, T inv_std, T gamma, T beta", "T x_hat, T y",
+            "x_hat = centred * inv_std; y = gamma * x_hat + beta",
             "tinygrad_bn_normalize"),
         # sum_i a_i * b_i per row: dgamma (and the variance's sum of squares) without a product temporary
         dot=cp.ReductionKernel(

@@ -5,8 +5,9 @@ activation-sized temporary. The fast CPU versions compute the same expressions i
 blocks of channels: the channels are independent, so each core takes its own rows (NumPy alone uses one core), and
 walks them a few rows at a time (parallel.map_row_blocks), so that of a primitive's several passes only the first
 reads from RAM, the others find the rows in cache. The mean is subtracted once: row_mean_var hands the centred rows
-it built for the variance to normalize, which scales them into x_hat in place. On a GPU each primitive is one fused
-CUDA kernel (cuda.py): every pass over memory there is a kernel launch.
+it built for the variance to normalize, which scales them into x_hat in place. On a GPU, normalize, row_dots and
+bn_input_grad are each one fused CUDA kernel (cuda.py; every pass over memory there is a kernel launch), and the
+variance is CuPy's mean and subtraction followed by the `dot` kernel.
 Per-channel vectors (mean, inv_std, gamma, ...) have shape (C,); `_column` makes them (C, 1) to broadcast over rows.
 """
 import numpy as np
@@ -46,26 +47,20 @@ def row_mean_var(rows):
     return mean, var, centred
 
 
-def normalize(rows, mean, inv_std, gamma, beta, centred=None):
-    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned. In training, give `centred`
-    (= rows - mean, which row_mean_var built for the variance) instead of rows: the mean is then not subtracted a
-    second time, and the fast version scales `centred` into x_hat in place.
+def normalize(centred, inv_std, gamma, beta):
+    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned, from the centred rows x - mean
+    (which row_mean_var built for the variance, so the mean is subtracted once). The fast CPU version scales
+    `centred` into x_hat in place.
 
-    Plain: x_hat = (rows - mean[:, None]) * inv_std[:, None]   (or centred * inv_std[:, None])
-           y = gamma[:, None] * x_hat + beta[:, None]"""
+    Plain: x_hat = centred * inv_std[:, None]; y = gamma[:, None] * x_hat + beta[:, None]"""
     if use_plain():
-        x_hat = (rows - _column(mean) if centred is None else centred) * _column(inv_std)
+        x_hat = centred * _column(inv_std)
         return x_hat, _column(gamma) * x_hat + _column(beta)
-    if centred is not None and is_cupy_array(centred):
-        rows, mean = centred, mean * 0
-    if is_cupy_array(rows):
-        return cuda_kernels().normalize(rows, *(_column(v) for v in (mean, inv_std, gamma, beta)))
-    x_hat = np.empty_like(rows) if centred is None else centred
-    y = np.empty_like(x_hat)
+    if is_cupy_array(centred):
+        return cuda_kernels().normalize(centred, *(_column(v) for v in (inv_std, gamma, beta)))
+    x_hat, y = centred, np.empty_like(centred)
 
     def channels(c):  # a few rows at a time, so that the passes after the first find them in cache
-        if centred is None:
-            np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
         x_hat[c] *= _column(inv_std[c])
         np.multiply(x_hat[c], _column(gamma[c]), out=y[c])
         y[c] += _column(beta[c])

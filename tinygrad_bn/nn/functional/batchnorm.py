@@ -32,13 +32,13 @@ from ...tensor import Tensor
 class BatchNorm(Function):
     def forward(self, x, gamma, beta, *, mean, var, eps, training, centred=None):
         """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, mean and var are the batch's own
-        statistics, computed by batch_norm() below and passed in as plain arrays: the closed-form backward accounts for
-        their dependence on x. In eval they are the running statistics, constants. In training `centred` is x - mean
-        as the batch statistics computed it, which normalize starts from instead of x."""
+        statistics, computed by batch_norm() below with the centred rows x - mean, and passed in as plain arrays:
+        the closed-form backward accounts for their dependence on x. In eval they are the running statistics."""
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + eps)
-        rows = channel_rows(x) if centred is None else None
-        x_hat, y = normalize(rows, mean, inv_std, gamma, beta, centred)
+        if centred is None:  # eval: the running mean, which nothing has subtracted yet
+            centred = channel_rows(x) - mean[:, None]
+        x_hat, y = normalize(centred, inv_std, gamma, beta)
         self.training = training
         self.save_for_backward(x_hat, inv_std, gamma)
         return from_channel_rows(y, x.shape)
@@ -126,17 +126,21 @@ def batch_norm_simple(input, running_mean, running_var, weight=None, bias=None, 
     axes = (0,) + tuple(range(2, input.ndim))
     if training:
         mean = input.mean(dim=axes, keepdim=True)
-        var = ((input - mean) * (input - mean)).mean(dim=axes, keepdim=True)
+        centred = input - mean
+        var = (centred * centred).mean(dim=axes, keepdim=True)
+    else:
+        mean = Tensor(_raw(running_mean).reshape(channel), dtype=input.dtype, device=input.device)
+        var = Tensor(_raw(running_var).reshape(channel), dtype=input.dtype, device=input.device)
+        centred = input - mean
+    x_hat = centred / (var + eps).sqrt()
+    y = x_hat
+    if weight is not None:
+        y = y * weight.reshape(*channel)
+    if bias is not None:
+        y = y + bias.reshape(*channel)
+    if training:  # after the forward, as batch_norm() does
         m = input.numel() // C
         for running, batch_stat in ((running_mean, mean), (running_var, var * (m / (m - 1)))):
             if running is not None:
                 _update_running(_raw(running), batch_stat.array.reshape(C), momentum)
-    else:
-        mean = Tensor(_raw(running_mean).reshape(channel), dtype=input.dtype, device=input.device)
-        var = Tensor(_raw(running_var).reshape(channel), dtype=input.dtype, device=input.device)
-    x_hat = (input - mean) / (var + eps).sqrt()
-    if weight is not None:
-        x_hat = x_hat * weight.reshape(*channel)
-    if bias is not None:
-        x_hat = x_hat + bias.reshape(*channel)
-    return x_hat
+    return y
