@@ -440,3 +440,23 @@ def test_kill_9_at_random_moments_never_leaves_a_bad_checkpoint(images, tmp_path
     assert not list(out.glob(".*.tmp"))
     assert tg.load(out / "best.npz")["progress"]["epoch"] == max(
         tg.load(out / "last.npz")["progress"]["history"], key=lambda row: row["val_accuracy"])["epoch"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Item 15: dtypes. PyTorch refuses an input whose dtype differs from the weights' instead of promoting silently.
+# ---------------------------------------------------------------------------------------------------------------
+def test_layers_refuse_inputs_of_another_dtype_and_modules_convert_to_named_dtypes():
+    import tinygrad_bn.nn as nn
+
+    conv, linear = nn.Conv2d(3, 4, 3), nn.Linear(3, 2)
+    with pytest.raises(RuntimeError, match=r"Input type \(int64\) and weight type \(float32\) should be the same"):
+        conv(tg.zeros(1, 3, 5, 5, dtype="int64"))
+    with pytest.raises(RuntimeError, match=r"Input type \(float16\) and weight type \(float32\)"):
+        conv(tg.zeros(1, 3, 5, 5, dtype="float16"))
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 must have the same dtype, but got int64"):
+        linear(tg.zeros(2, 3, dtype="int64"))
+    assert linear.to("float16").weight.dtype == np.float16
+    assert linear(tg.zeros(2, 3, dtype="float16")).dtype == np.float16
+    assert conv.half().weight.dtype == np.float16 and conv.double().weight.dtype == np.float64
+    with pytest.raises(TypeError, match="'gpu' is neither a device"):
+        linear.to("gpu")

@@ -75,6 +75,9 @@ def linear(input, weight, bias=None):
     if input.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {input.shape} has {input.shape[-1]} features but the weight of shape "
                          f"{weight.shape} expects {weight.shape[-1]}")
+    if input.dtype != weight.dtype:  # PyTorch's rule: no silent promotion of an int or float64 input
+        raise RuntimeError(f"linear: mat1 and mat2 must have the same dtype, but got {input.dtype} (input) and "
+                           f"{weight.dtype} (weight); convert with input.to({weight.dtype})")
     out = input @ weight.T
     return out if bias is None else out + bias
 
