@@ -6,7 +6,21 @@ from collections import OrderedDict
 from .module import Module
 
 
-class Sequential(Module):
+class _NumberedModules(Module):
+    """What Sequential and ModuleList share: children named "0", "1", ... in order, counted and iterated."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(list(self._modules.values()))
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_NumberedModules):
     """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x))). Children are named "0", "1", ...
 
     Also accepts one OrderedDict of name -> module, to choose the names.
@@ -32,18 +46,8 @@ class Sequential(Module):
             return Sequential(OrderedDict(items[index]))
         return items[index][1]
 
-    def __len__(self):
-        return len(self._modules)
 
-    def __iter__(self):
-        return iter(list(self._modules.values()))
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_NumberedModules):
     """A list of modules, registered as children "0", "1", ... (so their parameters are found); no forward of its
     own: the owner decides how to call them."""
 
@@ -60,16 +64,6 @@ class ModuleList(Module):
     def __setitem__(self, index, module):
         key = list(self._modules)[index]
         self.add_module(key, module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(list(self._modules.values()))
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for module in modules:
