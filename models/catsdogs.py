@@ -4,7 +4,7 @@
     python -m models.catsdogs train --resume runs/bn/last.npz          # after Ctrl-C: continues exactly
     python -m models.catsdogs evaluate --checkpoint runs/bn/best.npz --data ../shared/data/dogs-vs-cats/train
     python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/ --grid photos.png
-    python -m models.catsdogs train --recipe strong --out runs/strong   # ResNet, EMA, mixup, flip averaging
+    python -m models.catsdogs train --recipe strong --out runs/strong   # progressive resizing, EMA, flip averaging
     python -m models.catsdogs export --checkpoint runs/bn/best.npz --onnx catsdogs.onnx   # see export.py
 
 (`catsdogs train ...` once installed with pip). The model is in catsdogs_net.py, the training loop in training.py,
@@ -39,14 +39,15 @@ from .recipes import RECIPES
 from .reports import format_report, metrics_from_outputs, model_outputs, predict_probabilities
 from .runfolder import check_unlocked
 from .catsdogs_net import ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS
-from .training import OUT, NonFiniteLossError, TrainConfig, setting_problems, train
+from .training import OUT, NonFiniteLossError, TrainConfig, saved_config, setting_problems, train
 from tinygrad_bn.data import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
                               train_val_split)
 from tinygrad_bn.data.cache import CACHE_ENV_VAR
 
 # The settings that define a run's recipe: taken from the checkpoint on --resume.
 RECIPE_SETTINGS = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "image_size",
-                   "val_fraction", "limit", "seed", "bn", "arch", "widths", "blocks", "ema", "mixup", "tta", "recipe"]
+                   "val_fraction", "limit", "seed", "bn", "arch", "widths", "blocks", "ema", "mixup", "tta", "recipe",
+                   "progressive", "val_every"]
 EVAL_BATCH_SIZE = 128
 CACHE_DIR_HELP = (f"folder for the decoded-image cache (default: ${CACHE_ENV_VAR}, else $XDG_CACHE_HOME/tinygrad_bn or "
                   "~/.cache/tinygrad_bn)")
@@ -85,7 +86,7 @@ def train_command(args):
 
     given = given_settings(args)
     if resume:
-        saved = vars(TrainConfig(**load_checkpoint(resume)["config"]))  # with the defaults of settings added since
+        saved = vars(saved_config(load_checkpoint(resume)))
         for name, value in given.items():
             if value != saved[name]:
                 print(f"note: --{name.replace('_', '-')} {value} ignored: a resumed run keeps its own "
@@ -96,7 +97,7 @@ def train_command(args):
 
     history = train(config)
     if history and history[-1]["val_accuracy"] is not None:
-        best = max(history, key=lambda row: row["val_accuracy"])
+        best = max((row for row in history if row["val_accuracy"] is not None), key=lambda row: row["val_accuracy"])
         print(f"best validation accuracy {best['val_accuracy']:.4f} at epoch {best['epoch']}; "
               f"checkpoints, metrics.csv and curves.png in {out}")
 
@@ -334,6 +335,12 @@ def build_parser():
     option("--weight-decay", type=float, help=f"default {defaults.weight_decay}")
     option("--label-smoothing", type=float, help=f"default {defaults.label_smoothing}")
     option("--image-size", type=int, help=f"network input size in pixels (default {defaults.image_size})")
+    option("--progressive", type=int, metavar="START",
+           help="progressive resizing: the training images grow from START px in the first epoch to --image-size "
+                "in the last (each crop shrunk: the same view at a lower resolution); 0, or a START not below "
+                f"--image-size: off (default {defaults.progressive})")
+    option("--val-every", type=int, metavar="N", help="validate after every N-th epoch and after the last "
+                                                       f"(default {defaults.val_every})")
     option("--val-fraction", type=float, help=f"share of images held out for validation "
                                                f"(default {defaults.val_fraction})")
     option("--limit", type=int, help="use a class-balanced subset of this many images (quick runs)")
@@ -357,7 +364,7 @@ def build_parser():
     option("--recipe", choices=sorted(RECIPES),
            help="a preset of the settings above, overridden by those given: strong = "
                 + ", ".join(f"{name} {value}" for name, value in RECIPES["strong"].items())
-                + " (not measured yet)")
+                + " (measured in the README)")
     option("--device", choices=["cpu", "cuda"], help="default: $TINYGRAD_BN_DEVICE, else cpu")
     option("--workers", type=int, default=defaults.workers, help="threads preparing batches (default %(default)s)")
     option("--cache-dir", help=CACHE_DIR_HELP)

@@ -20,8 +20,8 @@ from tqdm import tqdm
 import tinygrad_bn as tg
 
 # seconds: the epoch's training steps and validation; elapsed_seconds: the run's total of them so far (derived)
-METRICS_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds",
-                   "images_per_s", "elapsed_seconds"]
+METRICS_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "image_size",
+                   "seconds", "images_per_s", "elapsed_seconds"]
 CALIBRATION_BINS = 10
 
 

@@ -1,5 +1,5 @@
-"""The cats-vs-dogs recipe tools and pictures (issue 14): --arch resnet, --ema, --mixup, --tta, --recipe, the time
-columns of metrics.csv, and the figures of evaluate and predict.
+"""The cats-vs-dogs recipe tools and pictures (issue 14): --arch resnet, --ema, --mixup, --tta, --recipe,
+--progressive, --val-every, the time columns of metrics.csv, and the figures of evaluate and predict.
 
 Each tool is checked for its math on small arrays, then for "runs, saves, resumes, evaluates" on tiny generated
 images (as tests/test_faults.py does: 80 PNGs of 20x20 pixels whose colour tells the class), so the file runs in
@@ -24,7 +24,9 @@ from models.figures import most_confidently_wrong
 from models.recipes import RECIPES, ModelEMA, mixup
 from models.reports import (calibration_bins, expected_calibration_error, log_probabilities, metrics_from_outputs,
                             plot_curves, write_metrics_csv)
-from models.training import TrainConfig, train
+from models.training import TrainConfig, saved_config, train, train_size
+from tinygrad_bn.data import DataLoader
+from tinygrad_bn.data.loader import shrink
 
 DATA = os.environ.get("TINYGRAD_BN_DATA")
 QUIET = {"log": lambda line: None, "progress_bar": False}
@@ -57,6 +59,26 @@ def resnet_run(images, tmp_path_factory):
     out = tmp_path_factory.mktemp("resnet_run")
     train(tiny_config(images, out, ema=0.9, mixup=0.4, tta=True, label_smoothing=0.1), **QUIET)
     return out
+
+
+def straight_and_resumed(images, tmp_path, settings, stop):
+    """Train a tiny run straight through, and again stopped (KeyboardInterrupt) at the first step where stop(info)
+    is true, then resumed from its last.npz: (the straight run's step losses, the resumed part's, and the two final
+    checkpoints)."""
+    straight_losses, resumed_losses = [], []
+    train(tiny_config(images, tmp_path / "straight", **settings),
+          on_step=lambda info: straight_losses.append(info.loss), **QUIET)
+
+    def stop_there(info):
+        if stop(info):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(images, tmp_path / "stopped", **settings), on_step=stop_there, **QUIET)
+    train(TrainConfig(out=str(tmp_path / "stopped"), resume=str(tmp_path / "stopped" / "last.npz"), workers=0),
+          on_step=lambda info: resumed_losses.append(info.loss), **QUIET)
+    return (straight_losses, resumed_losses, load_checkpoint(tmp_path / "straight" / "last.npz"),
+            load_checkpoint(tmp_path / "stopped" / "last.npz"))
 
 
 # ---- the ResNet --------------------------------------------------------------------------------------------------
@@ -242,6 +264,65 @@ def test_metrics_csv_has_the_elapsed_time_and_the_plot_a_time_axis(tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:8] == PNG
 
 
+# ---- progressive resizing and validation every N epochs -------------------------------------------------------
+
+def test_progressive_sizes_go_in_a_straight_line_to_the_image_size():
+    config = TrainConfig(epochs=4, image_size=60, progressive=40)
+    assert [train_size(config, epoch) for epoch in range(4)] == [40, 47, 53, 60]
+    # off: 0 or None, or a start at or above the image size (the default 40 with small test images)
+    assert [train_size(TrainConfig(epochs=3, image_size=60, progressive=p), 0) for p in (None, 0, 60, 70)] == [60] * 4
+    assert TrainConfig().progressive == 40 and train_size(TrainConfig(epochs=3, image_size=32), 0) == 32
+    assert train_size(TrainConfig(epochs=1, image_size=60, progressive=40), 0) == 60  # one epoch: the full size
+
+
+def test_shrink_averages_instead_of_picking_pixels():
+    checkerboard = (np.indices((16, 16)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    image = np.repeat(checkerboard[..., None], 3, axis=2)
+    small = shrink(image, 8)
+    assert small.shape == (8, 8, 3) and small.dtype == np.uint8
+    assert np.all(np.abs(small.astype(int) - 128) <= 4)  # picking pixels would give 0s and 255s
+    flat = np.full((16, 16, 3), 77, np.uint8)
+    assert np.all(shrink(flat, 5) == 77)
+
+
+def test_loader_resize_to_shrinks_the_same_crops():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 12, 12, 3), dtype=np.uint8)
+    common = dict(image_size=10, shuffle=True, augment=True, seed=3, workers=0)
+    full = DataLoader(images, np.zeros(6), 3, **common)
+    small = DataLoader(images, np.zeros(6), 3, resize_to=7, **common)
+    for (big, _), (little, _) in zip(full.numpy_batches(1), small.numpy_batches(1)):
+        assert little.shape == (3, 3, 7, 7)
+        # undo the normalisation (mean 0, std 1: x = pixel / 255), shrink the full-size crops, compare
+        crops = np.rint(big * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+        expected = np.stack([shrink(crop, 7) for crop in crops]).transpose(0, 3, 1, 2) / np.float32(255)
+        np.testing.assert_allclose(little, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="resize_to must be between 1 and image_size 10, got 11"):
+        next(DataLoader(images, np.zeros(6), 3, image_size=10, resize_to=11, workers=0).numpy_batches())
+
+
+def test_progressive_run_records_its_sizes_validates_every_2nd_epoch_and_resumes_bitwise(images, tmp_path):
+    settings = dict(arch="vgg", widths=(4, "M", 8), epochs=3, image_size=16, progressive=10, val_every=2)
+    straight_losses, resumed_losses, straight, resumed = straight_and_resumed(
+        images, tmp_path, settings, stop=lambda info: info.epoch == 1 and info.step == 2)
+    history = straight["progress"]["history"]
+    assert [row["image_size"] for row in history] == [10, 13, 16]
+    assert [row["val_accuracy"] is not None for row in history] == [False, True, True]  # epoch 2, and the last
+    with open(tmp_path / "straight" / "metrics.csv") as file:
+        assert [row["image_size"] for row in csv.DictReader(file)] == ["10", "13", "16"]
+    assert straight["image_size"] == 16  # what evaluate and predict use
+    assert resumed_losses == straight_losses[-len(resumed_losses):] and len(resumed_losses) < len(straight_losses)
+    for key, value in straight["model"].items():
+        np.testing.assert_array_equal(resumed["model"][key], value, err_msg=key)
+
+
+def test_a_checkpoint_from_before_progressive_resizing_resumes_without_it(resnet_run):
+    checkpoint = load_checkpoint(resnet_run / "last.npz")
+    del checkpoint["config"]["progressive"], checkpoint["config"]["val_every"]
+    config = saved_config(checkpoint)
+    assert config.progressive is None and config.val_every == 1 and config.arch == "resnet"
+
+
 # ---- runs, saves, resumes, evaluates -----------------------------------------------------------------------------
 
 def test_a_run_with_every_tool_saves_the_average_and_the_trained_weights(resnet_run):
@@ -264,22 +345,9 @@ def test_a_run_with_every_tool_saves_the_average_and_the_trained_weights(resnet_
 
 
 def test_resume_with_ema_and_mixup_continues_bitwise(images, tmp_path):
-    settings = dict(epochs=2, ema=0.8, mixup=0.3)
-    straight_losses = []
-    train(tiny_config(images, tmp_path / "straight", **settings), on_step=lambda info: straight_losses.append(
-        info.loss), **QUIET)
-
-    def stop_at_step_3(info):
-        if info.step == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(images, tmp_path / "stopped", **settings), on_step=stop_at_step_3, **QUIET)
-    resumed_losses = []
-    train(TrainConfig(out=str(tmp_path / "stopped"), resume=str(tmp_path / "stopped" / "last.npz"), workers=0),
-          on_step=lambda info: resumed_losses.append(info.loss), **QUIET)
+    straight_losses, resumed_losses, straight, resumed = straight_and_resumed(
+        images, tmp_path, dict(epochs=2, ema=0.8, mixup=0.3), stop=lambda info: info.step == 3)
     assert resumed_losses == straight_losses[3:]
-    straight, resumed = tg.load(tmp_path / "straight" / "last.npz"), tg.load(tmp_path / "stopped" / "last.npz")
     for entry in ("model", "training_model"):
         for key, value in straight[entry].items():
             np.testing.assert_array_equal(resumed[entry][key], value, err_msg=f"{entry}/{key}")
@@ -344,14 +412,17 @@ def test_export_rebuilds_the_resnet_from_the_checkpoint(resnet_run, tmp_path, ca
 def test_recipe_strong_sets_its_values_and_flags_override_them(images, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--recipe", "strong", "--data", str(images), "--out", str(out), "--epochs", "1",
-                 "--widths", "4,8", "--image-size", "16", "--batch-size", "8", "--workers", "0"]) == 0
+                 "--widths", "4,M,8", "--image-size", "16", "--progressive", "12", "--batch-size", "8",
+                 "--workers", "0"]) == 0
     config = load_checkpoint(out / "last.npz")["config"]
+    given = {"epochs": 1, "progressive": 12}
     for name, value in RECIPES["strong"].items():
-        assert config[name] == (1 if name == "epochs" else value), name
-    assert config["recipe"] == "strong" and list(config["widths"]) == [4, 8]
+        assert config[name] == given.get(name, value), name
+    assert config["recipe"] == "strong" and list(config["widths"]) == [4, "M", 8]
     capsys.readouterr()
-    assert main(["train", "--resume", "--out", str(out), "--mixup", "0.5"]) == 0
-    assert "--mixup 0.5 ignored: a resumed run keeps its own mixup (0.2)" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(out), "--label-smoothing", "0.3"]) == 0
+    assert ("--label-smoothing 0.3 ignored: a resumed run keeps its own label_smoothing (0.1)"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -364,6 +435,8 @@ def test_recipe_strong_sets_its_values_and_flags_override_them(images, tmp_path,
     (["--mixup", "-1"], "--mixup must be in [0, inf)"),
     (["--mixup", "nan"], "--mixup must be in [0, inf)"),
     (["--recipe", "strong", "--image-size", "4"], "--image-size must be at least 8"),
+    (["--progressive", "4"], "--progressive must be a start size of at least 8 (0: off), got 4"),
+    (["--val-every", "0"], "--val-every must be at least 1"),
 ])
 def test_bad_recipe_flags_stop_at_once(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as stop:

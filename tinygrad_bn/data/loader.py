@@ -5,6 +5,8 @@ the same 1.125 ratio as the classic 256 -> 224 ImageNet recipe), so that each ep
 
     training    random image_size x image_size crop, and a left-right flip with probability 1/2
     evaluation  the centre crop, no flip
+    resize_to   (optional, for progressive resizing) each crop then shrunk to resize_to x resize_to pixels:
+                the same view of the image at a lower resolution
 
 then, per channel c, x = (pixel / 255 - mean[c]) / std[c], laid out as NCHW float32 (channels first, as conv2d
 expects). mean and std come from the training images (`channel_stats`) and travel with the model's checkpoint.
@@ -14,6 +16,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from PIL import Image
 
 from tinygrad_bn.tensor import Tensor
 
@@ -45,6 +48,12 @@ def channel_stats(images, indices=None, chunk=1024):
     return mean.astype(np.float32), std.astype(np.float32)
 
 
+def shrink(image, size):
+    """A uint8 (H, W, 3) image resized to (size, size, 3) with Pillow's bilinear filter. When shrinking, Pillow
+    widens the filter by the shrink factor, so each output pixel averages the input pixels it covers."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((size, size), Image.BILINEAR))
+
+
 class DataLoader:
     """Iterate over (images, labels) batches: float32 (B, 3, S, S) and int64 (B,) Tensors on `device`.
 
@@ -53,12 +62,15 @@ class DataLoader:
     shuffle     a new order every epoch; epoch e draws its order, crops and flips from default_rng(seed + e),
                 so runs are reproducible and resume exactly (call set_epoch(e) to continue at epoch e)
     augment     random crop + flip (training); otherwise the centre crop (evaluation)
+    resize_to   None: the crops as they are; a size below image_size: each crop shrunk to that size (Pillow's
+                bilinear filter, which averages over the shrink factor, so no aliasing); may change between epochs
     workers     threads that assemble the next `prefetch` batches while the training step runs: NumPy releases
                 the GIL while it copies, so this overlaps with the step instead of adding to it (0: no threads)
     """
 
     def __init__(self, images, labels, batch_size=64, *, indices=None, image_size=None, mean=None, std=None,
-                 shuffle=False, augment=False, drop_last=False, seed=0, device=None, workers=2, prefetch=4):
+                 shuffle=False, augment=False, drop_last=False, seed=0, device=None, workers=2, prefetch=4,
+                 resize_to=None):
         self.images = images
         self.labels = np.asarray(labels, dtype=np.int64)
         if len(self.labels) != len(images):
@@ -74,6 +86,7 @@ class DataLoader:
         self.seed, self.epoch = seed, 0
         self.device = device
         self.workers, self.prefetch = workers, prefetch
+        self.resize_to = resize_to
 
     def __len__(self):
         """Number of batches per epoch."""
@@ -130,10 +143,14 @@ class DataLoader:
 
     def _make_batch(self, rows, offsets, flips):
         S = self.image_size
-        batch = np.empty((len(rows), S, S, 3), dtype=np.uint8)
+        out = self.resize_to or S
+        if not 1 <= out <= S:
+            raise ValueError(f"resize_to must be between 1 and image_size {S}, got {out}")
+        batch = np.empty((len(rows), out, out, 3), dtype=np.uint8)
         for i, (row, (top, left), flip) in enumerate(zip(rows, offsets, flips)):
             crop = self.images[row, top:top + S, left:left + S]  # reads just the crop from the memory map
-            batch[i] = crop[:, ::-1] if flip else crop
+            crop = crop[:, ::-1] if flip else crop
+            batch[i] = crop if out == S else shrink(crop, out)
         x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)  # NHWC -> NCHW
         # (pixel / 255 - mean) / std, written as one multiply and one add per element
         x *= (1.0 / (255.0 * self.std))[None, :, None, None]
