@@ -105,6 +105,8 @@ class DataLoader:
 
     def numpy_batches(self, epoch=0):
         """The batches of epoch `epoch` as NumPy arrays, assembled ahead of time by the worker threads."""
+        if self.resize_to is not None and not 1 <= self.resize_to <= self.image_size:  # checked once, not per batch
+            raise ValueError(f"resize_to must be between 1 and image_size {self.image_size}, got {self.resize_to}")
         plans = self._plan(epoch)
         if self.workers == 0:
             yield from (self._make_batch(*plan) for plan in plans)
@@ -144,8 +146,6 @@ class DataLoader:
     def _make_batch(self, rows, offsets, flips):
         S = self.image_size
         out = self.resize_to or S
-        if not 1 <= out <= S:
-            raise ValueError(f"resize_to must be between 1 and image_size {S}, got {out}")
         batch = np.empty((len(rows), out, out, 3), dtype=np.uint8)
         for i, (row, (top, left), flip) in enumerate(zip(rows, offsets, flips)):
             crop = self.images[row, top:top + S, left:left + S]  # reads just the crop from the memory map
