@@ -54,4 +54,4 @@ def plain(enabled=True):
 from .conv import col2im_matmul, im2col, im2col_matmul, matmul_im2col_t, output_hw  # noqa: E402 (they use use_plain)
 from .layout import channel_rows, from_channel_rows, is_channel_major, pad_hw, unpad_hw, zeros_in_layout  # noqa: E402
 from .pooling import route_to_window_max, window_positions  # noqa: E402
-from .rows import bn_input_grad, normalize, row_dots, row_mean_var  # noqa: E402
+from .rows import bn_input_grad, normalize, row_dots, row_mean_var, scale_shift  # noqa: E402

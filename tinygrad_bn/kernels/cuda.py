@@ -21,6 +21,9 @@ def kernels():
             "T centred, T inv_std, T gamma, T beta", "T x_hat, T y",
             "x_hat = centred * inv_std; y = gamma * x_hat + beta",
             "tinygrad_bn_normalize"),
+        # y = scale * x + shift: batch norm in eval mode, one pass
+        scale_shift=cp.ElementwiseKernel(
+            "T x, T scale, T shift", "T y", "y = scale * x + shift", "tinygrad_bn_scale_shift"),
         # sum_i a_i * b_i per row: dgamma (and the variance's sum of squares) without a product temporary
         dot=cp.ReductionKernel(
             "T a, T b", "T total", "a * b", "a + b", "total = a", "0", "tinygrad_bn_dot"),

@@ -69,6 +69,25 @@ def normalize(centred, inv_std, gamma, beta):
     return x_hat, y
 
 
+def scale_shift(rows, scale, shift):
+    """y = scale * x + shift per row: batch norm in eval mode, where (x - mean) * inv_std * gamma + beta is one
+    affine map per channel, with scale = gamma * inv_std and shift = beta - mean * scale (two passes, not four).
+
+    Plain: scale[:, None] * rows + shift[:, None]"""
+    if use_plain():
+        return _column(scale) * rows + _column(shift)
+    if is_cupy_array(rows):
+        return cuda_kernels().scale_shift(rows, _column(scale), _column(shift))
+    y = np.empty_like(rows)
+
+    def channels(c):
+        np.multiply(rows[c], _column(scale[c]), out=y[c])
+        y[c] += _column(shift[c])
+
+    map_row_blocks(channels, rows.shape[0], row_bytes=rows[0].nbytes)
+    return y
+
+
 def row_dots(a, b):
     """sum_i a_i * b_i per row (dgamma = sum_i g_i * x_hat_i), without an activation-sized product temporary.
 

@@ -17,15 +17,18 @@ Backward, with g_i = dL/dy_i (every sum runs over the m values of the channel):
 Composed from primitive ops (`batch_norm_simple` below), autograd records a dozen functions and keeps several
 activation-sized arrays for their backward passes; fused, the forward keeps one, x_hat (plus the per-channel
 inv_std and gamma), and the backward is the three lines above. In eval mode mean and var are the running
-statistics, constants with respect to x, so dx_i = g_i * gamma * inv_std.
+statistics, constants with respect to x, so y_i = scale * x_i + shift (scale = gamma * inv_std, shift = beta -
+mean * scale) and dx_i = g_i * scale.
 
 The code works on a (C, m) matrix `rows` with one row per channel (kernels/layout.py: a view, no copy, for the
-activations conv2d produces). The primitives it calls (row_mean_var, normalize, row_dots, bn_input_grad) are the
-lines of math above; tinygrad_bn/kernels/rows.py has each one's plain NumPy version beside its fast one.
+activations conv2d produces). The primitives it calls (row_mean_var, normalize, scale_shift, row_dots,
+bn_input_grad) are the lines of math above; tinygrad_bn/kernels/rows.py has each one's plain NumPy version beside
+its fast one.
 """
 from ...autograd import Function
 from ...backend import get_array_module
-from ...kernels import bn_input_grad, channel_rows, from_channel_rows, normalize, row_dots, row_mean_var
+from ...kernels import (bn_input_grad, channel_rows, from_channel_rows, normalize, row_dots, row_mean_var,
+                        scale_shift)
 from ...tensor import Tensor
 
 
@@ -33,28 +36,33 @@ class BatchNorm(Function):
     def forward(self, x, gamma, beta, *, mean, var, eps, training, centred=None):
         """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, mean and var are the batch's own
         statistics, computed by batch_norm() below with the centred rows x - mean, and passed in as plain arrays:
-        the closed-form backward accounts for their dependence on x. In eval they are the running statistics."""
+        the closed-form backward accounts for their dependence on x. In eval they are the running statistics,
+        constants, so y is one affine map per channel: y = scale * x + shift, scale = gamma * inv_std,
+        shift = beta - mean * scale."""
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + eps)
-        if centred is None:  # eval: the running mean, which nothing has subtracted yet
-            centred = channel_rows(x) - mean[:, None]
-        x_hat, y = normalize(centred, inv_std, gamma, beta)
         self.training = training
-        self.save_for_backward(x_hat, inv_std, gamma)
+        if training:
+            x_hat, y = normalize(centred, inv_std, gamma, beta)
+            self.save_for_backward(x_hat, inv_std, gamma)
+        else:
+            scale = gamma * inv_std
+            y = scale_shift(channel_rows(x), scale, beta - mean * scale)
+            self.save_for_backward(x, mean, inv_std, gamma)  # x_hat is rebuilt by a backward that needs dgamma
         return from_channel_rows(y, x.shape)
 
     def backward(self, g):
         """dbeta = sum(g), dgamma = sum(g * x_hat), dx = gamma * inv_std * (g - dbeta/m - x_hat * dgamma/m)
         (eval: dx = g * gamma * inv_std)"""
-        x_hat, inv_std, gamma = self.saved
         shape, g = g.shape, channel_rows(g)
         dbeta = g.sum(axis=1)
-        dgamma = row_dots(g, x_hat)
         if self.training:
-            dx = bn_input_grad(g, x_hat, dbeta, dgamma, gamma * inv_std)
-        else:
-            dx = g * (gamma * inv_std)[:, None]
-        return from_channel_rows(dx, shape), dgamma, dbeta
+            x_hat, inv_std, gamma = self.saved
+            dgamma = row_dots(g, x_hat)
+            return from_channel_rows(bn_input_grad(g, x_hat, dbeta, dgamma, gamma * inv_std), shape), dgamma, dbeta
+        x, mean, inv_std, gamma = self.saved
+        dgamma = row_dots(g, (channel_rows(x) - mean[:, None]) * inv_std[:, None]) if self.needs_grad[1] else None
+        return from_channel_rows(g * (gamma * inv_std)[:, None], shape), dgamma, dbeta
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
