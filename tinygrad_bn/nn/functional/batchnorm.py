@@ -59,10 +59,12 @@ class BatchNorm(Function):
         if self.training:
             x_hat, inv_std, gamma = self.saved
             dgamma = row_dots(g, x_hat)
-            return from_channel_rows(bn_input_grad(g, x_hat, dbeta, dgamma, gamma * inv_std), shape), dgamma, dbeta
-        x, mean, inv_std, gamma = self.saved
-        dgamma = row_dots(g, (channel_rows(x) - mean[:, None]) * inv_std[:, None]) if self.needs_grad[1] else None
-        return from_channel_rows(g * (gamma * inv_std)[:, None], shape), dgamma, dbeta
+            dx = bn_input_grad(g, x_hat, dbeta, dgamma, gamma * inv_std)
+        else:  # x_hat is rebuilt from the saved input, and only when gamma needs its gradient
+            x, mean, inv_std, gamma = self.saved
+            dgamma = row_dots(g, (channel_rows(x) - mean[:, None]) * inv_std[:, None]) if self.needs_grad[1] else None
+            dx = g * (gamma * inv_std)[:, None]
+        return from_channel_rows(dx, shape), dgamma, dbeta
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
