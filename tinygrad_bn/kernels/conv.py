@@ -150,9 +150,10 @@ def output_pieces(N, out_hw):
     that every core still gets work. A band of output rows reads its own band of input rows (overlapping the next
     band's by KH - stride rows), so the bands are independent convolutions."""
     (OH, OW), chunks = out_hw, image_chunks(N, out_hw)
-    bands = min(WORKERS // len(chunks), OH * OW // MIN_BAND_COLUMNS)
-    band_rows = -(-OH // max(bands, 1))
-    return [(images, slice(start, min(start + band_rows, OH))) for images in chunks for start in range(0, OH, band_rows)]
+    band_count = min(WORKERS // len(chunks), OH * OW // MIN_BAND_COLUMNS)
+    band_rows = -(-OH // max(band_count, 1))
+    bands = [slice(start, min(start + band_rows, OH)) for start in range(0, OH, band_rows)]
+    return [(images, rows) for images in chunks for rows in bands]
 
 
 def image_chunks(N, out_hw):
