@@ -107,26 +107,6 @@ def test_conv_kernels_agree(x_shape, OC, kernel, stride, padding, layout, formul
     assert_same(fast, plain, "col2im_matmul")
 
 
-@pytest.mark.parametrize("x_shape, OC, kernel, stride", [((1, 3, 9, 7), 4, (3, 3), (1, 1)),
-                                                      ((1, 2, 11, 8), 3, (3, 2), (2, 1)),
-                                                      ((2, 2, 6, 6), 2, (2, 2), (2, 2))])
-@pytest.mark.parametrize("workers", [2, 3, 8])
-def test_conv_forward_in_bands_of_rows_agrees(x_shape, OC, kernel, stride, workers, monkeypatch):
-    """A batch smaller than the number of cores: each image's output rows go to the cores in bands, each band
-    reading its own (overlapping) band of input rows; together they are the plain product."""
-    monkeypatch.setattr(kernels.conv, "WORKERS", workers)
-    monkeypatch.setattr(kernels.conv, "MIN_BAND_COLUMNS", 2)
-    OH, OW = kernels.output_hw(x_shape, kernel, stride)
-    pieces = kernels.conv.output_pieces(x_shape[0], (OH, OW))
-    if x_shape[0] == 1:
-        assert len(pieces) >= min(workers, OH), f"one image should give every core a band: {pieces}"
-    covered = sorted((images.start, row) for images, rows in pieces for row in range(rows.start, rows.stop))
-    assert covered == [(n, row) for n in range(x_shape[0]) for row in range(OH)], "every output row exactly once"
-    rng = np.random.default_rng(5)
-    x, w = rng.standard_normal(x_shape), rng.standard_normal((OC, x_shape[1] * kernel[0] * kernel[1]))
-    assert_same(*both_versions(kernels.im2col_matmul, w, x, kernel, stride), "im2col_matmul in bands")
-
-
 def test_input_grad_goes_as_a_convolution_where_that_pays():
     """The choice measured on the reference CNN: stride 1 and no more output than input channels."""
     choose = kernels.conv.input_grad_is_a_convolution

@@ -7,8 +7,7 @@ with a trick, named and explained where it lives:
 
 - layout.py    activations stored channel-major, so im2col copies long runs and per-channel rows are views
 - parallel.py  independent chunks of work (images, channels) on every CPU core, BLAS single-threaded meanwhile
-- conv.py      convolution as im2col + matrix product, a few images at a time so the columns stay in cache
-               (bands of output rows when the batch has fewer images than there are cores);
+- conv.py      convolution as im2col + matrix product, a few images at a time so the columns stay in cache;
                the input gradient of a stride-1 convolution as a convolution again (no col2im scatter)
 - rows.py      batch norm's per-channel sums and its elementwise steps, in place, on all cores, a few rows at a
                time so that each primitive's passes after the first read from cache; the mean subtracted once;

@@ -14,8 +14,7 @@ The fast versions compute the same products a few images at a time. A full-batch
 building it and multiplying by W means writing it to RAM and reading it back, and the thin matrix products become
 memory-bound. Built for a chunk of images at a time, each piece of `cols` is still in the L3 cache when the product
 reads it, it is never kept (the weight gradient rebuilds it from x), and the chunks are independent, so
-parallel.py gives them to all cores at once (a batch smaller than the number of cores is cut into bands of
-output rows instead, output_pieces). They read x channel-major (layout.py), so each row of `cols` is a
+parallel.py gives them to all cores at once. They read x channel-major (layout.py), so each row of `cols` is a
 copy of whole (N, OH, OW) slabs.
 
 The input gradient of a stride-1 convolution is itself a convolution (of g with the flipped filters), and where
@@ -30,7 +29,6 @@ from .layout import channel_major, pad_hw, unpad_hw
 from .parallel import WORKERS, map_chunks
 
 CHUNK_COLUMNS = 4096  # output pixels per im2col chunk on the CPU: a few MB of columns, which stay in the L3 cache
-MIN_BAND_COLUMNS = 512  # output pixels of the smallest band worth handing to another core (see output_pieces)
 
 
 def output_hw(x_shape, kernel, stride):
@@ -77,14 +75,12 @@ def im2col_matmul(w, x, kernel, stride):
     if use_plain() or xp is not np:  # on a GPU one product over the whole batch is fastest
         return (w @ im2col(x, kernel, stride)).reshape(OC, N, OH, OW).swapaxes(0, 1)
     x_cm, out = channel_major(x), xp.empty((OC, N, OH, OW), dtype=x.dtype)
-    (KH, _), (SH, _) = kernel, stride
 
-    def convolve(piece):
-        images, rows = piece  # output rows rows.start .. rows.stop-1 read input rows from rows.start*SH on
-        x_piece = x_cm[:, images, rows.start * SH:(rows.stop - 1) * SH + KH].swapaxes(0, 1)
-        out[:, images, rows] = (w @ im2col(x_piece, kernel, stride)).reshape(out[:, images, rows].shape)
+    def convolve(images):
+        cols = im2col(x_cm[:, images].swapaxes(0, 1), kernel, stride)
+        out[:, images] = (w @ cols).reshape(out[:, images].shape)
 
-    map_chunks(convolve, output_pieces(N, (OH, OW)))
+    map_chunks(convolve, image_chunks(N, (OH, OW)))
     return out.swapaxes(0, 1)
 
 
@@ -142,18 +138,6 @@ def input_grad_is_a_convolution(kernel, stride, padding, out_channels, in_channe
     2 cores): as a convolution 0.80x the time where OC = C, 1.06-1.16x where OC = 2C, so only where OC <= C."""
     return (tuple(stride) == (1, 1) and padding[0] < kernel[0] and padding[1] < kernel[1]
             and out_channels <= in_channels)
-
-
-def output_pieces(N, out_hw):
-    """The (images, output rows) pieces im2col_matmul computes one at a time: image_chunks, whole images; and where
-    the batch has fewer images than there are cores (batch-1 inference), each image's output rows cut into bands, so
-    that every core still gets work. A band of output rows reads its own band of input rows (overlapping the next
-    band's by KH - stride rows), so the bands are independent convolutions."""
-    (OH, OW), chunks = out_hw, image_chunks(N, out_hw)
-    band_count = min(WORKERS // len(chunks), OH * OW // MIN_BAND_COLUMNS)
-    band_rows = -(-OH // max(band_count, 1))
-    bands = [slice(start, min(start + band_rows, OH)) for start in range(0, OH, band_rows)]
-    return [(images, rows) for images in chunks for rows in bands]
 
 
 def image_chunks(N, out_hw):
