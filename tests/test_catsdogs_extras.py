@@ -409,16 +409,17 @@ def test_export_rebuilds_the_resnet_from_the_checkpoint(resnet_run, tmp_path, ca
 
 # ---- the flags ---------------------------------------------------------------------------------------------------
 
-def test_recipe_strong_sets_its_values_and_flags_override_them(images, tmp_path, capsys):
+@pytest.mark.parametrize("recipe", ["strong", "long"])
+def test_a_recipe_sets_its_values_and_flags_override_them(recipe, images, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--recipe", "strong", "--data", str(images), "--out", str(out), "--epochs", "1",
+    assert main(["train", "--recipe", recipe, "--data", str(images), "--out", str(out), "--epochs", "1",
                  "--widths", "4,M,8", "--image-size", "16", "--progressive", "12", "--batch-size", "8",
                  "--workers", "0"]) == 0
     config = load_checkpoint(out / "last.npz")["config"]
     given = {"epochs": 1, "progressive": 12}
-    for name, value in RECIPES["strong"].items():
+    for name, value in RECIPES[recipe].items():
         assert config[name] == given.get(name, value), name
-    assert config["recipe"] == "strong" and list(config["widths"]) == [4, "M", 8]
+    assert config["recipe"] == recipe and list(config["widths"]) == [4, "M", 8]
     capsys.readouterr()
     assert main(["train", "--resume", "--out", str(out), "--label-smoothing", "0.3"]) == 0
     assert ("--label-smoothing 0.3 ignored: a resumed run keeps its own label_smoothing (0.1)"
