@@ -5,8 +5,8 @@ activation-sized temporary. The fast CPU versions compute the same expressions i
 blocks of channels: the channels are independent, so each core takes its own rows (NumPy alone uses one core), and
 walks them a few rows at a time (parallel.map_row_blocks), so that of a primitive's several passes only the first
 reads from RAM, the others find the rows in cache. The mean is subtracted once: row_mean_var hands the centred rows
-it built for the variance to normalize, which scales them into x_hat in place. On a GPU, normalize, row_dots and
-bn_input_grad are each one fused CUDA kernel (cuda.py; every pass over memory there is a kernel launch), and the
+it built for the variance to normalize, which scales them into x_hat in place. On a GPU, normalize, scale_shift,
+row_dots and bn_input_grad are each one fused CUDA kernel (cuda.py; every pass over memory is a kernel launch), and the
 variance is CuPy's mean and subtraction followed by the `dot` kernel.
 Per-channel vectors (mean, inv_std, gamma, ...) have shape (C,); `_column` makes them (C, 1) to broadcast over rows.
 """
