@@ -4,7 +4,7 @@
     python -m models.catsdogs train --resume runs/bn/last.npz          # after Ctrl-C: continues exactly
     python -m models.catsdogs evaluate --checkpoint runs/bn/best.npz --data ../shared/data/dogs-vs-cats/train
     python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/ --grid photos.png
-    python -m models.catsdogs train --recipe strong --out runs/strong   # 13 epochs, EMA, label smoothing, flip averaging
+    python -m models.catsdogs train --recipe strong --out runs/strong   # 13 epochs, EMA, smoothing, flip averaging
     python -m models.catsdogs export --checkpoint runs/bn/best.npz --onnx catsdogs.onnx   # see export.py
 
 (`catsdogs train ...` once installed with pip). The model is in catsdogs_net.py, the training loop in training.py,
