@@ -222,13 +222,23 @@ def layer_benchmarks(torch, device, timer, repeats):
     return rows
 
 
-def bn_benchmark(device, timer, repeats, shape=(64, 64, 32, 32)):
-    """Analytic (fused) BN vs the composed one: forward+backward time, and peak memory (NumPy, via tracemalloc)."""
+def bn_benchmark(device, timer, repeats, shape=(64, 64, 32, 32), channel_major=False):
+    """Analytic (fused) BN vs the composed one: forward+backward time, and peak memory (NumPy, via tracemalloc).
+
+    channel_major=True feeds both the input and the output gradient stored channel-major, as batch norm gets them
+    in the network (from a convolution, and back through ReLU); NCHW-contiguous ones cost the fused op a layout copy
+    each (its per-channel rows are then not a view), which the composed op, working on strided views, does not pay."""
     rng = np.random.default_rng(0)
-    x = tg.Tensor(rng.standard_normal(shape).astype(np.float32), device=device, requires_grad=True)
+    xp = tg.backend.array_module(device)
+
+    def stored(array):
+        array = xp.asarray(array)
+        return xp.ascontiguousarray(array.swapaxes(0, 1)).swapaxes(0, 1) if channel_major else array
+
+    x = tg.Tensor._wrap(stored(rng.standard_normal(shape).astype(np.float32))).requires_grad_()
     weight = tg.Tensor(rng.standard_normal(shape[1]).astype(np.float32), device=device, requires_grad=True)
     bias = tg.Tensor(rng.standard_normal(shape[1]).astype(np.float32), device=device, requires_grad=True)
-    g = tg.Tensor._wrap(tg.backend.array_module(device).ones(shape, dtype=np.float32))
+    g = tg.Tensor._wrap(stored(np.ones(shape, dtype=np.float32)))
     fused = lambda: F.batch_norm(x, None, None, weight, bias, training=True).backward(g)  # noqa: E731
     composed = lambda: F.batch_norm_simple(x, None, None, weight, bias, training=True).backward(g)  # noqa: E731
     t = alternate(timer, {"fused": fused, "composed": composed}, repeats)
@@ -337,14 +347,17 @@ def main():
                   f"{b / tb:.2f} |")
 
     if "bn" not in args.skip:
-        shape, t, peaks = bn_benchmark(args.device, timer, args.repeats)
-        results["bn"] = dict(shape=shape, fused_s=t["fused"], composed_s=t["composed"], peaks=peaks)
-        print(f"\n## BatchNorm forward+backward on {shape}: analytic (fused) vs composed from primitives\n")
-        print(f"fused {t['fused'] * 1e3:.1f} ms, composed {t['composed'] * 1e3:.1f} ms: "
-              f"the analytic op is {t['composed'] / t['fused']:.1f}x faster")
-        if peaks:
-            print(f"peak memory allocated during one forward+backward: fused {peaks['fused'] / 2**20:.0f} MB, "
-                  f"composed {peaks['composed'] / 2**20:.0f} MB")
+        for layout, channel_major in (("channel-major, as in the network", True), ("NCHW-contiguous", False)):
+            shape, t, peaks = bn_benchmark(args.device, timer, args.repeats, channel_major=channel_major)
+            key = "bn" if channel_major else "bn_nchw"
+            results[key] = dict(shape=shape, layout=layout, fused_s=t["fused"], composed_s=t["composed"], peaks=peaks)
+            if channel_major:
+                print(f"\n## BatchNorm forward+backward on {shape}: analytic (fused) vs composed from primitives\n")
+            print(f"{layout}: fused {t['fused'] * 1e3:.1f} ms, composed {t['composed'] * 1e3:.1f} ms: "
+                  f"the analytic op is {t['composed'] / t['fused']:.1f}x faster")
+            if peaks:
+                print(f"  peak memory allocated during one forward+backward: fused {peaks['fused'] / 2**20:.0f} MB, "
+                      f"composed {peaks['composed'] / 2**20:.0f} MB")
 
     if "memory" not in args.skip and args.device == "cpu":
         rss = {fw: peak_rss_of_steps(fw) for fw in ("tinygrad_bn", "torch")}

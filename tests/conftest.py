@@ -64,3 +64,12 @@ def assert_close(actual, expected, rtol=1e-8, atol=1e-12, what=""):
     actual, expected = to_numpy(actual), to_numpy(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != expected {expected.shape}"
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+class FakeCudaArray(np.ndarray):
+    """A NumPy array the backend takes for a CuPy one: it tells devices apart by the array type's module.
+
+    This lets a machine without a GPU check that mixing devices is refused before any op runs."""
+
+
+FakeCudaArray.__module__ = "cupy"

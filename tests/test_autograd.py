@@ -11,7 +11,7 @@ import tinygrad_bn as tg
 import tinygrad_bn.backend as backend
 from tinygrad_bn import GradcheckError, Tensor, gradcheck, no_grad
 from tinygrad_bn.autograd import Function
-from conftest import assert_close, tensor, to_numpy
+from conftest import FakeCudaArray, assert_close, tensor, to_numpy
 
 
 # ------------------------------------------------------------------------------------------------ the engine
@@ -377,15 +377,6 @@ def test_truth_value_of_a_tensor():
 
 
 # ---------------------------------------------------------------------------------------------------- devices
-class FakeCudaArray(np.ndarray):
-    """A NumPy array the backend takes for a CuPy one: it tells devices apart by the array type's module.
-
-    This lets a machine without a GPU check that mixing devices is refused before any op runs."""
-
-
-FakeCudaArray.__module__ = "cupy"
-
-
 def test_mixing_devices_names_both_devices_without_a_gpu():
     cpu = Tensor([1.0, 2.0])
     fake_cuda = Tensor._wrap(np.array([1.0, 2.0], dtype=np.float32).view(FakeCudaArray))

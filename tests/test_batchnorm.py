@@ -18,7 +18,7 @@ import tinygrad_bn.nn.functional as F
 from tinygrad_bn import gradcheck
 from tinygrad_bn.nn.functional.batchnorm import batch_norm_simple
 from tinygrad_bn.kernels.layout import is_channel_major
-from conftest import assert_close, import_torch, tensor, torch_tensor
+from conftest import FakeCudaArray, assert_close, import_torch, tensor, torch_tensor
 
 SHAPES = {"2D": (6, 3), "3D": (4, 3, 5), "4D": (3, 2, 4, 3)}
 
@@ -45,7 +45,8 @@ def random_inputs(shape, seed=0):
 def composed_batch_norm(x, gamma, beta, running_mean, running_var, training, eps=1e-5):
     """y = (x - mean) / sqrt(var + eps) * gamma + beta, mean and biased var over every axis but 1 (training),
     or the running statistics (eval): the package's reference, batch_norm_simple, on copies of the statistics."""
-    return batch_norm_simple(x, running_mean.copy(), running_var.copy(), gamma, beta, training=training, eps=eps)
+    stats = [tensor(running_mean, x.device), tensor(running_var, x.device)]  # copies, on x's device
+    return batch_norm_simple(x, *stats, gamma, beta, training=training, eps=eps)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -261,6 +262,19 @@ def test_functional_rejects_inputs_without_a_channel_dim_and_bad_stat_shapes():
         F.batch_norm(tg.zeros(4, 3), np.zeros(2), np.ones(3), training=True)
     with pytest.raises(ValueError, match="running_mean and running_var are required"):
         F.batch_norm(tg.zeros(4, 3), None, None, training=False)
+
+
+@pytest.mark.parametrize("batch_norm", [F.batch_norm, batch_norm_simple], ids=["fused", "composed"])
+def test_running_stats_on_another_device_are_refused_by_name(batch_norm):
+    """Statistics on the CPU with an input on the GPU (a module half moved with .to): a clear error naming both
+    devices and the statistic, before anything is computed or updated (an array the backend takes for a CuPy one
+    stands in for the GPU, so this runs without one)."""
+    fake_cuda = tg.Tensor._wrap(np.zeros((4, 3)).view(FakeCudaArray))
+    running_mean, running_var = np.zeros(3), np.ones(3)
+    for training in (True, False):
+        with pytest.raises(RuntimeError, match="input on cuda and running_mean on cpu"):
+            batch_norm(fake_cuda, running_mean, running_var, training=training)
+    assert (running_mean == 0).all() and (running_var == 1).all()
 
 
 @pytest.mark.parametrize("rank", ["3D", "4D"])

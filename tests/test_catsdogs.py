@@ -144,6 +144,9 @@ def test_short_real_training_run_learns(tmp_path):
     about 12 s each on an idle 2-core CPU. With 600 validation images the standard error is about 0.02, so 0.65 is
     far above chance (0.5) and more than 3 standard errors below the worst seed.
     """
+    found = sum(1 for _ in Path(DATA).glob("*.jpg"))
+    if found < 2400:  # the calibration above holds for 2,400 images; fewer make the threshold a coin toss
+        pytest.skip(f"needs 2,400 images for its calibrated threshold; {DATA} has {found}")
     config = TrainConfig(data=DATA, out=str(tmp_path), limit=2400, epochs=10, widths=(8, "M", 16, "M", 32, "M", 32),
                          batch_size=32, image_size=32, val_fraction=0.25, seed=0)
     history = train(config, **QUIET)

@@ -46,26 +46,34 @@ def test_row_kernels_agree(C, m, device):
     rng = np.random.default_rng(C * m)
     rows = on_device(rng.standard_normal((C, m)) * 3 + 1, device)
     g = on_device(rng.standard_normal((C, m)), device)
-    mean, inv_std, gamma, beta, dbeta, dgamma = (on_device(rng.standard_normal(C), device) for _ in range(6))
-    assert_same(*both_versions(kernels.row_mean_var, rows), "row_mean_var")
-    centred = rows - mean[:, None]  # as row_mean_var hands it over (the fast version overwrites it: one copy each)
-    fast, plain = both_versions(lambda *args: kernels.normalize(centred.copy(), *args), inv_std, gamma, beta)
-    assert_same(fast, plain, "normalize")
-    expected_x_hat = (rows - mean[:, None]) * inv_std[:, None]
-    assert_same(fast, (expected_x_hat, gamma[:, None] * expected_x_hat + beta[:, None]), "normalize, by its formula")
+    mean, inv_std, gamma, beta = (on_device(rng.standard_normal(C), device) for _ in range(4))
+    assert_same(*both_versions(kernels.standardize, rows, 1e-5), "standardize")
     assert_same(*both_versions(kernels.scale_shift, rows, gamma, beta), "scale_shift")
     assert_same(*both_versions(kernels.row_dots, g, rows), "row_dots")
-    assert_same(*both_versions(kernels.bn_input_grad, g, rows, dbeta, dgamma, gamma * inv_std), "bn_input_grad")
+    assert_same(*both_versions(kernels.bn_grads, g, rows, gamma * inv_std), "bn_grads")
 
 
-def test_row_mean_var_is_the_mean_and_biased_variance():
-    rows = np.random.default_rng(0).standard_normal((4, 30))
+def test_standardize_is_the_mean_biased_variance_and_x_hat():
+    rows = np.random.default_rng(0).standard_normal((4, 30)) * 2 + 1
     for plain in (False, True):
         with kernels.plain(plain):
-            mean, var, centred = kernels.row_mean_var(rows)
+            mean, var, x_hat = kernels.standardize(rows, 0.5)
         assert_close(mean, rows.mean(axis=1), rtol=1e-12, what="mean")
         assert_close(var, rows.var(axis=1), rtol=1e-12, what="biased variance")
-        assert_close(centred, rows - rows.mean(axis=1, keepdims=True), rtol=1e-12, atol=1e-12, what="centred rows")
+        expected = (rows - rows.mean(axis=1, keepdims=True)) / np.sqrt(rows.var(axis=1, keepdims=True) + 0.5)
+        assert_close(x_hat, expected, rtol=1e-12, atol=1e-12, what="x_hat")
+
+
+def test_bn_grads_are_the_sums_and_the_input_gradient():
+    rng = np.random.default_rng(1)
+    g, x_hat, scale = rng.standard_normal((3, 40)), rng.standard_normal((3, 40)), rng.standard_normal(3)
+    for plain in (False, True):
+        with kernels.plain(plain):
+            dx, dgamma, dbeta = kernels.bn_grads(g, x_hat, scale)
+        assert_close(dbeta, g.sum(axis=1), rtol=1e-12, what="dbeta")
+        assert_close(dgamma, (g * x_hat).sum(axis=1), rtol=1e-12, what="dgamma")
+        expected = scale[:, None] * (g - g.mean(axis=1, keepdims=True) - x_hat * (g * x_hat).mean(axis=1)[:, None])
+        assert_close(dx, expected, rtol=1e-12, atol=1e-12, what="dx")
 
 
 # ------------------------------------------------------------------------------------------------- conv kernels

@@ -10,8 +10,8 @@ with a trick, named and explained where it lives:
 - conv.py      convolution as im2col + matrix product, a few images at a time so the columns stay in cache;
                the input gradient of a stride-1 convolution as a convolution again (no col2im scatter)
 - rows.py      batch norm's per-channel sums and its elementwise steps, in place, on all cores, a few rows at a
-               time so that each primitive's passes after the first read from cache; the mean subtracted once;
-               eval mode as one affine map per channel
+               time so that each primitive's passes after the first read from cache (standardize: x read once;
+               bn_grads: both sums and dx from one read of g); eval mode as one affine map per channel
 - pooling.py   max pooling's backward, routing each window's gradient to its maximum
 - cuda.py      fused CUDA kernels for batch norm's elementwise steps (CuPy)
 
@@ -55,4 +55,4 @@ def plain(enabled=True):
 from .conv import col2im_matmul, im2col, im2col_matmul, matmul_im2col_t, output_hw  # noqa: E402 (they use use_plain)
 from .layout import channel_rows, from_channel_rows, is_channel_major, pad_hw, unpad_hw, zeros_in_layout  # noqa: E402
 from .pooling import route_to_window_max, window_positions  # noqa: E402
-from .rows import bn_input_grad, normalize, row_dots, row_mean_var, scale_shift  # noqa: E402
+from .rows import bn_grads, row_dots, scale_shift, standardize  # noqa: E402

@@ -16,12 +16,7 @@ from ..backend import cupy_module
 def kernels():
     cp = cupy_module()
     return SimpleNamespace(
-        # x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta in one pass, from the centred x - mean
-        normalize=cp.ElementwiseKernel(
-            "T centred, T inv_std, T gamma, T beta", "T x_hat, T y",
-            "x_hat = centred * inv_std; y = gamma * x_hat + beta",
-            "tinygrad_bn_normalize"),
-        # y = scale * x + shift: batch norm in eval mode, one pass
+        # y = scale * x + shift in one pass: y = gamma * x_hat + beta in training, the whole of batch norm in eval
         scale_shift=cp.ElementwiseKernel(
             "T x, T scale, T shift", "T y", "y = scale * x + shift", "tinygrad_bn_scale_shift"),
         # sum_i a_i * b_i per row: dgamma (and the variance's sum of squares) without a product temporary

@@ -1,13 +1,13 @@
 """Batch norm's primitives on a (C, m) matrix with one row per channel: plain, threaded in place, or CUDA.
 
-Plain NumPy evaluates `(x - mean) * inv_std * gamma + beta` as four passes over memory, each writing a new
-activation-sized temporary. The fast CPU versions compute the same expressions in place, in buffers they reuse, on
-blocks of channels: the channels are independent, so each core takes its own rows (NumPy alone uses one core), and
-walks them a few rows at a time (parallel.map_row_blocks), so that of a primitive's several passes only the first
-reads from RAM, the others find the rows in cache. The mean is subtracted once: row_mean_var hands the centred rows
-it built for the variance to normalize, which scales them into x_hat in place. On a GPU, normalize, scale_shift,
-row_dots and bn_input_grad are each one fused CUDA kernel (cuda.py; every pass over memory is a kernel launch), and the
-variance is CuPy's mean and subtraction followed by the `dot` kernel.
+Plain NumPy evaluates `(x - mean) / sqrt(var + eps) * gamma + beta` as a pass over memory per operation, each
+writing a new activation-sized temporary. The fast CPU versions compute the same expressions in place, in buffers
+they reuse, on blocks of channels: the channels are independent, so each core takes its own rows (NumPy alone uses
+one core), and walks them a few rows at a time (parallel.map_row_blocks), so that of a primitive's several passes
+only the first reads from RAM, the others find the rows in cache. So standardize reads x once and writes x_hat once
+(the centred rows it builds for the variance become x_hat in place), and bn_grads reads g and x_hat once for both
+sums and dx. On a GPU, scale_shift, the `dot` of row_dots and the variance, and dx are each one fused CUDA kernel
+(cuda.py; every pass over memory is a kernel launch).
 Per-channel vectors (mean, inv_std, gamma, ...) have shape (C,); `_column` makes them (C, 1) to broadcast over rows.
 """
 import numpy as np
@@ -22,56 +22,41 @@ def _column(v):
     return v[:, None]
 
 
-def row_mean_var(rows):
-    """Per row: the mean, the biased variance (1/m) sum_i (x_i - mean)^2, and the centred rows x - mean, which the
-    variance is made of and normalize() reuses (so x - mean is computed once).
+def standardize(rows, eps):
+    """Per row: the mean, the biased variance (1/m) sum_i (x_i - mean)^2, and x_hat = (x - mean) / sqrt(var + eps).
 
-    Plain: mean = rows.mean(axis=1); centred = rows - mean[:, None]; var = (centred ** 2).mean(axis=1)"""
+    Plain: mean = rows.mean(axis=1); centred = rows - mean[:, None]; var = (centred ** 2).mean(axis=1);
+           x_hat = centred / ((var + eps) ** 0.5)[:, None]
+    Fast (CPU): all four steps on a few rows at a time, in x_hat's own buffer: one read of x from RAM and one write
+    of x_hat, the other passes in cache; the centred rows the variance is made of become x_hat in place."""
     if use_plain():
         mean = rows.mean(axis=1)
         centred = rows - _column(mean)
-        return mean, (centred ** 2).mean(axis=1), centred
+        var = (centred ** 2).mean(axis=1)
+        return mean, var, centred / _column((var + eps) ** 0.5)
     if is_cupy_array(rows):
         mean = rows.mean(axis=1)
-        centred = rows - _column(mean)
-        return mean, cuda_kernels().dot(centred, centred, axis=1) / rows.shape[1], centred
+        x_hat = rows - _column(mean)  # centred, then scaled in place
+        var = cuda_kernels().dot(x_hat, x_hat, axis=1) / rows.shape[1]
+        x_hat *= _column(1 / (var + eps) ** 0.5)
+        return mean, var, x_hat
     mean, var = np.empty(rows.shape[0], dtype=rows.dtype), np.empty(rows.shape[0], dtype=rows.dtype)
-    centred = np.empty_like(rows)
+    x_hat = np.empty_like(rows)
 
-    def channels(c):  # a few rows at a time: the variance's pass reads `centred` while it is still in cache
+    def channels(c):  # a few rows at a time: every pass after the mean's reads them while they are in cache
         mean[c] = rows[c].mean(axis=1)
-        np.subtract(rows[c], _column(mean[c]), out=centred[c])
-        var[c] = np.einsum("cm,cm->c", centred[c], centred[c]) / rows.shape[1]
+        np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
+        var[c] = np.einsum("cm,cm->c", x_hat[c], x_hat[c]) / rows.shape[1]
+        x_hat[c] *= _column(1 / np.sqrt(var[c] + eps))
 
     map_row_blocks(channels, rows.shape[0], row_bytes=rows[0].nbytes)
-    return mean, var, centred
-
-
-def normalize(centred, inv_std, gamma, beta):
-    """x_hat = (x - mean) * inv_std and y = gamma * x_hat + beta, both returned, from the centred rows x - mean
-    (which row_mean_var built for the variance, so the mean is subtracted once). The fast CPU version scales
-    `centred` into x_hat in place.
-
-    Plain: x_hat = centred * inv_std[:, None]; y = gamma[:, None] * x_hat + beta[:, None]"""
-    if use_plain():
-        x_hat = centred * _column(inv_std)
-        return x_hat, _column(gamma) * x_hat + _column(beta)
-    if is_cupy_array(centred):
-        return cuda_kernels().normalize(centred, *(_column(v) for v in (inv_std, gamma, beta)))
-    x_hat, y = centred, np.empty_like(centred)
-
-    def channels(c):  # a few rows at a time, so that the passes after the first find them in cache
-        x_hat[c] *= _column(inv_std[c])
-        np.multiply(x_hat[c], _column(gamma[c]), out=y[c])
-        y[c] += _column(beta[c])
-
-    map_row_blocks(channels, x_hat.shape[0], row_bytes=x_hat[0].nbytes)
-    return x_hat, y
+    return mean, var, x_hat
 
 
 def scale_shift(rows, scale, shift):
-    """y = scale * x + shift per row: batch norm in eval mode, where (x - mean) * inv_std * gamma + beta is one
-    affine map per channel, with scale = gamma * inv_std and shift = beta - mean * scale (two passes, not four).
+    """y = scale * x + shift per row. In training, y = gamma * x_hat + beta; in eval mode the whole of batch norm,
+    (x - mean) * inv_std * gamma + beta, is one affine map per channel, with scale = gamma * inv_std and
+    shift = beta - mean * scale (two passes, not four).
 
     Plain: scale[:, None] * rows + shift[:, None]"""
     if use_plain():
@@ -105,22 +90,32 @@ def row_dots(a, b):
     return out
 
 
-def bn_input_grad(g, x_hat, dbeta, dgamma, scale):
-    """dx = scale * (g - dbeta / m - x_hat * dgamma / m), with scale = gamma * inv_std: batch norm's input gradient.
+def bn_grads(g, x_hat, scale):
+    """Batch norm's three gradients in training, with scale = gamma * inv_std and m values per row:
+    dbeta = sum_i g_i,  dgamma = sum_i g_i * x_hat_i,  dx = scale * (g - dbeta / m - x_hat * dgamma / m).
 
-    Plain: scale[:, None] * (g - dbeta[:, None] / m - x_hat * dgamma[:, None] / m)"""
+    Plain: dbeta = g.sum(axis=1); dgamma = (g * x_hat).sum(axis=1);
+           dx = scale[:, None] * (g - dbeta[:, None] / m - x_hat * dgamma[:, None] / m)
+    Fast (CPU): the two sums and dx on a few rows at a time, so g and x_hat are read from RAM once (not three and
+    two times), and dx is built up in its own rows, with no activation-sized temporaries."""
     m = g.shape[1]
     if use_plain():
-        return _column(scale) * (g - _column(dbeta) / m - x_hat * _column(dgamma) / m)
+        dbeta, dgamma = g.sum(axis=1), (g * x_hat).sum(axis=1)
+        return _column(scale) * (g - _column(dbeta) / m - x_hat * _column(dgamma) / m), dgamma, dbeta
     if is_cupy_array(g):
-        return cuda_kernels().input_grad(g, x_hat, _column(dbeta / m), _column(dgamma / m), _column(scale))
+        dbeta, dgamma = g.sum(axis=1), cuda_kernels().dot(g, x_hat, axis=1)
+        dx = cuda_kernels().input_grad(g, x_hat, _column(dbeta / m), _column(dgamma / m), _column(scale))
+        return dx, dgamma, dbeta
     dx = np.empty_like(x_hat)
+    dbeta, dgamma = np.empty(g.shape[0], dtype=g.dtype), np.empty(g.shape[0], dtype=g.dtype)
 
-    def channels(c):  # built up in dx's own rows: no temporaries, so less memory traffic
+    def channels(c):
+        dbeta[c] = g[c].sum(axis=1)
+        dgamma[c] = np.einsum("cm,cm->c", g[c], x_hat[c])
         np.multiply(x_hat[c], _column(dgamma[c] / m), out=dx[c])
         dx[c] += _column(dbeta[c] / m)
         np.subtract(g[c], dx[c], out=dx[c])
         dx[c] *= _column(scale[c])
 
     map_row_blocks(channels, g.shape[0], row_bytes=g[0].nbytes + x_hat[0].nbytes)
-    return dx
+    return dx, dgamma, dbeta

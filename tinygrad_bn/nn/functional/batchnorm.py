@@ -21,29 +21,27 @@ statistics, constants with respect to x, so y_i = scale * x_i + shift (scale = g
 mean * scale) and dx_i = g_i * scale.
 
 The code works on a (C, m) matrix `rows` with one row per channel (kernels/layout.py: a view, no copy, for the
-activations conv2d produces). The primitives it calls (row_mean_var, normalize, scale_shift, row_dots,
-bn_input_grad) are the lines of math above; tinygrad_bn/kernels/rows.py has each one's plain NumPy version beside
-its fast one.
+activations conv2d produces). The primitives it calls (standardize, scale_shift, bn_grads, row_dots) are the
+lines of math above; tinygrad_bn/kernels/rows.py has each one's plain NumPy version beside its fast one.
 """
 from ...autograd import Function
-from ...backend import get_array_module
-from ...kernels import (bn_input_grad, channel_rows, from_channel_rows, normalize, row_dots, row_mean_var,
-                        scale_shift)
+from ...backend import device_of, get_array_module
+from ...kernels import bn_grads, channel_rows, from_channel_rows, row_dots, scale_shift, standardize
 from ...tensor import Tensor
 
 
 class BatchNorm(Function):
-    def forward(self, x, gamma, beta, *, mean, var, eps, training, centred=None):
+    def forward(self, x, gamma, beta, *, mean, var, eps, training, x_hat=None):
         """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, mean and var are the batch's own
-        statistics, computed by batch_norm() below with the centred rows x - mean, and passed in as plain arrays:
-        the closed-form backward accounts for their dependence on x. In eval they are the running statistics,
-        constants, so y is one affine map per channel: y = scale * x + shift, scale = gamma * inv_std,
-        shift = beta - mean * scale."""
+        statistics and x_hat the standardized rows, computed by batch_norm() below (which needs the statistics for
+        the running estimates too) and passed in as plain arrays: the closed-form backward accounts for their
+        dependence on x. In eval they are the running statistics, constants, so y is one affine map per channel:
+        y = scale * x + shift, scale = gamma * inv_std, shift = beta - mean * scale."""
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + eps)
         self.training = training
         if training:
-            x_hat, y = normalize(centred, inv_std, gamma, beta)
+            y = scale_shift(x_hat, gamma, beta)
             self.save_for_backward(x_hat, inv_std, gamma)
         else:
             scale = gamma * inv_std
@@ -55,13 +53,12 @@ class BatchNorm(Function):
         """dbeta = sum(g), dgamma = sum(g * x_hat), dx = gamma * inv_std * (g - dbeta/m - x_hat * dgamma/m)
         (eval: dx = g * gamma * inv_std)"""
         shape, g = g.shape, channel_rows(g)
-        dbeta = g.sum(axis=1)
-        if self.training:
+        if self.training:  # all three in one pass over g and x_hat
             x_hat, inv_std, gamma = self.saved
-            dgamma = row_dots(g, x_hat)
-            dx = bn_input_grad(g, x_hat, dbeta, dgamma, gamma * inv_std)
+            dx, dgamma, dbeta = bn_grads(g, x_hat, gamma * inv_std)
         else:  # x_hat is rebuilt from the saved input, and only when gamma needs its gradient
             x, mean, inv_std, gamma = self.saved
+            dbeta = g.sum(axis=1)
             dgamma = row_dots(g, (channel_rows(x) - mean[:, None]) * inv_std[:, None]) if self.needs_grad[1] else None
             dx = g * (gamma * inv_std)[:, None]
         return from_channel_rows(dx, shape), dgamma, dbeta
@@ -77,9 +74,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
     x = input.array
     dtype, xp = x.dtype, get_array_module(x)
-    centred = None
+    x_hat = None
     if training:
-        mean, var, centred = row_mean_var(channel_rows(x))
+        mean, var, x_hat = standardize(channel_rows(x), eps)
     else:
         mean, var = _raw(running_mean).astype(dtype, copy=False), _raw(running_var).astype(dtype, copy=False)
     # The fused op always takes gamma and beta: constants 1 and 0 when the layer has none (affine=False).
@@ -87,7 +84,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     beta = bias if bias is not None else Tensor._wrap(xp.zeros(C, dtype=dtype))
     if gamma.dtype != dtype or beta.dtype != dtype:  # float32 parameters with float64 data: one dtype throughout
         gamma, beta = gamma.astype(dtype), beta.astype(dtype)
-    out = BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training, centred=centred)
+    out = BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training, x_hat=x_hat)
     if training:  # after the op succeeded, so that an error leaves the running statistics as they were
         m = x.size // C
         if running_mean is not None:
@@ -122,6 +119,10 @@ def _check_batch_norm_args(input, running_mean, running_var, weight, bias, train
         if stat is not None and tuple(stat.shape) != (C,):
             raise ValueError(f"batch_norm: {name} has shape {tuple(stat.shape)} but the input (shape {input.shape}) "
                              f"has {C} channels")
+        if stat is not None and device_of(_raw(stat)) != input.device:  # the running statistics are updated in place
+            raise RuntimeError(f"batch_norm: expected all tensors on the same device, got the input on {input.device} "
+                               f"and {name} on {device_of(_raw(stat))}; move the module or the statistics with "
+                               f".to(device)")
     return C
 
 
