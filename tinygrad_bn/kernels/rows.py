@@ -92,7 +92,8 @@ def row_dots(a, b):
 
 def bn_grads(g, x_hat, scale):
     """Batch norm's three gradients in training, with scale = gamma * inv_std and m values per row:
-    dbeta = sum_i g_i,  dgamma = sum_i g_i * x_hat_i,  dx = scale * (g - dbeta / m - x_hat * dgamma / m).
+    dbeta = sum_i g_i,  dgamma = sum_i g_i * x_hat_i,  dx = scale * (g - dbeta / m - x_hat * dgamma / m),
+    returned as (dx, dgamma, dbeta): the order of the op's inputs (x, gamma, beta).
 
     Plain: dbeta = g.sum(axis=1); dgamma = (g * x_hat).sum(axis=1);
            dx = scale[:, None] * (g - dbeta[:, None] / m - x_hat * dgamma[:, None] / m)
@@ -107,9 +108,9 @@ def bn_grads(g, x_hat, scale):
         dx = cuda_kernels().input_grad(g, x_hat, _column(dbeta / m), _column(dgamma / m), _column(scale))
         return dx, dgamma, dbeta
     dx = np.empty_like(x_hat)
-    dbeta, dgamma = np.empty(g.shape[0], dtype=g.dtype), np.empty(g.shape[0], dtype=g.dtype)
+    dbeta, dgamma = (np.empty(g.shape[0], dtype=np.result_type(g, x_hat)) for _ in range(2))
 
-    def channels(c):
+    def channels(c):  # a few rows at a time: the sums read g and x_hat from RAM, dx finds them in cache
         dbeta[c] = g[c].sum(axis=1)
         dgamma[c] = np.einsum("cm,cm->c", g[c], x_hat[c])
         np.multiply(x_hat[c], _column(dgamma[c] / m), out=dx[c])
