@@ -15,7 +15,7 @@ import pytest
 import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
 import tinygrad_bn.nn.functional as F
-from tinygrad_bn import gradcheck
+from tinygrad_bn import gradcheck, kernels
 from tinygrad_bn.nn.functional.batchnorm import batch_norm_simple
 from tinygrad_bn.kernels.layout import is_channel_major
 from conftest import FakeCudaArray, assert_close, import_torch, tensor, torch_tensor
@@ -331,6 +331,20 @@ def test_running_stats_given_as_tensors_or_arrays_update_in_place(device):
     for stats in (as_tensors, arrays):
         assert_close(stats[0], expected_mean, rtol=1e-13, atol=1e-14)
         assert_close(stats[1], expected_var, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_a_numpy_float64_eps_keeps_float32_float32(training, device):
+    rng = np.random.default_rng(17)
+    x, gamma, beta = (tensor(rng.standard_normal(shape).astype(np.float32), device, requires_grad=True)
+                      for shape in ((4, 3, 2, 2), (3,), (3,)))
+    stats = [tensor(np.zeros(3, dtype=np.float32), device), tensor(np.ones(3, dtype=np.float32), device)]
+    for plain in (False, True):
+        with kernels.plain(plain):
+            out = F.batch_norm(x, *stats, gamma, beta, training=training, eps=np.float64(1e-3))
+            out.sum().backward()
+        dtypes = {out.dtype, x.grad.dtype, gamma.grad.dtype, beta.grad.dtype, stats[1].dtype}
+        assert dtypes == {np.dtype(np.float32)}, f"plain={plain}: {dtypes}"
 
 
 def test_float32_stays_float32(device):

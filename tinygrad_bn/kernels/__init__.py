@@ -1,7 +1,7 @@
 """Kernels: the fast versions of the few array primitives that convolution, batch norm and pooling are made of.
 
 The math files (nn/functional/conv.py, batchnorm.py, pooling.py) read like the equations in docs/: they call
-primitives such as `row_dots(g, x_hat)` or `im2col_matmul(w, x)`. Each primitive here has two versions side by
+primitives such as `bn_grads(g, x_hat, scale)` or `im2col_matmul(w, x)`. Each primitive here has two versions side by
 side: a plain one, a few NumPy/CuPy lines that say what is computed, and a fast one that computes the same numbers
 with a trick, named and explained where it lives:
 

@@ -32,11 +32,12 @@ from ...tensor import Tensor
 
 class BatchNorm(Function):
     def forward(self, x, gamma, beta, *, mean, var, eps, training, x_hat=None):
-        """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, mean and var are the batch's own
-        statistics and x_hat the standardized rows, computed by batch_norm() below (which needs the statistics for
-        the running estimates too) and passed in as plain arrays: the closed-form backward accounts for their
-        dependence on x. In eval they are the running statistics, constants, so y is one affine map per channel:
-        y = scale * x + shift, scale = gamma * inv_std, shift = beta - mean * scale."""
+        """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, x_hat arrives ready-made: batch_norm()
+        below standardizes x with the batch's own mean and var (it needs them for the running estimates too) and
+        passes all three in as plain arrays, and the closed-form backward accounts for their dependence on x; the
+        op computes y, and inv_std for its backward. In eval mean and var are the running statistics, constants,
+        so y is one affine map per channel: y = scale * x + shift, scale = gamma * inv_std,
+        shift = beta - mean * scale."""
         xp = get_array_module(x)
         inv_std = 1 / xp.sqrt(var + eps)
         self.training = training
@@ -53,7 +54,7 @@ class BatchNorm(Function):
         """dbeta = sum(g), dgamma = sum(g * x_hat), dx = gamma * inv_std * (g - dbeta/m - x_hat * dgamma/m)
         (eval: dx = g * gamma * inv_std)"""
         shape, g = g.shape, channel_rows(g)
-        if self.training:  # all three in one pass over g and x_hat
+        if self.training:  # one call (the fast CPU version reads g and x_hat from RAM once for all three)
             x_hat, inv_std, gamma = self.saved
             dx, dgamma, dbeta = bn_grads(g, x_hat, gamma * inv_std)
         else:  # x_hat is rebuilt from the saved input, and only when gamma needs its gradient
@@ -72,6 +73,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     training=False: use running_mean and running_var (never the test batch's own statistics).
     """
     C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
+    eps = float(eps)  # a Python float: a NumPy float64 eps would promote float32 statistics to float64
     x = input.array
     dtype, xp = x.dtype, get_array_module(x)
     x_hat = None
