@@ -20,19 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import tinygrad_bn as tg  # noqa: E402
 import tinygrad_bn.nn.functional as F  # noqa: E402
 
-from step import WIDTHS  # noqa: E402
-
-
-def layers(image_size):
-    """(C, OC, H) of each 3x3 conv of the reference CNN."""
-    result, channels, size = [], 3, image_size
-    for width in WIDTHS:
-        if width == "M":
-            size //= 2
-            continue
-        result.append((channels, width, size))
-        channels = width
-    return result
+from conv_layers import reference_layers  # noqa: E402
 
 
 def main():
@@ -48,7 +36,7 @@ def main():
     print(f"# batch {args.batch}, median of {args.repeats} alternating runs, ms\n")
     print("| layer | tg fwd | torch fwd | ratio | tg GFLOP/s | tg bwd | torch bwd | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for C, OC, H in layers(args.image_size):
+    for C, OC, H in reference_layers(args.image_size):
         x = rng.standard_normal((args.batch, C, H, H)).astype(np.float32)
         w = (rng.standard_normal((OC, C, 3, 3)) * 0.1).astype(np.float32)
         g = rng.standard_normal((args.batch, OC, H, H)).astype(np.float32)
