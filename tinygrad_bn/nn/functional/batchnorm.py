@@ -121,7 +121,7 @@ def _check_batch_norm_args(input, running_mean, running_var, weight, bias, train
         if stat is not None and tuple(stat.shape) != (C,):
             raise ValueError(f"batch_norm: {name} has shape {tuple(stat.shape)} but the input (shape {input.shape}) "
                              f"has {C} channels")
-        if stat is not None and device_of(_raw(stat)) != input.device:  # the running statistics are updated in place
+        if stat is not None and device_of(_raw(stat)) != input.device:  # not silently copied: the stats update in place
             raise RuntimeError(f"batch_norm: expected all tensors on the same device, got the input on {input.device} "
                                f"and {name} on {device_of(_raw(stat))}; move the module or the statistics with "
                                f".to(device)")
