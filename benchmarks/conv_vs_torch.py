@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import tinygrad_bn as tg  # noqa: E402
 import tinygrad_bn.nn.functional as F  # noqa: E402
+from tinygrad_bn.kernels.layout import channel_major  # noqa: E402
 
 from conv_layers import reference_layers  # noqa: E402
 
@@ -40,10 +41,9 @@ def main():
         x = rng.standard_normal((args.batch, C, H, H)).astype(np.float32)
         w = (rng.standard_normal((OC, C, 3, 3)) * 0.1).astype(np.float32)
         g = rng.standard_normal((args.batch, OC, H, H)).astype(np.float32)
-        channel_major = lambda a: np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1)  # noqa: E731
         needs_grad = C != 3
-        ours = [tg.Tensor._wrap(channel_major(x)).requires_grad_(needs_grad), tg.Tensor(w, requires_grad=True),
-                tg.Tensor._wrap(channel_major(g))]
+        ours = [tg.Tensor._wrap(channel_major(x).swapaxes(0, 1)).requires_grad_(needs_grad), tg.Tensor(w, requires_grad=True),
+                tg.Tensor._wrap(channel_major(g).swapaxes(0, 1))]
         theirs = [torch.from_numpy(x).requires_grad_(needs_grad), torch.from_numpy(w).requires_grad_(),
                   torch.from_numpy(g)]
         fns = {

@@ -33,6 +33,7 @@ import tinygrad_bn as tg  # noqa: E402
 import tinygrad_bn.nn as tnn  # noqa: E402
 import tinygrad_bn.nn.functional as F  # noqa: E402
 import tinygrad_bn.optim as toptim  # noqa: E402
+from tinygrad_bn.kernels import layout  # noqa: E402
 
 WIDTHS = (32, 32, "M", 64, 64, "M", 128, 128, "M", 256)
 
@@ -231,9 +232,9 @@ def bn_benchmark(device, timer, repeats, shape=(64, 64, 32, 32), channel_major=F
     rng = np.random.default_rng(0)
     xp = tg.backend.array_module(device)
 
-    def stored(array):
+    def stored(array):  # NCHW shape; in memory (C, N, H, W) when channel_major
         array = xp.asarray(array)
-        return xp.ascontiguousarray(array.swapaxes(0, 1)).swapaxes(0, 1) if channel_major else array
+        return layout.channel_major(array).swapaxes(0, 1) if channel_major else array
 
     x = tg.Tensor._wrap(stored(rng.standard_normal(shape).astype(np.float32))).requires_grad_()
     weight = tg.Tensor(rng.standard_normal(shape[1]).astype(np.float32), device=device, requires_grad=True)

@@ -78,7 +78,8 @@ def test_gradients_accumulate_until_zeroed(device):
 
 
 def test_backward_does_not_alias_the_leaf_gradient(device):
-    """Two leaves fed by one gradient array must get separate .grad arrays (adding into one must not change the other)."""
+    """Two leaves fed by one gradient array must get separate .grad arrays (adding into one must not change the
+    other)."""
     x = tensor([1.0, 2.0], device, requires_grad=True)
     y = tensor([3.0, 4.0], device, requires_grad=True)
     (x + y).sum().backward()

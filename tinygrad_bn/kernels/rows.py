@@ -23,17 +23,18 @@ def _column(v):
 
 
 def standardize(rows, eps):
-    """Per row: the mean, the biased variance (1/m) sum_i (x_i - mean)^2, and x_hat = (x - mean) / sqrt(var + eps).
+    """Per row: the mean, the biased variance (1/m) sum_i (x_i - mean)^2, and x_hat = (x - mean) * inv_std with
+    inv_std = 1 / sqrt(var + eps).
 
     Plain: mean = rows.mean(axis=1); centred = rows - mean[:, None]; var = (centred ** 2).mean(axis=1);
-           x_hat = centred / ((var + eps) ** 0.5)[:, None]
+           x_hat = centred * (1 / (var + eps) ** 0.5)[:, None]
     Fast (CPU): all four steps on a few rows at a time, in x_hat's own buffer: one read of x from RAM and one write
     of x_hat, the other passes in cache; the centred rows the variance is made of become x_hat in place."""
     if use_plain():
         mean = rows.mean(axis=1)
         centred = rows - _column(mean)
         var = (centred ** 2).mean(axis=1)
-        return mean, var, centred / _column((var + eps) ** 0.5)
+        return mean, var, centred * _column(1 / (var + eps) ** 0.5)
     if is_cupy_array(rows):
         mean = rows.mean(axis=1)
         x_hat = rows - _column(mean)  # centred, then scaled in place
