@@ -500,7 +500,7 @@ def test_package_exposes_torch_namespaces():
 
 
 def test_tensor_is_a_function_and_the_module_still_imports():
-    from tinygrad_bn.tensor import Tensor
+    from tinygrad_bn.tensors import Tensor
     t = tg.tensor([[1, 2], [3, 4]], dtype=tg.float32, requires_grad=True)
     assert isinstance(t, Tensor) and t.dtype == np.float32 and t.requires_grad
     assert tg.tensor([1.5]).dtype == np.float32 and tg.tensor([1]).dtype == np.int64

@@ -12,7 +12,7 @@ import pytest
 
 import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
-import tinygrad_bn.serialization as serialization
+import tinygrad_bn.formats.serialization as serialization
 from tinygrad_bn import Tensor, cuda_available
 
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu,

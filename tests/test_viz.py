@@ -45,7 +45,7 @@ def tiny_expression():
 def test_tiny_expression_nodes_and_edges():
     x, w, b, loss = tiny_expression()
     nodes, edges = parse(to_dot(loss, names={w: "w", b: "b", loss: "loss"}))
-    [matmul], [add], [tanh], [total] = (by_first_line(nodes, op) for op in ("MatMul", "Add", "Tanh", "Sum"))
+    [matmul], [add], [tanh], [total] = (by_first_line(nodes, op) for op in ("MatMulFn", "AddFn", "TanhFn", "SumFn"))
     [w_node], [b_node], [root] = by_first_line(nodes, "w"), by_first_line(nodes, "b"), by_first_line(nodes, "loss")
     [constant] = by_first_line(nodes, "constant")
     assert len(nodes) == 8  # 4 functions, 2 parameters, 1 constant, the root
@@ -87,7 +87,7 @@ def test_shared_subexpression_appears_once():
     h = x.tanh()
     loss = (h * h + h).sum()
     nodes, edges = parse(to_dot(loss, names={x: "x"}))
-    [tanh], [mul], [add], [x_node] = (by_first_line(nodes, name) for name in ("Tanh", "Mul", "Add", "x"))
+    [tanh], [mul], [add], [x_node] = (by_first_line(nodes, name) for name in ("TanhFn", "MulFn", "AddFn", "x"))
     assert edges.count((tanh, mul)) == 2 and edges.count((tanh, add)) == 1
     assert edges.count((x_node, tanh)) == 1
 
@@ -109,7 +109,7 @@ def test_freed_graph_after_backward():
     _, _, _, loss = tiny_expression()
     loss.backward()
     nodes, edges = parse(to_dot(loss))
-    [total] = by_first_line(nodes, "Sum")
+    [total] = by_first_line(nodes, "SumFn")
     assert nodes[total][2] == "saved: freed"
     assert len(nodes) == 2 and edges == [(total, "root")]
 
@@ -126,7 +126,7 @@ def test_deep_chain_is_walked_without_recursion():
     for _ in range(10_000):
         y = y.tanh()
     nodes, edges = parse(to_dot(y, names={x: "x"}))
-    assert len(by_first_line(nodes, "Tanh")) == 10_000
+    assert len(by_first_line(nodes, "TanhFn")) == 10_000
     assert len(nodes) == 10_002 and len(edges) == 10_001  # x, the functions, the root
     y.sum().backward()  # the graph is intact
     assert x.grad is not None
@@ -168,5 +168,5 @@ def test_draw_renders_with_dot(tmp_path, name, signature):
         drawing = draw(loss, tmp_path / name, params=dict(model.named_parameters()))
     assert drawing.image_path == tmp_path / name and drawing.dot_path.exists()
     assert signature in drawing.image_path.read_bytes()[:500]
-    assert "BatchNorm" in drawing.dot_path.read_text(encoding="utf-8")
+    assert "BatchNormFn" in drawing.dot_path.read_text(encoding="utf-8")
     assert viz.Drawing(*drawing) == drawing

@@ -1,38 +1,45 @@
 """tinygrad_bn: a small reverse-mode autograd framework with an analytic BatchNorm, on NumPy or CuPy.
 
-Read it in the order the ideas build on each other (the README and docs/autograd.md follow the same order):
+The package has three layers, one folder or file set each (README.md, "Where things are", has the whole map):
 
-1. autograd.py      Function, the recorded graph, backward(): the whole idea of reverse-mode differentiation
-2. ops.py           each differentiable op, forward and backward side by side
-   tensor.py        the Tensor API, one hop from a method to its op (argument checks in arguments.py)
-3. gradcheck.py     how any backward is checked against central differences
-4. nn/functional/   convolution, batch norm (docs/batchnorm.md), pooling, activations, losses
-5. nn/              Module and the layers; optim/: the optimizers; data/: the image pipeline
-6. when needed: backend.py (NumPy or CuPy, one code path) and kernels/ (the speed tricks, each beside its plain
-   version; TINYGRAD_BN_KERNELS=plain runs the plain ones)
+the core              what a student reads end to end, in this order (the README and docs/autograd.md follow it):
+  1. autograd.py      Function, the recorded graph, backward(): the whole idea of reverse-mode differentiation
+  2. ops.py           the Tensor's primitive ops, forward and backward side by side
+     tensors.py       the Tensor, one hop from a method to its op (argument checks in arguments.py)
+  3. gradcheck.py     how any backward is checked against central differences
+  4. nn/functional/   convolution, batch norm (docs/batchnorm.md), pooling, activations, losses
+  5. nn/              Module and the layers; optim/: the optimizers
+  6. when needed: backend.py (NumPy or CuPy, one code path) and kernels/ (the speed tricks, each beside its plain
+     version; TINYGRAD_BN_KERNELS=plain runs the plain ones); viz.py draws the graph
+the PyTorch surface    pytorch/: torch.* twins, the Tensor's PyTorch idioms, device, cuda, backends, utils.data,
+                       the "not supported" errors; built only from the core's public API
+around the library     formats/: ONNX export, .npz and safetensors files; the cats-vs-dogs program is models/
 
-`import tinygrad_bn as torch` is meant to run PyTorch model code: the package exposes `nn`, `optim`, `utils.data`,
-`cuda`, `backends`, `device`, `tensor(...)` and the module-level twins of Tensor methods (functions.py).
+The core imports nothing from the other two. This file is where they meet: it exports the core's names, then
+installs the PyTorch surface (`pytorch.install()`), so that `import tinygrad_bn as torch` runs PyTorch model code.
 """
+import sys
+
 from .autograd import is_grad_enabled, no_grad
 from .backend import cuda_available, manual_seed
 from .gradcheck import GradcheckError, gradcheck
-from .serialization import load, save
-from .tensor import (Tensor, arange, bool_, cat, float32, float64, full, int32, int64, ones, ones_like, rand,
-                     randn, stack, zeros, zeros_like)
-# After `.tensor` (the module) is imported, the name `tinygrad_bn.tensor` is rebound to the function
-# `tensor(data, ...)`, as in PyTorch; `from tinygrad_bn.tensor import Tensor` still finds the module in sys.modules.
-from .functions import *  # noqa: F401,F403  (torch.* twins: flatten, max, exp, tensor, randn_like, dtype names ...)
-from .functions import Generator, tensor
-from .devices import device
-from . import backends, cuda, nn, optim, utils
-from .unsupported import missing as _missing
+from .tensors import (Tensor, arange, bool_, cat, float32, float64, full, int32, int64, ones, ones_like, rand,
+                      randn, stack, zeros, zeros_like)
+from . import nn, optim
+
+# The PyTorch surface: torch.* names (tensor, flatten, max, float, ...), torch.device, torch.cuda, torch.backends,
+# torch.utils; then the Tensor's idioms and the "not supported" errors are attached to the core.
+from . import pytorch
+from .pytorch import device, torch_backends as backends, torch_cuda as cuda, utils
+
+globals().update(pytorch.TORCH_NAMES)
+pytorch.install()
+
+# Around the library: saving and loading (.npz, or .safetensors), and ONNX export as `tinygrad_bn.onnx`.
+from .formats import onnx
+from .formats.serialization import load, save
+sys.modules["tinygrad_bn.onnx"] = onnx
 
 __version__ = "0.1.0"
 
-
-def __getattr__(name):
-    """PyTorch names that tinygrad_bn lacks fail with an error that says so (see unsupported.py)."""
-    if name.startswith("_"):
-        raise AttributeError(f"module 'tinygrad_bn' has no attribute {name!r}")
-    raise _missing("tinygrad_bn", name)
+__getattr__ = pytorch.unsupported.missing_attribute_of("tinygrad_bn")

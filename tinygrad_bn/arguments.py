@@ -22,7 +22,7 @@ def shape_argument(shape):
 # ----------------------------------------------------------------------------------------------- dtype promotion
 def lift(tensor, other):
     """A Python number, list or array as a Tensor on `tensor`'s device, ready to meet `tensor` in an op."""
-    from .tensor import Tensor
+    from .tensors import Tensor
 
     if isinstance(other, Tensor):
         return other
@@ -163,7 +163,7 @@ def raw_index(index, device):
 
 
 def _raw_index_part(part, device):
-    from .tensor import Tensor
+    from .tensors import Tensor
 
     if isinstance(part, Tensor):
         part = part.array

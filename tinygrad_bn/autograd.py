@@ -69,6 +69,9 @@ class VersionCounter:
 class Function:
     """One differentiable op. Subclasses define `forward(self, *arrays, **options)` and `backward(self, grad)`.
 
+    Every subclass is named after its op with the suffix Fn (`AddFn`, `Conv2dFn`, `BatchNormFn`), so that a graph
+    node, an error or `grad_fn=<ReLUFn>` is never mistaken for a layer (`nn.ReLU`, `nn.Conv2d` are Modules).
+
     The graph links functions, not tensors. After `apply`, `parents[k]` says where input k came from:
 
     - the Function that computed it (`input.grad_fn`), for an intermediate result;
@@ -92,7 +95,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """Run the op on Tensors; return a Tensor that remembers this function if a gradient is needed."""
-        from .tensor import Tensor  # tensor.py builds on this module, so the import is deferred
+        from .tensors import Tensor  # tensor.py builds on this module, so the import is deferred
 
         devices = {t.device for t in inputs}
         if len(devices) > 1:
@@ -198,7 +201,7 @@ def _check_saved_versions(fn):
 
 def _accumulate(leaf, grad):
     """Leaves keep their gradient, and it accumulates across backward() calls until zeroed."""
-    from .tensor import Tensor
+    from .tensors import Tensor
 
     if leaf.grad is None:
         # A copy in the same memory layout: `grad` may be shared with another node's gradient.

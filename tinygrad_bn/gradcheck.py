@@ -13,7 +13,7 @@ import numpy as np
 
 from .autograd import no_grad
 from .backend import get_array_module, to_numpy
-from .tensor import Tensor
+from .tensors import Tensor
 
 
 class GradcheckError(AssertionError):

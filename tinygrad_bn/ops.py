@@ -3,8 +3,6 @@
 Notation in the docstrings: x, y are inputs, out is the output, g is dL/d(out), gx is dL/dx.
 Every op works on NumPy and CuPy arrays alike: it asks its input for its array module (`xp`).
 """
-import math
-
 import numpy as np
 
 from .autograd import Function, unbroadcast
@@ -14,7 +12,7 @@ from .backend import device_of, get_array_module, scatter_add, to_device
 # ----------------------------------------------------------------------------------------------------------------
 # Elementwise arithmetic with broadcasting. Each gradient is summed back to its input's shape by `unbroadcast`.
 # ----------------------------------------------------------------------------------------------------------------
-class Add(Function):
+class AddFn(Function):
     def forward(self, x, y):
         self.shapes = x.shape, y.shape
         return x + y
@@ -24,7 +22,7 @@ class Add(Function):
         return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
 
 
-class Sub(Function):
+class SubFn(Function):
     def forward(self, x, y):
         self.shapes = x.shape, y.shape
         return x - y
@@ -34,7 +32,7 @@ class Sub(Function):
         return unbroadcast(g, self.shapes[0]), unbroadcast(-g, self.shapes[1])
 
 
-class Mul(Function):
+class MulFn(Function):
     def forward(self, x, y):
         self.save_for_backward(x, y)
         return x * y
@@ -47,7 +45,7 @@ class Mul(Function):
         return gx, gy
 
 
-class Div(Function):
+class DivFn(Function):
     def forward(self, x, y):
         self.save_for_backward(x, y)
         return x / y
@@ -60,7 +58,7 @@ class Div(Function):
         return gx, gy
 
 
-class Pow(Function):
+class PowFn(Function):
     def forward(self, x, y):
         out = x ** y
         self.save_for_backward(x, y, out)
@@ -75,7 +73,7 @@ class Pow(Function):
         return gx, gy
 
 
-class Neg(Function):
+class NegFn(Function):
     def forward(self, x):
         return -x
 
@@ -87,7 +85,7 @@ class Neg(Function):
 # ----------------------------------------------------------------------------------------------------------------
 # Elementwise math. Where the derivative is a function of the output (exp, sqrt, tanh, sigmoid) the output is saved.
 # ----------------------------------------------------------------------------------------------------------------
-class Exp(Function):
+class ExpFn(Function):
     def forward(self, x):
         out = get_array_module(x).exp(x)
         self.save_for_backward(out)
@@ -99,7 +97,7 @@ class Exp(Function):
         return g * out
 
 
-class Log(Function):
+class LogFn(Function):
     def forward(self, x):
         self.save_for_backward(x)
         return get_array_module(x).log(x)
@@ -110,7 +108,7 @@ class Log(Function):
         return g / x
 
 
-class Sqrt(Function):
+class SqrtFn(Function):
     def forward(self, x):
         out = get_array_module(x).sqrt(x)
         self.save_for_backward(out)
@@ -122,7 +120,7 @@ class Sqrt(Function):
         return g / (2 * out)
 
 
-class Tanh(Function):
+class TanhFn(Function):
     def forward(self, x):
         out = get_array_module(x).tanh(x)
         self.save_for_backward(out)
@@ -144,7 +142,7 @@ def stable_sigmoid(x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-class Sigmoid(Function):
+class SigmoidFn(Function):
     def forward(self, x):
         out = stable_sigmoid(x)
         self.save_for_backward(out)
@@ -156,7 +154,7 @@ class Sigmoid(Function):
         return g * out * (1 - out)
 
 
-class ReLU(Function):
+class ReLUFn(Function):
     def forward(self, x):
         # The mask, not x, is what backward needs: one byte per element instead of four.
         mask = x > 0
@@ -169,7 +167,7 @@ class ReLU(Function):
         return g * mask
 
 
-class Abs(Function):
+class AbsFn(Function):
     def forward(self, x):
         xp = get_array_module(x)
         self.save_for_backward(xp.sign(x))
@@ -181,7 +179,7 @@ class Abs(Function):
         return g * sign
 
 
-class Clamp(Function):
+class ClampFn(Function):
     def forward(self, x, low=None, high=None):
         xp = get_array_module(x)
         inside = xp.ones(x.shape, dtype=bool)
@@ -213,7 +211,7 @@ def _restore_reduced_axes(g, shape, axis, keepdim):
     return g
 
 
-class Sum(Function):
+class SumFn(Function):
     def forward(self, x, axis=None, keepdim=False):
         self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
         return x.sum(axis=axis, keepdims=keepdim)
@@ -224,7 +222,7 @@ class Sum(Function):
         return get_array_module(g).broadcast_to(g, self.shape)
 
 
-class Mean(Function):
+class MeanFn(Function):
     def forward(self, x, axis=None, keepdim=False):
         self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
         out = x.mean(axis=axis, keepdims=keepdim)
@@ -237,7 +235,7 @@ class Mean(Function):
         return get_array_module(g).broadcast_to(g, self.shape)
 
 
-class Max(Function):
+class MaxFn(Function):
     """max over all elements, or over one axis (the min is max of -x)."""
 
     def forward(self, x, axis=None, keepdim=False):
@@ -270,7 +268,7 @@ class Max(Function):
 # ----------------------------------------------------------------------------------------------------------------
 # Shape ops: they move numbers around, so each backward moves the gradient back the same way.
 # ----------------------------------------------------------------------------------------------------------------
-class Reshape(Function):
+class ReshapeFn(Function):
     def forward(self, x, shape):
         self.shape = x.shape
         return x.reshape(shape)
@@ -280,7 +278,7 @@ class Reshape(Function):
         return g.reshape(self.shape)
 
 
-class Permute(Function):
+class PermuteFn(Function):
     def forward(self, x, axes):
         self.axes = axes
         return x.transpose(axes)
@@ -291,7 +289,7 @@ class Permute(Function):
         return g.transpose(inverse)
 
 
-class Expand(Function):
+class ExpandFn(Function):
     def forward(self, x, shape):
         self.shape = x.shape
         return get_array_module(x).broadcast_to(x, shape)
@@ -307,7 +305,7 @@ def _is_basic_index(index):
     return all(isinstance(p, (int, slice)) or p is None or p is Ellipsis for p in parts)
 
 
-class GetItem(Function):
+class GetItemFn(Function):
     def forward(self, x, index):
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
         return x[index]
@@ -322,7 +320,7 @@ class GetItem(Function):
         return gx
 
 
-class Cat(Function):
+class CatFn(Function):
     def forward(self, *xs, axis=0):
         self.axis = axis
         self.sizes = [x.shape[axis] for x in xs]
@@ -334,7 +332,7 @@ class Cat(Function):
         return tuple(get_array_module(g).split(g, bounds, axis=self.axis))
 
 
-class Stack(Function):
+class StackFn(Function):
     def forward(self, *xs, axis=0):
         self.axis = axis
         return get_array_module(xs[0]).stack(xs, axis=axis)
@@ -348,7 +346,7 @@ class Stack(Function):
 # ----------------------------------------------------------------------------------------------------------------
 # Matrix product
 # ----------------------------------------------------------------------------------------------------------------
-class MatMul(Function):
+class MatMulFn(Function):
     def forward(self, x, y):
         self.save_for_backward(x, y)
         return x @ y
@@ -374,7 +372,7 @@ class MatMul(Function):
 # ----------------------------------------------------------------------------------------------------------------
 # Softmax family: fused ops, because composing them from exp/sum overflows for large logits.
 # ----------------------------------------------------------------------------------------------------------------
-class Softmax(Function):
+class SoftmaxFn(Function):
     def forward(self, x, axis):
         xp = get_array_module(x)
         e = xp.exp(x - x.max(axis=axis, keepdims=True))  # shifting by the max keeps exp from overflowing
@@ -389,7 +387,7 @@ class Softmax(Function):
         return out * (g - (g * out).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFn(Function):
     def forward(self, x, axis):
         xp = get_array_module(x)
         shifted = x - x.max(axis=axis, keepdims=True)
@@ -408,7 +406,7 @@ class LogSoftmax(Function):
 # ----------------------------------------------------------------------------------------------------------------
 # Changes of dtype or device: the numbers stay, so the gradient goes back unchanged, in the input's dtype or device.
 # ----------------------------------------------------------------------------------------------------------------
-class Cast(Function):
+class CastFn(Function):
     def forward(self, x, dtype):
         self.dtype = x.dtype
         return x.astype(dtype)
@@ -418,7 +416,7 @@ class Cast(Function):
         return g.astype(self.dtype)
 
 
-class ToDevice(Function):
+class ToDeviceFn(Function):
     def forward(self, x, device):
         self.source = device_of(x)
         return to_device(x, device)
@@ -429,144 +427,9 @@ class ToDevice(Function):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# More activations (nn.functional's leaky_relu, elu, gelu, silu, softplus, hardtanh/relu6, hardsigmoid, hardswish).
-# Each keeps what its derivative needs; "mask" arrays hold where a piecewise function takes which piece.
-# ----------------------------------------------------------------------------------------------------------------
-class LeakyReLU(Function):
-    def forward(self, x, negative_slope):
-        positive = x > 0
-        self.negative_slope = negative_slope
-        self.save_for_backward(positive)
-        return get_array_module(x).where(positive, x, x * x.dtype.type(negative_slope))
-
-    def backward(self, g):
-        """gx = g where x > 0, else g * negative_slope"""
-        (positive,) = self.saved
-        return get_array_module(g).where(positive, g, g * g.dtype.type(self.negative_slope))
-
-
-class ELU(Function):
-    def forward(self, x, alpha):
-        xp = get_array_module(x)
-        positive = x > 0
-        out = xp.where(positive, x, x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0)))
-        self.alpha = alpha
-        self.save_for_backward(positive, out)
-        return out
-
-    def backward(self, g):
-        """gx = g where x > 0, else g * alpha * exp(x) = g * (out + alpha)"""
-        positive, out = self.saved
-        return get_array_module(g).where(positive, g, g * (out + out.dtype.type(self.alpha)))
-
-
-def _erf(x):
-    """The error function, elementwise. NumPy has none; math.erf is exact to double precision, applied per element
-    (fast enough for the small models this serves; a GPU array makes a round trip through the host)."""
-    out = np.asarray(np.frompyfunc(math.erf, 1, 1)(to_device(x, "cpu")), dtype=x.dtype)  # 0-d gives a float
-    return to_device(out, device_of(x))
-
-
-class GELU(Function):
-    """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses Phi(x) ~ (1 + tanh(k (x + 0.044715 x^3))) / 2,
-    k = sqrt(2 / pi), as PyTorch does."""
-
-    def forward(self, x, approximate="none"):
-        xp = get_array_module(x)
-        self.approximate = approximate
-        if approximate == "tanh":
-            k = x.dtype.type(math.sqrt(2 / math.pi))
-            t = xp.tanh(k * (x + x.dtype.type(0.044715) * x ** 3))
-            self.save_for_backward(x, t)
-            return x * (1 + t) / 2
-        cdf = (1 + _erf(x / x.dtype.type(math.sqrt(2)))) / 2
-        self.save_for_backward(x, cdf)
-        return x * cdf
-
-    def backward(self, g):
-        """exact: gx = g * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2) / sqrt(2 pi);
-        tanh: gx = g * ((1 + t) / 2 + x/2 * (1 - t^2) * k * (1 + 3 * 0.044715 x^2)),  t = tanh(k (x + 0.044715 x^3))"""
-        x, saved = self.saved
-        xp = get_array_module(x)
-        if self.approximate == "tanh":
-            t, k = saved, x.dtype.type(math.sqrt(2 / math.pi))
-            inner_grad = k * (1 + x.dtype.type(3 * 0.044715) * x * x)
-            return g * ((1 + t) / 2 + x / 2 * (1 - t * t) * inner_grad)
-        pdf = xp.exp(-x * x / 2) / x.dtype.type(math.sqrt(2 * math.pi))
-        return g * (saved + x * pdf)
-
-
-class SiLU(Function):
-    def forward(self, x):
-        s = stable_sigmoid(x)
-        self.save_for_backward(x, s)
-        return x * s
-
-    def backward(self, g):
-        """out = x * s, s = sigmoid(x):  gx = g * (s + x * s * (1 - s)) = g * s * (1 + x * (1 - s))"""
-        x, s = self.saved
-        return g * s * (1 + x * (1 - s))
-
-
-class Softplus(Function):
-    def forward(self, x, beta=1.0, threshold=20.0):
-        xp = get_array_module(x)
-        bx = x * x.dtype.type(beta)
-        linear = bx > threshold  # PyTorch returns x itself there: log(1 + e^bx) = bx to double precision
-        self.save_for_backward(bx, linear)
-        # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|), which never overflows
-        soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / x.dtype.type(beta)
-        return xp.where(linear, x, soft)
-
-    def backward(self, g):
-        """gx = g * sigmoid(beta * x), or g where beta * x > threshold (the linear piece)"""
-        bx, linear = self.saved
-        return get_array_module(g).where(linear, g, g * stable_sigmoid(bx))
-
-
-class Hardtanh(Function):
-    """clip(x, min_val, max_val); relu6 is hardtanh(x, 0, 6)."""
-
-    def forward(self, x, min_val, max_val):
-        inside = (x > min_val) & (x < max_val)
-        self.save_for_backward(inside)
-        return get_array_module(x).clip(x, min_val, max_val)
-
-    def backward(self, g):
-        """gx = g where min_val < x < max_val, else 0 (0 at the corners too, like PyTorch; Clamp keeps g there)"""
-        (inside,) = self.saved
-        return g * inside
-
-
-class Hardsigmoid(Function):
-    def forward(self, x):
-        inside = (x > -3) & (x < 3)
-        self.save_for_backward(inside)
-        return get_array_module(x).clip(x / 6 + x.dtype.type(0.5), 0, 1)
-
-    def backward(self, g):
-        """out = clip(x/6 + 1/2, 0, 1):  gx = g / 6 where -3 < x < 3, else 0"""
-        (inside,) = self.saved
-        return g * inside / 6
-
-
-class Hardswish(Function):
-    def forward(self, x):
-        self.save_for_backward(x)
-        return x * get_array_module(x).clip(x + 3, 0, 6) / 6
-
-    def backward(self, g):
-        """out = x * relu6(x + 3) / 6:  gx = 0 for x < -3, g * (x/3 + 1/2) for -3 <= x <= 3, g for x > 3"""
-        (x,) = self.saved
-        xp = get_array_module(x)
-        slope = xp.where(x < -3, 0, xp.where(x <= 3, x / 3 + x.dtype.type(0.5), 1)).astype(g.dtype, copy=False)
-        return g * slope
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Elementwise maximum/minimum of two tensors, roll, clone, and the out-of-place form of t[index] = value
 # ----------------------------------------------------------------------------------------------------------------
-class Maximum(Function):
+class MaximumFn(Function):
     def forward(self, x, y):
         self.save_for_backward(x, y)
         return get_array_module(x).maximum(x, y)
@@ -580,7 +443,7 @@ class Maximum(Function):
         return gx, gy
 
 
-class Roll(Function):
+class RollFn(Function):
     def forward(self, x, shifts, axes):
         self.shifts, self.axes = shifts, axes
         return get_array_module(x).roll(x, shifts, axes)
@@ -591,7 +454,7 @@ class Roll(Function):
         return get_array_module(g).roll(g, back, self.axes)
 
 
-class Clone(Function):
+class CloneFn(Function):
     def forward(self, x):
         return x.copy()
 
@@ -600,7 +463,7 @@ class Clone(Function):
         return g
 
 
-class SetItem(Function):
+class SetItemFn(Function):
     """out = x with out[index] = value, as a new array: the graph form of `t[index] = value`."""
 
     def forward(self, x, value, index):
@@ -617,7 +480,7 @@ class SetItem(Function):
         return gx, gv
 
 
-class Where(Function):
+class WhereFn(Function):
     """out = x where condition, else y (condition: a boolean array, a constant of the graph)."""
 
     def forward(self, x, y, condition):

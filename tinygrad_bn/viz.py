@@ -9,8 +9,8 @@ What the picture shows is exactly what backward() walks (autograd.py): Functions
 them in `fn.parents`. Edges point the way data flows in the forward pass, from an input to the function that used
 it, so backward() walks every arrow in reverse.
 
-- a box is a Function (`Conv2d`, `BatchNorm`, `Add`, ...) with the shape and dtype of its output, and the arrays
-  it saved for its backward;
+- a box is a Function (`Conv2dFn`, `BatchNormFn`, `AddFn`, ...: every Function's name ends in Fn, so it is never
+  mistaken for the layer nn.Conv2d) with the shape and dtype of its output, and the arrays it saved for backward;
 - a blue ellipse is a leaf tensor that requires grad (a parameter): its gradient ends in `leaf.grad`;
 - a dashed grey note is a constant input (`parents[k] is None`: an image, a label, a Python number);
 - the green ellipse is the tensor the graph was drawn for (the root).

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from tinygrad_bn.tensor import Tensor
+from tinygrad_bn.tensors import Tensor
 
 CROP_MARGIN = 1.125
 

@@ -28,10 +28,3 @@ __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d
            # convolution and upsampling variants (groups, dilation, transposed convolution, interpolation)
            "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
-
-def __getattr__(name):
-    """PyTorch layers that tinygrad_bn lacks (nn.LSTM ...) fail with an error that says so (see unsupported.py)."""
-    from ..unsupported import missing
-    if name.startswith("_"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    raise missing("tinygrad_bn.nn", name)

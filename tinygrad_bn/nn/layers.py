@@ -6,7 +6,7 @@ PyTorch's constructor arguments, defaults, initialisation and repr.
 import math
 
 from ..arguments import check_groups, pair
-from ..tensor import float32, int64, zeros
+from ..tensors import float32, int64, zeros
 from . import functional as F
 from . import init
 from .module import Module, Parameter

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..arguments import is_device_name
 from ..backend import device_of, is_cupy_array, to_device, to_numpy
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 
 class Parameter(Tensor):

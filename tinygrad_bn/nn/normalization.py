@@ -2,7 +2,7 @@
 training and eval and keep no running statistics. Both are composed from Tensor ops (nn/functional/normalization.py),
 unlike BatchNorm's fused, hand-derived backward.
 """
-from ..tensor import float32, ones, zeros
+from ..tensors import float32, ones, zeros
 from . import functional as F
 from .module import Module, Parameter
 

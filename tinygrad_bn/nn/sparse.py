@@ -1,6 +1,6 @@
 """Embedding: a table of num_embeddings learnable vectors of size embedding_dim, looked up by integer index."""
 from ..autograd import no_grad
-from ..tensor import Tensor, float32, zeros
+from ..tensors import Tensor, float32, zeros
 from . import functional as F
 from . import init
 from .module import Module, Parameter

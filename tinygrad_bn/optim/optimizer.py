@@ -12,7 +12,7 @@ holds the parameter sees the new values.
 import numpy as np
 
 from ..backend import get_array_module, is_cupy_array, to_numpy
-from ..tensor import Tensor
+from ..tensors import Tensor
 
 
 class Optimizer:

@@ -28,10 +28,3 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "conv_transpose2d", "conv_transpose2d_simple", "interpolate", "upsample", "upsample_bilinear",
            "upsample_nearest"]
 
-
-def __getattr__(name):
-    """PyTorch functions that tinygrad_bn lacks fail with an error that says so (see tinygrad_bn/unsupported.py)."""
-    from ...unsupported import missing
-    if name.startswith("_"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    raise missing("tinygrad_bn.nn.functional", name)

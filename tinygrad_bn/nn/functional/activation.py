@@ -5,9 +5,150 @@ graph keeps the input's array for the backward of the op that produced it (conv,
 would corrupt that gradient (PyTorch avoids this with per-op rules about which outputs may be overwritten). Only the
 memory saving is lost; the values and gradients are PyTorch's.
 """
-from ... import ops
-from ...backend import rng
-from ...tensor import Tensor
+import math
+
+import numpy as np
+
+from ...autograd import Function
+from ...backend import device_of, get_array_module, rng, to_device
+from ...ops import stable_sigmoid
+from ...tensors import Tensor
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The activations that only nn.functional offers (the Tensor's own, relu, sigmoid, tanh, softmax, are in ops.py).
+# Each keeps what its derivative needs; "mask" arrays hold where a piecewise function takes which piece.
+# ----------------------------------------------------------------------------------------------------------------
+class LeakyReLUFn(Function):
+    def forward(self, x, negative_slope):
+        positive = x > 0
+        self.negative_slope = negative_slope
+        self.save_for_backward(positive)
+        return get_array_module(x).where(positive, x, x * x.dtype.type(negative_slope))
+
+    def backward(self, g):
+        """gx = g where x > 0, else g * negative_slope"""
+        (positive,) = self.saved
+        return get_array_module(g).where(positive, g, g * g.dtype.type(self.negative_slope))
+
+
+class ELUFn(Function):
+    def forward(self, x, alpha):
+        xp = get_array_module(x)
+        positive = x > 0
+        out = xp.where(positive, x, x.dtype.type(alpha) * xp.expm1(xp.minimum(x, 0)))
+        self.alpha = alpha
+        self.save_for_backward(positive, out)
+        return out
+
+    def backward(self, g):
+        """gx = g where x > 0, else g * alpha * exp(x) = g * (out + alpha)"""
+        positive, out = self.saved
+        return get_array_module(g).where(positive, g, g * (out + out.dtype.type(self.alpha)))
+
+
+def _erf(x):
+    """The error function, elementwise. NumPy has none; math.erf is exact to double precision, applied per element
+    (fast enough for the small models this serves; a GPU array makes a round trip through the host)."""
+    out = np.asarray(np.frompyfunc(math.erf, 1, 1)(to_device(x, "cpu")), dtype=x.dtype)  # 0-d gives a float
+    return to_device(out, device_of(x))
+
+
+class GELUFn(Function):
+    """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses Phi(x) ~ (1 + tanh(k (x + 0.044715 x^3))) / 2,
+    k = sqrt(2 / pi), as PyTorch does."""
+
+    def forward(self, x, approximate="none"):
+        xp = get_array_module(x)
+        self.approximate = approximate
+        if approximate == "tanh":
+            k = x.dtype.type(math.sqrt(2 / math.pi))
+            t = xp.tanh(k * (x + x.dtype.type(0.044715) * x ** 3))
+            self.save_for_backward(x, t)
+            return x * (1 + t) / 2
+        cdf = (1 + _erf(x / x.dtype.type(math.sqrt(2)))) / 2
+        self.save_for_backward(x, cdf)
+        return x * cdf
+
+    def backward(self, g):
+        """exact: gx = g * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2) / sqrt(2 pi);
+        tanh: gx = g * ((1 + t) / 2 + x/2 * (1 - t^2) * k * (1 + 3 * 0.044715 x^2)),  t = tanh(k (x + 0.044715 x^3))"""
+        x, saved = self.saved
+        xp = get_array_module(x)
+        if self.approximate == "tanh":
+            t, k = saved, x.dtype.type(math.sqrt(2 / math.pi))
+            inner_grad = k * (1 + x.dtype.type(3 * 0.044715) * x * x)
+            return g * ((1 + t) / 2 + x / 2 * (1 - t * t) * inner_grad)
+        pdf = xp.exp(-x * x / 2) / x.dtype.type(math.sqrt(2 * math.pi))
+        return g * (saved + x * pdf)
+
+
+class SiLUFn(Function):
+    def forward(self, x):
+        s = stable_sigmoid(x)
+        self.save_for_backward(x, s)
+        return x * s
+
+    def backward(self, g):
+        """out = x * s, s = sigmoid(x):  gx = g * (s + x * s * (1 - s)) = g * s * (1 + x * (1 - s))"""
+        x, s = self.saved
+        return g * s * (1 + x * (1 - s))
+
+
+class SoftplusFn(Function):
+    def forward(self, x, beta=1.0, threshold=20.0):
+        xp = get_array_module(x)
+        bx = x * x.dtype.type(beta)
+        linear = bx > threshold  # PyTorch returns x itself there: log(1 + e^bx) = bx to double precision
+        self.save_for_backward(bx, linear)
+        # log(1 + e^bx) = max(bx, 0) + log1p(e^-|bx|), which never overflows
+        soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / x.dtype.type(beta)
+        return xp.where(linear, x, soft)
+
+    def backward(self, g):
+        """gx = g * sigmoid(beta * x), or g where beta * x > threshold (the linear piece)"""
+        bx, linear = self.saved
+        return get_array_module(g).where(linear, g, g * stable_sigmoid(bx))
+
+
+class HardtanhFn(Function):
+    """clip(x, min_val, max_val); relu6 is hardtanh(x, 0, 6)."""
+
+    def forward(self, x, min_val, max_val):
+        inside = (x > min_val) & (x < max_val)
+        self.save_for_backward(inside)
+        return get_array_module(x).clip(x, min_val, max_val)
+
+    def backward(self, g):
+        """gx = g where min_val < x < max_val, else 0 (0 at the corners too, like PyTorch; Clamp keeps g there)"""
+        (inside,) = self.saved
+        return g * inside
+
+
+class HardsigmoidFn(Function):
+    def forward(self, x):
+        inside = (x > -3) & (x < 3)
+        self.save_for_backward(inside)
+        return get_array_module(x).clip(x / 6 + x.dtype.type(0.5), 0, 1)
+
+    def backward(self, g):
+        """out = clip(x/6 + 1/2, 0, 1):  gx = g / 6 where -3 < x < 3, else 0"""
+        (inside,) = self.saved
+        return g * inside / 6
+
+
+class HardswishFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * get_array_module(x).clip(x + 3, 0, 6) / 6
+
+    def backward(self, g):
+        """out = x * relu6(x + 3) / 6:  gx = 0 for x < -3, g * (x/3 + 1/2) for -3 <= x <= 3, g for x > 3"""
+        (x,) = self.saved
+        xp = get_array_module(x)
+        slope = xp.where(x < -3, 0, xp.where(x <= 3, x / 3 + x.dtype.type(0.5), 1)).astype(g.dtype, copy=False)
+        return g * slope
+
 
 
 def relu(input, inplace=False):
@@ -17,49 +158,49 @@ def relu(input, inplace=False):
 
 def relu6(input, inplace=False):
     """min(max(x, 0), 6): hardtanh(x, 0, 6)."""
-    return ops.Hardtanh.apply(input, min_val=0.0, max_val=6.0)
+    return HardtanhFn.apply(input, min_val=0.0, max_val=6.0)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """clip(x, min_val, max_val)."""
-    return ops.Hardtanh.apply(input, min_val=min_val, max_val=max_val)
+    return HardtanhFn.apply(input, min_val=min_val, max_val=max_val)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x for x > 0, negative_slope * x otherwise."""
-    return ops.LeakyReLU.apply(input, negative_slope=negative_slope)
+    return LeakyReLUFn.apply(input, negative_slope=negative_slope)
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return ops.ELU.apply(input, alpha=alpha)
+    return ELUFn.apply(input, alpha=alpha)
 
 
 def gelu(input, approximate="none"):
     """x * Phi(x) with Phi the standard normal CDF (exact, with erf), or its tanh approximation."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return ops.GELU.apply(input, approximate=approximate)
+    return GELUFn.apply(input, approximate=approximate)
 
 
 def silu(input, inplace=False):
     """x * sigmoid(x) (also called swish)."""
-    return ops.SiLU.apply(input)
+    return SiLUFn.apply(input)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
-    return ops.Softplus.apply(input, beta=beta, threshold=threshold)
+    return SoftplusFn.apply(input, beta=beta, threshold=threshold)
 
 
 def hardsigmoid(input, inplace=False):
     """clip(x / 6 + 1/2, 0, 1)."""
-    return ops.Hardsigmoid.apply(input)
+    return HardsigmoidFn.apply(input)
 
 
 def hardswish(input, inplace=False):
     """x * relu6(x + 3) / 6 (MobileNetV3's activation)."""
-    return ops.Hardswish.apply(input)
+    return HardswishFn.apply(input)
 
 
 def sigmoid(input):

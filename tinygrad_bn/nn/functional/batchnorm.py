@@ -27,10 +27,10 @@ lines of math above; tinygrad_bn/kernels/rows.py has each one's plain NumPy vers
 from ...autograd import Function
 from ...backend import device_of, get_array_module
 from ...kernels import bn_grads, channel_rows, from_channel_rows, row_dots, scale_shift, standardize
-from ...tensor import Tensor
+from ...tensors import Tensor
 
 
-class BatchNorm(Function):
+class BatchNormFn(Function):
     def forward(self, x, gamma, beta, *, mean, var, eps, training, x_hat=None):
         """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, x_hat arrives ready-made: batch_norm()
         below standardizes x with the batch's own mean and var (it needs them for the running estimates too) and
@@ -86,7 +86,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     beta = bias if bias is not None else Tensor._wrap(xp.zeros(C, dtype=dtype))
     if gamma.dtype != dtype or beta.dtype != dtype:  # float32 parameters with float64 data: one dtype throughout
         gamma, beta = gamma.astype(dtype), beta.astype(dtype)
-    out = BatchNorm.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training, x_hat=x_hat)
+    out = BatchNormFn.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training, x_hat=x_hat)
     if training:  # after the op succeeded, so that an error leaves the running statistics as they were
         m = x.size // C
         if running_mean is not None:

@@ -25,7 +25,7 @@ Two variants, each reduced to that one convolution:
   rather than one batched product, because it calls the same primitives (and their fast paths) unchanged; depthwise
   convolution (groups = C, MobileNet) is then C thin products. groups=1 is the loop of one: exactly the plain op.
 - dilation=D spreads the filter's taps D pixels apart. That is an ordinary convolution with a dilated filter: the
-  (KH, KW) taps placed on a (D*(KH-1)+1, D*(KW-1)+1) grid with zeros between them (`Dilate`, whose backward takes
+  (KH, KW) taps placed on a (D*(KH-1)+1, D*(KW-1)+1) grid with zeros between them (`DilateFn`, whose backward takes
   every D-th tap of the gradient back). The zeros cost multiplications, not correctness.
 
 `conv2d_simple` below is the same convolution as loops over output pixels: the reference the tests compare with.
@@ -39,7 +39,7 @@ from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col
 from .padding import pad
 
 
-class Conv2d(Function):
+class Conv2dFn(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0), groups=1):
         """out = W @ im2col(pad(x)) + b, one product per group of channels"""
         OC, _, KH, KW = weight.shape
@@ -68,7 +68,7 @@ class Conv2d(Function):
         return (gx, gw, g.sum(axis=1)) if self.has_bias else (gx, gw)
 
 
-class Dilate(Function):
+class DilateFn(Function):
     def forward(self, weight, dilation=(1, 1)):
         """W_dilated[:, :, i*DH, j*DW] = W[:, :, i, j], zeros between the taps"""
         (DH, DW), (OC, C, KH, KW) = dilation, weight.shape
@@ -104,7 +104,7 @@ def join_rows(parts):
 
 def dilate(weight, dilation):
     """The filter with its taps spread `dilation` pixels apart (the weight itself when dilation is 1)."""
-    return weight if tuple(dilation) == (1, 1) else Dilate.apply(weight, dilation=tuple(dilation))
+    return weight if tuple(dilation) == (1, 1) else DilateFn.apply(weight, dilation=tuple(dilation))
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -114,7 +114,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if padding == "same":
         input, padding = _pad_same(input, weight, dilation)
     inputs = (input, dilate(weight, dilation)) + (() if bias is None else (bias,))
-    return Conv2d.apply(*inputs, stride=stride, padding=padding, groups=groups)
+    return Conv2dFn.apply(*inputs, stride=stride, padding=padding, groups=groups)
 
 
 def _pad_same(input, weight, dilation):

@@ -25,7 +25,7 @@ from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col
 from .conv import dilate, group_slices, join_channels, join_rows
 
 
-class ConvTranspose2d(Function):
+class ConvTranspose2dFn(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), groups=1):
         """out = col2im(W^T @ x) less the padding, + b (one product per group of channels)"""
         (N, _, H, W), (C, OCG, KH, KW) = x.shape, weight.shape
@@ -63,7 +63,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     stride, padding, output_padding, dilation, groups = _check_conv_transpose_args(
         input, weight, bias, stride, padding, output_padding, groups, dilation)
     inputs = (input, dilate(weight, dilation)) + (() if bias is None else (bias,))
-    return ConvTranspose2d.apply(*inputs, stride=stride, padding=padding, output_padding=output_padding,
+    return ConvTranspose2dFn.apply(*inputs, stride=stride, padding=padding, output_padding=output_padding,
                                  groups=groups)
 
 

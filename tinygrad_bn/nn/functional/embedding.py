@@ -1,10 +1,10 @@
 """Embedding: a lookup table. Row i of `weight` (num_embeddings, embedding_dim) is the vector of token i."""
 from ...autograd import Function
 from ...backend import get_array_module, scatter_add
-from ...tensor import Tensor
+from ...tensors import Tensor
 
 
-class Embedding(Function):
+class EmbeddingFn(Function):
     def forward(self, weight, indices, padding_idx=None):
         self.weight_shape, self.indices, self.padding_idx = weight.shape, indices, padding_idx
         return weight[indices]
@@ -34,4 +34,4 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                          f"values from {int(indices.min())} to {int(indices.max())}")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
-    return Embedding.apply(weight, indices=indices, padding_idx=padding_idx)
+    return EmbeddingFn.apply(weight, indices=indices, padding_idx=padding_idx)

@@ -4,7 +4,7 @@ import numpy as np
 from ...autograd import Function
 from ...backend import get_array_module
 from ...ops import stable_sigmoid
-from ...tensor import Tensor, arange
+from ...tensors import Tensor, arange
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -136,7 +136,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return losses.sum() / w.sum() if reduction == "mean" else losses.sum()
 
 
-class BCEWithLogits(Function):
+class BCEWithLogitsFn(Function):
     def forward(self, x, t, pos_weight=None):
         xp = get_array_module(x)
         # log(1 + exp(-|x|)) never overflows; max(-x, 0) + that = log(1 + exp(-x)) = -log(sigmoid(x))
@@ -160,7 +160,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target shape {target.shape} != input shape {input.shape}")
     pos = pos_weight.array if isinstance(pos_weight, Tensor) else pos_weight
-    loss = BCEWithLogits.apply(input, target.detach(), pos_weight=pos)
+    loss = BCEWithLogitsFn.apply(input, target.detach(), pos_weight=pos)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -189,7 +189,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     return _reduce((input - target).abs(), reduction)
 
 
-class Huber(Function):
+class HuberFn(Function):
     def forward(self, x, t, delta):
         xp = get_array_module(x)
         d = x - t
@@ -212,7 +212,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     _check_same_shape(input, target, "huber_loss")
     if delta <= 0:
         raise ValueError(f"huber_loss does not support non-positive values for delta, got {delta}")
-    return _reduce(Huber.apply(input, target, delta=delta), reduction)
+    return _reduce(HuberFn.apply(input, target, delta=delta), reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -225,10 +225,10 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
         raise ValueError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
-    return _reduce(Huber.apply(input, target, delta=beta) / beta, reduction)
+    return _reduce(HuberFn.apply(input, target, delta=beta) / beta, reduction)
 
 
-class BinaryCrossEntropy(Function):
+class BinaryCrossEntropyFn(Function):
     def forward(self, p, t):
         xp = get_array_module(p)
         if p.size and (p.min() < 0 or p.max() > 1):
@@ -260,7 +260,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}) "
                          "is deprecated. Please ensure they have the same size.")
-    loss = BinaryCrossEntropy.apply(input, target)
+    loss = BinaryCrossEntropyFn.apply(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)

@@ -1,5 +1,5 @@
 """pad: widen a tensor's last dims with a constant border (PyTorch's F.pad, mode="constant")."""
-from ...tensor import cat, full
+from ...tensors import cat, full
 
 
 def pad(input, pad, mode="constant", value=None):

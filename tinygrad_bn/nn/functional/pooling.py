@@ -15,11 +15,11 @@ from ...autograd import Function
 from ...backend import get_array_module
 from ...kernels import (is_channel_major, output_hw, pad_hw, route_to_window_max, unpad_hw, window_positions,
                         zeros_in_layout)
-from ...tensor import Tensor, stack
+from ...tensors import Tensor, stack
 from .padding import pad
 
 
-class MaxPool2d(Function):
+class MaxPool2dFn(Function):
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
         """out = the max over each window (padding is -inf, so it never wins)"""
         xp = get_array_module(x)
@@ -39,7 +39,7 @@ class MaxPool2d(Function):
         return route_to_window_max(g, x, out, self.kernel, self.stride, self.padding)
 
 
-class AvgPool2d(Function):
+class AvgPool2dFn(Function):
     def forward(self, x, kernel=(2, 2), stride=(2, 2), padding=(0, 0)):
         """out = the mean over each window; padding counts as zeros (PyTorch's default count_include_pad=True)"""
         padded = pad_hw(x, padding, 0)
@@ -102,7 +102,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     extra_h, extra_w = _ceil_overhang(input, ceil_mode=ceil_mode, **args)
     if extra_h or extra_w:
         input = pad(input, (0, extra_w, 0, extra_h), value=-float("inf"))
-    return MaxPool2d.apply(input, **args)
+    return MaxPool2dFn.apply(input, **args)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -116,7 +116,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     args = _pool_args("avg_pool2d", input, kernel_size, stride, padding)
     extra_h, extra_w = _ceil_overhang(input, ceil_mode=ceil_mode, **args)
     if count_include_pad and divisor_override is None and not (extra_h or extra_w):
-        return AvgPool2d.apply(input, **args)
+        return AvgPool2dFn.apply(input, **args)
     if divisor_override is not None and divisor_override <= 0:
         raise ValueError(f"avg_pool2d: divisor_override must be positive, got {divisor_override}")
     (KH, KW), (SH, SW), (PH, PW) = args["kernel"], args["stride"], args["padding"]
@@ -130,7 +130,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if extra_h or extra_w:
         input = pad(input, (0, extra_w, 0, extra_h))
     scale = Tensor(KH * KW / count, dtype=input.dtype, device=input.device)
-    return AvgPool2d.apply(input, **args) * scale
+    return AvgPool2dFn.apply(input, **args) * scale
 
 
 def _window_counts(size, kernel, stride, padding, windows, count_include_pad):

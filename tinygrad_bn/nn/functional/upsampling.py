@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ...tensor import Tensor
+from ...tensors import Tensor
 
 MODES = ("nearest", "bilinear")
 

@@ -16,8 +16,8 @@ import numbers
 
 import numpy as np
 
-from ..backend import rng, to_numpy
-from ..tensor import Tensor, float64, int64, stack
+from tinygrad_bn.backend import rng, to_numpy
+from tinygrad_bn.tensors import Tensor, float64, int64, stack
 
 
 class Dataset:

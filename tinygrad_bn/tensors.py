@@ -3,7 +3,7 @@
 A Tensor holds `array` (the raw NumPy or CuPy array), `requires_grad`, `grad` (a Tensor, filled by `backward()`),
 and `grad_fn`, the Function that produced it (None for tensors made by the user: the leaves; see autograd.py).
 Each method below checks its arguments (arguments.py) and applies an op of ops.py, where forward and backward live
-side by side (from `x + y` to the math is one hop, `ops.Add`), or composes other methods (`var`, `std`, `norm`).
+side by side (from `x + y` to the math is one hop, `ops.AddFn`), or composes other methods (`var`, `std`, `norm`).
 """
 import collections
 import numbers
@@ -159,7 +159,7 @@ class Tensor:
             device, dtype = None, device  # t.to(dtype): the one positional argument is a dtype
         out = self
         if device is not None and check_device(device) != self.device:
-            out = ops.ToDevice.apply(out, device=check_device(device))
+            out = ops.ToDeviceFn.apply(out, device=check_device(device))
         if dtype is not None and np.dtype(dtype) != self.dtype:
             out = out.astype(dtype)
         return out
@@ -174,7 +174,7 @@ class Tensor:
         """A copy in another dtype. Gradients flow through float-to-float casts."""
         dtype = np.dtype(dtype)
         if self.requires_grad and is_float(dtype):
-            return ops.Cast.apply(self, dtype=dtype)
+            return ops.CastFn.apply(self, dtype=dtype)
         return Tensor._wrap(self.array.astype(dtype))
 
     def float(self):
@@ -195,17 +195,17 @@ class Tensor:
         """fn applied to (self, other), or to (other, self): one dtype rule and a broadcast check first."""
         return fn.apply(*binary_operands(fn.__name__, self, other, reverse))
 
-    def __add__(self, other): return self._binary(ops.Add, other)
-    def __radd__(self, other): return self._binary(ops.Add, other, reverse=True)
-    def __sub__(self, other): return self._binary(ops.Sub, other)
-    def __rsub__(self, other): return self._binary(ops.Sub, other, reverse=True)
-    def __mul__(self, other): return self._binary(ops.Mul, other)
-    def __rmul__(self, other): return self._binary(ops.Mul, other, reverse=True)
-    def __truediv__(self, other): return self._binary(ops.Div, other)
-    def __rtruediv__(self, other): return self._binary(ops.Div, other, reverse=True)
-    def __pow__(self, other): return self._binary(ops.Pow, other)
-    def __rpow__(self, other): return self._binary(ops.Pow, other, reverse=True)
-    def __neg__(self): return ops.Neg.apply(self)
+    def __add__(self, other): return self._binary(ops.AddFn, other)
+    def __radd__(self, other): return self._binary(ops.AddFn, other, reverse=True)
+    def __sub__(self, other): return self._binary(ops.SubFn, other)
+    def __rsub__(self, other): return self._binary(ops.SubFn, other, reverse=True)
+    def __mul__(self, other): return self._binary(ops.MulFn, other)
+    def __rmul__(self, other): return self._binary(ops.MulFn, other, reverse=True)
+    def __truediv__(self, other): return self._binary(ops.DivFn, other)
+    def __rtruediv__(self, other): return self._binary(ops.DivFn, other, reverse=True)
+    def __pow__(self, other): return self._binary(ops.PowFn, other)
+    def __rpow__(self, other): return self._binary(ops.PowFn, other, reverse=True)
+    def __neg__(self): return ops.NegFn.apply(self)
     def __matmul__(self, other): return self.matmul(other)
     def __rmatmul__(self, other): return self._lift(other).matmul(self)
 
@@ -214,7 +214,7 @@ class Tensor:
     def matmul(self, other):
         other = self._lift(other)
         check_matmul(self, other)
-        return ops.MatMul.apply(self, other)
+        return ops.MatMulFn.apply(self, other)
 
     # ---------------------------------------------------- comparisons (no gradient: their result is boolean)
     def _compare(self, op, other):
@@ -230,18 +230,18 @@ class Tensor:
     __hash__ = object.__hash__  # tensors are compared elementwise, but hashed (in sets, dicts) by identity
 
     # --------------------------------------------------------------------------------------- elementwise math
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def sqrt(self): return ops.Sqrt.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
-    def relu(self): return ops.ReLU.apply(self)
-    def abs(self): return ops.Abs.apply(self)
+    def exp(self): return ops.ExpFn.apply(self)
+    def log(self): return ops.LogFn.apply(self)
+    def sqrt(self): return ops.SqrtFn.apply(self)
+    def tanh(self): return ops.TanhFn.apply(self)
+    def sigmoid(self): return ops.SigmoidFn.apply(self)
+    def relu(self): return ops.ReLUFn.apply(self)
+    def abs(self): return ops.AbsFn.apply(self)
 
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
-        return ops.Clamp.apply(self, low=min, high=max)
+        return ops.ClampFn.apply(self, low=min, high=max)
 
     clip = clamp
 
@@ -251,10 +251,10 @@ class Tensor:
         return dims(self, dim)
 
     def sum(self, dim=None, keepdim=False):
-        return ops.Sum.apply(self, axis=self._axes(dim), keepdim=keepdim)
+        return ops.SumFn.apply(self, axis=self._axes(dim), keepdim=keepdim)
 
     def mean(self, dim=None, keepdim=False):
-        return ops.Mean.apply(self, axis=self._axes(dim), keepdim=keepdim)
+        return ops.MeanFn.apply(self, axis=self._axes(dim), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         """Variance; unbiased (divides by n - 1) by default, like torch.var."""
@@ -269,17 +269,17 @@ class Tensor:
         if isinstance(dim, Tensor):
             return self.maximum(dim)
         if dim is None:
-            return ops.Max.apply(self)
+            return ops.MaxFn.apply(self)
         axis = self._axes(dim)[0]
-        return MaxResult(ops.Max.apply(self, axis=axis, keepdim=keepdim), self.argmax(axis, keepdim))
+        return MaxResult(ops.MaxFn.apply(self, axis=axis, keepdim=keepdim), self.argmax(axis, keepdim))
 
     def min(self, dim=None, keepdim=False):
         if isinstance(dim, Tensor):
             return self.minimum(dim)
         if dim is None:
-            return -ops.Max.apply(-self)
+            return -ops.MaxFn.apply(-self)
         axis = self._axes(dim)[0]
-        return MaxResult(-ops.Max.apply(-self, axis=axis, keepdim=keepdim), self.argmin(axis, keepdim))
+        return MaxResult(-ops.MaxFn.apply(-self, axis=axis, keepdim=keepdim), self.argmin(axis, keepdim))
 
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
@@ -294,14 +294,14 @@ class Tensor:
         return Tensor._wrap(self.array.argmin(axis=axis, keepdims=keepdim))
 
     def softmax(self, dim):
-        return ops.Softmax.apply(self, axis=self._axes(dim)[0])
+        return ops.SoftmaxFn.apply(self, axis=self._axes(dim)[0])
 
     def log_softmax(self, dim):
-        return ops.LogSoftmax.apply(self, axis=self._axes(dim)[0])
+        return ops.LogSoftmaxFn.apply(self, axis=self._axes(dim)[0])
 
     # --------------------------------------------------------------------------------------------- shape ops
     def reshape(self, *shape):
-        return ops.Reshape.apply(self, shape=reshape_target(self, shape_argument(shape)))
+        return ops.ReshapeFn.apply(self, shape=reshape_target(self, shape_argument(shape)))
 
     view = reshape
 
@@ -312,13 +312,13 @@ class Tensor:
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def permute(self, *dims):
-        return ops.Permute.apply(self, axes=permutation(self, shape_argument(dims)))
+        return ops.PermuteFn.apply(self, axes=permutation(self, shape_argument(dims)))
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
         d0, d1 = self._axes((dim0, dim1))
         axes[d0], axes[d1] = axes[d1], axes[d0]
-        return ops.Permute.apply(self, axes=tuple(axes))
+        return ops.PermuteFn.apply(self, axes=tuple(axes))
 
     def unsqueeze(self, dim):
         if not -(self.ndim + 1) <= dim <= self.ndim:  # the new dim may go at any of ndim + 1 places
@@ -333,200 +333,14 @@ class Tensor:
         return self.reshape(tuple(s for i, s in enumerate(self.shape) if not (i in dims and s == 1)))
 
     def expand(self, *shape):
-        return ops.Expand.apply(self, shape=expand_target(self, shape_argument(shape)))
+        return ops.ExpandFn.apply(self, shape=expand_target(self, shape_argument(shape)))
 
     def __getitem__(self, index):
         index = raw_index(index, self.device)
-        return ops.GetItem.apply(self, index=index)
+        return ops.GetItemFn.apply(self, index=index)
 
-    # ------------------------------------------------------------------------------------------------------------
-    # PyTorch idioms that real model code uses: comparison methods, *_as helpers, clone, in-place updates
-    # (t[i] = v, fill_, add_, normal_ ...), conversions (__index__, __iter__, half) and elementwise maximum/roll.
-    # ------------------------------------------------------------------------------------------------------------
-    def eq(self, other): return self == other
-    def ne(self, other): return self != other
-    def lt(self, other): return self < other
-    def le(self, other): return self <= other
-    def gt(self, other): return self > other
-    def ge(self, other): return self >= other
-
-    def dim(self):
-        return self.ndim
-
-    is_cuda = property(lambda self: self.device == "cuda")
-
-    def view_as(self, other): return self.reshape(other.shape)
-    def reshape_as(self, other): return self.reshape(other.shape)
-    def expand_as(self, other): return self.expand(other.shape)
-
-    def type_as(self, other):
-        return self.to(other.device).astype(other.dtype) if other.dtype != self.dtype else self.to(other.device)
-
-    def half(self):
-        return self.astype(np.dtype("float16"))
-
-    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
-
-    def clone(self):
-        """A copy in new memory, still in the graph (gradients flow through it unchanged)."""
-        return ops.Clone.apply(self)
-
-    def contiguous(self):
-        """self when its array is already C-contiguous, else a C-contiguous copy (in the graph)."""
-        return self if self.array.flags.c_contiguous else ops.Clone.apply(self)
-
-    def maximum(self, other):
-        """Elementwise max(self, other) with broadcasting; a tie sends half the gradient to each side."""
-        return self._binary(ops.Maximum, other)
-
-    def minimum(self, other):
-        return -(-self).maximum(-self._lift(other))
-
-    def where(self, condition, other):
-        """self where condition is true, else other: x.where(c, y) is torch.where(c, x, y)."""
-        condition = condition.array if isinstance(condition, Tensor) else condition
-        return ops.Where.apply(*binary_operands("where", self, other), condition=condition)
-
-    def masked_fill(self, mask, value):
-        """value where mask is true, self elsewhere."""
-        mask = mask.array if isinstance(mask, Tensor) else mask
-        return self.where(~mask, value)
-
-    def roll(self, shifts, dims=None):
-        """Shift elements along dims, wrapping around; with dims=None the flattened tensor is rolled."""
-        if dims is None:
-            return ops.Roll.apply(self.flatten(), shifts=shifts, axes=None).reshape(self.shape)
-        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else shifts
-        dims = self._axes(dims) if isinstance(dims, (tuple, list)) else self._axes(dims)[0]
-        return ops.Roll.apply(self, shifts=shifts, axes=dims)
-
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
-
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
-
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-        return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
-
-    # conversions and shape helpers (differentiable where they only move or select elements)
-    def int(self): return self.astype(np.dtype("int32"))
-    def bool(self): return self.astype(np.dtype("bool"))
-    def t(self): return self.T
-    def mm(self, other): return self.matmul(other)
-    def bmm(self, other): return self.matmul(other)
-    def square(self): return self * self
-    def reciprocal(self): return 1 / self
-    def rsqrt(self): return 1 / self.sqrt()
-
-    def type(self, dtype=None):
-        """The dtype's name without an argument; a cast with one."""
-        return str(self.dtype) if dtype is None else self.astype(dtype)
-
-    def flip(self, dims):
-        dims = self._axes(dims if isinstance(dims, (tuple, list)) else (dims,))
-        return self[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(self.ndim))]
-
-    def repeat(self, *sizes):
-        """Tile the tensor sizes[i] times along dim i (new leading dims for extra sizes): expand, then merge."""
-        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
-        if len(sizes) < self.ndim:
-            raise ValueError(f"repeat: {len(sizes)} repeat sizes for a tensor of shape {self.shape} (needs "
-                             f"{self.ndim} or more)")
-        shape = (1,) * (len(sizes) - self.ndim) + self.shape
-        interleaved = sum(((1, s) for s in shape), ())
-        tiled = sum(((r, s) for r, s in zip(sizes, shape)), ())
-        return self.reshape(interleaved).expand(tiled).reshape(tuple(r * s for r, s in zip(sizes, shape)))
-
-    def split(self, split_size_or_sections, dim=0):
-        """Pieces along dim: of split_size each (the last may be smaller), or of the listed sizes."""
-        dim = self._axes(dim)[0]
-        n = self.shape[dim]
-        if isinstance(split_size_or_sections, int):
-            sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
-        else:
-            sizes = list(split_size_or_sections)
-            if sum(sizes) != n:
-                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim} of shape "
-                                 f"{self.shape}")
-        starts = np.cumsum([0] + sizes[:-1]).tolist()
-        lead = (slice(None),) * dim
-        return tuple(self[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes))
-
-    def chunk(self, chunks, dim=0):
-        n = self.shape[self._axes(dim)[0]]
-        return self.split(-(-n // chunks), dim)
-
-    def index_select(self, dim, index):
-        dim = self._axes(dim)[0]
-        return self[(slice(None),) * dim + (index,)]
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        """The p-norm (p=2 by default, or "fro"), over everything or along dim."""
-        if p in (2, "fro"):
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
-
-    def logsumexp(self, dim, keepdim=False):
-        """log(sum(exp(x))) along dim, shifted by the (constant) max so that nothing overflows."""
-        shift = Tensor._wrap(self.array.max(axis=self._axes(dim), keepdims=True))
-        out = (self - shift).exp().sum(dim, keepdim=True).log() + shift
-        return out if keepdim else out.squeeze(dim)
-
-    def tril(self, diagonal=0):
-        return self * Tensor._wrap(get_array_module(self.array).tri(*self.shape[-2:], k=diagonal, dtype=bool))
-
-    def triu(self, diagonal=0):
-        return self * Tensor._wrap(~get_array_module(self.array).tri(*self.shape[-2:], k=diagonal - 1, dtype=bool))
-
-    # Results that are constants of the graph: booleans and indices, or steps whose derivative is 0 almost everywhere
-    def any(self, dim=None, keepdim=False): return Tensor._wrap(self.array.any(axis=self._axes(dim), keepdims=keepdim))
-    def all(self, dim=None, keepdim=False): return Tensor._wrap(self.array.all(axis=self._axes(dim), keepdims=keepdim))
-    def sign(self): return Tensor._wrap(get_array_module(self.array).sign(self.array))
-    def floor(self): return Tensor._wrap(get_array_module(self.array).floor(self.array))
-    def round(self): return Tensor._wrap(get_array_module(self.array).round(self.array))
-    def isnan(self): return Tensor._wrap(get_array_module(self.array).isnan(self.array))
-    def isfinite(self): return Tensor._wrap(get_array_module(self.array).isfinite(self.array))
-    def logical_not(self): return Tensor._wrap(~self.array.astype(bool))
-
-    def nonzero(self):
-        """(number of nonzero elements, ndim) int64 indices of the nonzero elements."""
-        xp = get_array_module(self.array)
-        return Tensor._wrap(xp.stack(xp.nonzero(self.array), axis=1).astype(np.int64))
-
-    def argsort(self, dim=-1, descending=False):
-        keys = -self.array if descending else self.array
-        return Tensor._wrap(keys.argsort(axis=self._axes(dim)[0], kind="stable").astype(np.int64))
-
-    def detach_(self):
-        """Cut this tensor from the graph, in place."""
-        self.grad_fn, self.requires_grad = None, False
-        return self
-
-    def masked_fill_(self, mask, value):
-        self[...] = self.masked_fill(mask, value)
-        return self
-
-    def __index__(self):
-        """An integer one-element tensor is an index: `classes[label]`, `range(n)`."""
-        if self.array.size != 1 or self.dtype.kind not in "iu":
-            raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.item())
-
-    def __iter__(self):
-        """Iterating goes over dim 0, as in PyTorch: `for row in matrix`, `a, b = pair`."""
-        if self.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.shape[0]))
-
-    # In-place updates. All of them are `self[index] = values`, which follows PyTorch's rules:
+    # In-place updates: `t[index] = values` here; fill_, add_, normal_ and the other in-place idioms of the PyTorch
+    # surface (tinygrad_bn/pytorch/tensor_methods.py) are all `self[...] = values`. PyTorch's rules:
     # - a leaf that requires grad (a parameter) may only be changed under no_grad() (optimizer steps, init), else
     #   PyTorch's error is raised;
     # - with no graph to record (no_grad, or nothing requires grad) the memory itself is written, so every tensor
@@ -543,56 +357,11 @@ class Tensor:
         if autograd.is_grad_enabled() and (self.requires_grad or value_needs_grad):
             value = self._lift(value)
             value = value.astype(self.dtype) if value.dtype != self.dtype else value
-            out = ops.SetItem.apply(self, value, index=index)
+            out = ops.SetItemFn.apply(self, value, index=index)
             self.array, self.grad_fn, self.requires_grad = out.array, out.grad_fn, out.requires_grad
             return
         self.array[index] = self._lift(value).array
         self._version.value += 1
-
-    def fill_(self, value):
-        self[...] = value
-        return self
-
-    def zero_(self):
-        return self.fill_(0)
-
-    def copy_(self, src, non_blocking=False):
-        """Copy src's values into self (broadcasting src to self's shape, casting to self's dtype)."""
-        self[...] = src
-        return self
-
-    def add_(self, other, alpha=1):
-        self[...] = self + (other * alpha if alpha != 1 else other)
-        return self
-
-    def sub_(self, other, alpha=1):
-        self[...] = self - (other * alpha if alpha != 1 else other)
-        return self
-
-    def mul_(self, other):
-        self[...] = self * other
-        return self
-
-    def div_(self, other):
-        self[...] = self / other
-        return self
-
-    def clamp_(self, min=None, max=None):
-        self[...] = self.clamp(min, max)
-        return self
-
-    def _random_fill(self, draw, generator):
-        """Fill with host-drawn random numbers (the same on every device), from `generator` or the library's."""
-        host = generator.rng if hasattr(generator, "rng") else (generator or rng("cpu"))
-        draw_dtype = self.dtype if self.dtype in (float32, float64) else float32
-        self[...] = Tensor._wrap(to_device(draw(host, draw_dtype).astype(self.dtype), self.device))
-        return self
-
-    def normal_(self, mean=0.0, std=1.0, *, generator=None):
-        return self._random_fill(lambda g, d: mean + std * g.standard_normal(self.shape, dtype=d), generator)
-
-    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
-        return self._random_fill(lambda g, d: from_ + (to - from_) * g.random(self.shape, dtype=d), generator)
 
 
 # What max(dim) and min(dim) return: (values, indices), like torch's named tuple.
@@ -654,10 +423,10 @@ def ones_like(tensor, dtype=None, device=None, requires_grad=False):
 def cat(tensors, dim=0):
     """Join tensors along an existing dim; all other dims must match."""
     tensors = list(tensors)
-    return ops.Cat.apply(*tensors, axis=join_axis("cat", tensors, dim))
+    return ops.CatFn.apply(*tensors, axis=join_axis("cat", tensors, dim))
 
 
 def stack(tensors, dim=0):
     """Join same-shaped tensors along a new dim."""
     tensors = list(tensors)
-    return ops.Stack.apply(*tensors, axis=join_axis("stack", tensors, dim))
+    return ops.StackFn.apply(*tensors, axis=join_axis("stack", tensors, dim))

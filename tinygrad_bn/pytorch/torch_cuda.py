@@ -2,7 +2,7 @@
 
 The GPU itself is reached through CuPy in backend.py; this module only answers questions about it.
 """
-from .backend import cuda_available, manual_seed as _manual_seed
+from tinygrad_bn.backend import cuda_available, manual_seed as _manual_seed
 
 
 def is_available():
@@ -26,5 +26,5 @@ manual_seed_all = manual_seed
 def synchronize():
     """Wait for the GPU to finish its queued work (for timing); nothing to do without a GPU."""
     if cuda_available():
-        from .backend import cupy_module
+        from tinygrad_bn.backend import cupy_module
         cupy_module().cuda.Device().synchronize()

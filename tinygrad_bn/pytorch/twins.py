@@ -6,23 +6,24 @@ in the Tensor methods (tensor.py) and their ops (ops.py); each function below on
 PyTorch's argument names and defaults. The package exports all of them, so `import tinygrad_bn as torch` works for
 code that calls them. Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
 
-Several names (max, min, sum, abs, float, ...) shadow Python builtins inside this file; it uses `builtins.` for those.
+Eleven of PyTorch's names are also Python builtins (max, min, sum, abs, pow, round, any, all, float, int, bool): in
+this file they carry a `torch_` prefix, so that the builtins keep their meaning here, and `TORCH_NAMES` at the end
+maps every exported PyTorch name to its object (the package exports that table).
 """
-import builtins
-
 import numpy as np
 
-from .backend import array_module, check_device, rng, to_device
-from .tensor import Tensor, float32, float64, full, int64, rand, randn, zeros
+from tinygrad_bn.backend import array_module, check_device, rng, to_device
+from tinygrad_bn.tensors import Tensor, float32, float64, full, int64, rand, randn, zeros
 
 # ---------------------------------------------------------------------------------------------------- dtype names
-float = float32
+torch_float = float32
 double = float64
 half = float16 = np.dtype("float16")
 long = int64
-int = int32 = np.dtype("int32")
+int32 = np.dtype("int32")
+torch_int = int32
 int16, int8, uint8 = np.dtype("int16"), np.dtype("int8"), np.dtype("uint8")
-bool = np.dtype("bool")
+torch_bool = np.dtype("bool")
 
 
 # ------------------------------------------------------------------------------------------------------- creation
@@ -125,11 +126,11 @@ class Generator:
 
     def __init__(self, device="cpu"):
         self.device = check_device(device)
-        self._seed = builtins.int(np.random.SeedSequence().entropy % 2**63)
+        self._seed = int(np.random.SeedSequence().entropy % 2**63)
         self.rng = np.random.default_rng(self._seed)
 
     def manual_seed(self, seed):
-        self._seed = builtins.int(seed)
+        self._seed = int(seed)
         self.rng = np.random.default_rng(self._seed)
         return self
 
@@ -154,7 +155,7 @@ def sqrt(input): return input.sqrt()
 def tanh(input): return input.tanh()
 def sigmoid(input): return input.sigmoid()
 def relu(input): return input.relu()
-def abs(input): return input.abs()
+def torch_abs(input): return input.abs()
 def neg(input): return -input
 def clone(input): return input.clone()
 
@@ -176,7 +177,7 @@ def sub(input, other, *, alpha=1):
 
 def mul(input, other): return input * other
 def div(input, other): return input / other
-def pow(input, exponent): return input ** exponent if isinstance(input, Tensor) else exponent.__rpow__(input)
+def torch_pow(input, exponent): return input ** exponent if isinstance(input, Tensor) else exponent.__rpow__(input)
 def maximum(input, other): return input.maximum(other)
 
 
@@ -188,7 +189,7 @@ def where(condition, input, other):
 def minimum(input, other): return input.minimum(other)
 
 
-def sum(input, dim=None, keepdim=False):
+def torch_sum(input, dim=None, keepdim=False):
     return input.sum(dim, keepdim)
 
 
@@ -204,12 +205,12 @@ def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     return input.std(dim, unbiased, keepdim, correction=correction)
 
 
-def max(input, dim=None, keepdim=False):
+def torch_max(input, dim=None, keepdim=False):
     """max over everything; (values, indices) along dim (`torch.max(x, 1)`); or the elementwise max of two tensors."""
     return input.max(dim, keepdim)
 
 
-def min(input, dim=None, keepdim=False):
+def torch_min(input, dim=None, keepdim=False):
     return input.min(dim, keepdim)
 
 
@@ -239,12 +240,12 @@ def ge(input, other): return input >= other
 
 def equal(input, other):
     """True when both have the same shape and the same elements."""
-    return input.shape == other.shape and builtins.bool((input.array == other.array).all())
+    return input.shape == other.shape and bool((input.array == other.array).all())
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     xp = array_module(input.device)
-    return builtins.bool(xp.allclose(input.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    return bool(xp.allclose(input.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
 # ------------------------------------------------------------------------------------------- products and shapes
@@ -284,11 +285,11 @@ def rsqrt(input): return input.rsqrt()
 def reciprocal(input): return input.reciprocal()
 def norm(input, p="fro", dim=None, keepdim=False): return input.norm(p, dim, keepdim)
 def logsumexp(input, dim, keepdim=False): return input.logsumexp(dim, keepdim)
-def any(input, dim=None, keepdim=False): return input.any(dim, keepdim)
-def all(input, dim=None, keepdim=False): return input.all(dim, keepdim)
+def torch_any(input, dim=None, keepdim=False): return input.any(dim, keepdim)
+def torch_all(input, dim=None, keepdim=False): return input.all(dim, keepdim)
 def sign(input): return input.sign()
 def floor(input): return input.floor()
-def round(input): return input.round()
+def torch_round(input): return input.round()
 def isnan(input): return input.isnan()
 def isfinite(input): return input.isfinite()
 def logical_not(input): return input.logical_not()
@@ -306,16 +307,17 @@ def get_default_dtype():
     return float32
 
 
-__all__ = [
-    "float", "double", "half", "float16", "long", "int", "int16", "int8", "uint8", "bool",
-    "tensor", "as_tensor", "from_numpy", "is_tensor", "numel", "empty", "empty_like", "full_like", "randn_like",
-    "rand_like", "randint", "randperm", "eye", "Generator",
-    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "clone", "clamp", "clip", "add", "sub", "mul",
-    "div", "pow", "maximum", "minimum", "where", "sum", "mean", "var", "std", "max", "min", "argmax", "argmin",
-    "softmax",
-    "log_softmax", "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose",
-    "matmul", "mm", "bmm", "reshape", "flatten", "transpose", "permute", "unsqueeze", "squeeze", "roll", "t",
-    "flip", "split", "chunk", "index_select", "broadcast_to", "outer", "tril", "triu", "square", "rsqrt", "reciprocal",
-    "norm", "logsumexp", "any", "all", "sign", "floor", "round", "isnan", "isfinite", "logical_not", "nonzero",
-    "argsort", "linspace", "get_default_dtype",
+# The PyTorch names this module exports (`import tinygrad_bn as torch; torch.flatten(...)`), each to its object.
+_SAME_NAME = [
+    "double", "half", "float16", "long", "int16", "int8", "uint8", "tensor", "as_tensor", "from_numpy", "is_tensor",
+    "numel", "empty", "empty_like", "full_like", "randn_like", "rand_like", "randint", "randperm", "eye",
+    "Generator", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "neg", "clone", "clamp", "clip", "add", "sub",
+    "mul", "div", "maximum", "minimum", "where", "mean", "var", "std", "argmax", "argmin", "softmax", "log_softmax",
+    "eq", "ne", "lt", "le", "gt", "ge", "equal", "allclose", "matmul", "mm", "bmm", "reshape", "flatten",
+    "transpose", "permute", "unsqueeze", "squeeze", "roll", "t", "flip", "split", "chunk", "index_select",
+    "broadcast_to", "outer", "tril", "triu", "square", "rsqrt", "reciprocal", "norm", "logsumexp", "sign", "floor",
+    "isnan", "isfinite", "logical_not", "nonzero", "argsort", "linspace", "get_default_dtype",
 ]
+TORCH_NAMES = {name: globals()[name] for name in _SAME_NAME}
+TORCH_NAMES.update({name: globals()["torch_" + name] for name in
+                    ("float", "int", "bool", "abs", "pow", "sum", "max", "min", "round", "any", "all")})

@@ -1,8 +1,8 @@
 """One clear error for the PyTorch names tinygrad_bn does not have (nn.LSTM, torch.fft, F.conv1d, ...).
 
-The packages that PyTorch code reaches into (`tinygrad_bn`, `.nn`, `.nn.functional`) end with a module-level
-`__getattr__` that calls `missing`, so `nn.LSTM(...)` fails with a sentence naming what is missing, instead of a bare
-AttributeError from deep inside the user's model.
+The packages that PyTorch code reaches into (`tinygrad_bn`, `.nn`, `.nn.functional`) get a module-level `__getattr__`
+(`missing_attribute_of`, installed by tinygrad_bn/pytorch/__init__.py) that calls `missing`, so `nn.LSTM(...)` fails
+with a sentence naming what is missing, instead of a bare AttributeError from deep inside the user's model.
 """
 
 SEE_ALSO = "see \"Coming from PyTorch\" in README.md for what is supported"
@@ -30,3 +30,12 @@ def missing(module_name, name):
                                   f"implemented); {SEE_ALSO}")
     return AttributeError(f"module {module_name!r} has no attribute {name!r}: tinygrad_bn does not support "
                           f"{name!r}; {SEE_ALSO}")
+
+
+def missing_attribute_of(module_name):
+    """A module-level `__getattr__` for `module_name`: Python calls it only for names the module lacks."""
+    def __getattr__(name):
+        if name.startswith("_"):  # private and dunder lookups (copy, pickle, IPython) get the plain error
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        raise missing(module_name, name)
+    return __getattr__

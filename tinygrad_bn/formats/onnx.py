@@ -32,9 +32,9 @@ import sys
 
 import numpy as np
 
-from .nn import functional as F
-from .serialization import _write_atomically
-from .tensor import Tensor
+from tinygrad_bn.nn import functional as F
+from tinygrad_bn.formats.serialization import _write_atomically
+from tinygrad_bn.tensors import Tensor
 
 MIN_OPSET = 13  # Softmax's per-axis meaning and Clip's min/max inputs date from 13 and 11
 
@@ -198,7 +198,7 @@ class _Graph:
     @contextlib.contextmanager
     def recording(self):
         """Swap the converted functions and every module's forward for recording wrappers; restore them after."""
-        from .nn import Module
+        from tinygrad_bn.nn import Module
 
         originals = []
         try:
@@ -435,8 +435,8 @@ def _converters():
 
     table = [(Tensor, name, convert) for name, convert in _TENSOR_METHODS.items()]
     table += [(F, name, convert) for name, convert in _FUNCTIONS.items()]
-    # tg.cat is the cat of the module tensor.py (sys.modules: the package's name `tensor` is the torch-like function)
-    for owner in (tinygrad_bn, sys.modules["tinygrad_bn.tensor"]):
+    # tg.cat is also the cat of tensors.py, which the core's own modules call
+    for owner in (tinygrad_bn, sys.modules["tinygrad_bn.tensors"]):
         table += [(owner, name, convert) for name, convert in _MODULE_FUNCTIONS.items()]
     # owner.__dict__, not hasattr: only what the owner itself defines (Tensor methods, module attributes)
     return [(owner, name, convert) for owner, name, convert in table if name in vars(owner)]

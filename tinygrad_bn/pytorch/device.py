@@ -4,7 +4,7 @@ Everywhere else a device is a plain name, "cpu" or "cuda" (a Tensor's `.device` 
 prints as such a name, so it can be passed wherever a name is accepted (`Tensor(..., device=d)`, `t.to(d)`,
 `model.to(d)`), and it compares equal to its name: `x.device == torch.device("cpu")` holds.
 """
-from .backend import check_device
+from tinygrad_bn.backend import check_device
 
 
 class device:

@@ -21,8 +21,8 @@ import uuid
 
 import numpy as np
 
-from .backend import is_cupy_array, to_numpy
-from .tensor import Tensor
+from tinygrad_bn.backend import is_cupy_array, to_numpy
+from tinygrad_bn.tensors import Tensor
 
 STRUCTURE_KEY = "__structure__"
 SEPARATOR = "/"

@@ -1,0 +1,47 @@
+"""The PyTorch surface: what lets `import tinygrad_bn as torch` run code written for PyTorch.
+
+The core (autograd, ops, Tensor, nn, optim, kernels, backend) is the library; everything here is built from its
+public API and adds no math. What PyTorch code reaches for, and where it is:
+
+tensor_methods.py   the Tensor's PyTorch idioms (x.eq(y), w.data.normal_(), x.view_as(y), x.chunk(4), ...)
+twins.py            module-level twins of Tensor methods (torch.flatten, torch.max, torch.tensor) and dtype names
+device.py           torch.device
+torch_cuda.py       torch.cuda (is_available, manual_seed, synchronize)
+torch_backends/     torch.backends.cudnn's flags, accepted and ignored
+utils/              torch.utils.data: Dataset, TensorDataset, DataLoader, random_split, ...
+unsupported.py      one clear error for the PyTorch names tinygrad_bn lacks (nn.LSTM, ...)
+
+`install()` below is the one place where the surface attaches itself to the core: it is called once, at the end of
+tinygrad_bn/__init__.py.
+"""
+import sys
+
+from . import torch_backends, torch_cuda, unsupported, utils
+from .device import device
+from .tensor_methods import attach_to
+from .twins import TORCH_NAMES, Generator, tensor
+
+# The import paths PyTorch code uses (`import torch.backends.cudnn`, `from torch.utils.data import DataLoader`),
+# each to the module here that stands in for it.
+TORCH_MODULE_PATHS = {
+    "tinygrad_bn.cuda": torch_cuda,
+    "tinygrad_bn.backends": torch_backends,
+    "tinygrad_bn.backends.cudnn": torch_backends.cudnn,
+    "tinygrad_bn.utils": utils,
+    "tinygrad_bn.utils.data": utils.data,
+}
+
+
+def install():
+    """Attach the surface to the core: the Tensor's idioms, the torch-style module paths, and the errors that name
+    what is missing on `tinygrad_bn`, `tinygrad_bn.nn` and `tinygrad_bn.nn.functional`."""
+    from tinygrad_bn import nn
+    from tinygrad_bn.tensors import Tensor
+    attach_to(Tensor)
+    sys.modules.update(TORCH_MODULE_PATHS)
+    for module in (nn, nn.functional):
+        module.__getattr__ = unsupported.missing_attribute_of(module.__name__)
+
+
+__all__ = ["TORCH_NAMES", "TORCH_MODULE_PATHS", "Generator", "device", "install", "tensor", "torch_backends",
+           "torch_cuda", "unsupported", "utils"]

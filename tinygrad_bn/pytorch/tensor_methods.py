@@ -1,0 +1,256 @@
+"""The Tensor's PyTorch idioms: the methods real model code calls that the core Tensor does without.
+
+The core Tensor (tinygrad_bn/tensors.py) has what autograd and the layers need: arithmetic, reductions, shapes,
+indexing and `t[index] = value`. PyTorch code also writes `x.eq(y)`, `w.data.normal_(0, 0.02)`, `x.view_as(y)`,
+`h.chunk(4, 1)`, `for row in x`, ... Those are here, each built from the core Tensor's methods and ops (no new
+math), and attached to Tensor in one visible place, `attach_to(Tensor)`, which tinygrad_bn/pytorch/__init__.py calls.
+"""
+import numpy as np
+
+from tinygrad_bn import ops
+from tinygrad_bn.backend import get_array_module, rng, to_device
+from tinygrad_bn.arguments import binary_operands
+from tinygrad_bn.tensors import Tensor, float32, float64, full, ones, zeros
+
+
+class TensorIdioms:
+    """The methods below become methods of Tensor (`attach_to`): `self` is a Tensor."""
+
+    def eq(self, other): return self == other
+    def ne(self, other): return self != other
+    def lt(self, other): return self < other
+    def le(self, other): return self <= other
+    def gt(self, other): return self > other
+    def ge(self, other): return self >= other
+
+    def dim(self):
+        return self.ndim
+
+    is_cuda = property(lambda self: self.device == "cuda")
+
+    def view_as(self, other): return self.reshape(other.shape)
+    def reshape_as(self, other): return self.reshape(other.shape)
+    def expand_as(self, other): return self.expand(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.device).astype(other.dtype) if other.dtype != self.dtype else self.to(other.device)
+
+    def half(self):
+        return self.astype(np.dtype("float16"))
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+
+    def clone(self):
+        """A copy in new memory, still in the graph (gradients flow through it unchanged)."""
+        return ops.CloneFn.apply(self)
+
+    def contiguous(self):
+        """self when its array is already C-contiguous, else a C-contiguous copy (in the graph)."""
+        return self if self.array.flags.c_contiguous else ops.CloneFn.apply(self)
+
+    def maximum(self, other):
+        """Elementwise max(self, other) with broadcasting; a tie sends half the gradient to each side."""
+        return self._binary(ops.MaximumFn, other)
+
+    def minimum(self, other):
+        return -(-self).maximum(-self._lift(other))
+
+    def where(self, condition, other):
+        """self where condition is true, else other: x.where(c, y) is torch.where(c, x, y)."""
+        condition = condition.array if isinstance(condition, Tensor) else condition
+        return ops.WhereFn.apply(*binary_operands("where", self, other), condition=condition)
+
+    def masked_fill(self, mask, value):
+        """value where mask is true, self elsewhere."""
+        mask = mask.array if isinstance(mask, Tensor) else mask
+        return self.where(~mask, value)
+
+    def roll(self, shifts, dims=None):
+        """Shift elements along dims, wrapping around; with dims=None the flattened tensor is rolled."""
+        if dims is None:
+            return ops.RollFn.apply(self.flatten(), shifts=shifts, axes=None).reshape(self.shape)
+        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else shifts
+        dims = self._axes(dims) if isinstance(dims, (tuple, list)) else self._axes(dims)[0]
+        return ops.RollFn.apply(self, shifts=shifts, axes=dims)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return Tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    # conversions and shape helpers (differentiable where they only move or select elements)
+    def int(self): return self.astype(np.dtype("int32"))
+    def bool(self): return self.astype(np.dtype("bool"))
+    def t(self): return self.T
+    def mm(self, other): return self.matmul(other)
+    def bmm(self, other): return self.matmul(other)
+    def square(self): return self * self
+    def reciprocal(self): return 1 / self
+    def rsqrt(self): return 1 / self.sqrt()
+
+    def type(self, dtype=None):
+        """The dtype's name without an argument; a cast with one."""
+        return str(self.dtype) if dtype is None else self.astype(dtype)
+
+    def flip(self, dims):
+        dims = self._axes(dims if isinstance(dims, (tuple, list)) else (dims,))
+        return self[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(self.ndim))]
+
+    def repeat(self, *sizes):
+        """Tile the tensor sizes[i] times along dim i (new leading dims for extra sizes): expand, then merge."""
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repeat sizes for a tensor of shape {self.shape} (needs "
+                             f"{self.ndim} or more)")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        interleaved = sum(((1, s) for s in shape), ())
+        tiled = sum(((r, s) for r, s in zip(sizes, shape)), ())
+        return self.reshape(interleaved).expand(tiled).reshape(tuple(r * s for r, s in zip(sizes, shape)))
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along dim: of split_size each (the last may be smaller), or of the listed sizes."""
+        dim = self._axes(dim)[0]
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim} of shape "
+                                 f"{self.shape}")
+        starts = np.cumsum([0] + sizes[:-1]).tolist()
+        lead = (slice(None),) * dim
+        return tuple(self[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes))
+
+    def chunk(self, chunks, dim=0):
+        n = self.shape[self._axes(dim)[0]]
+        return self.split(-(-n // chunks), dim)
+
+    def index_select(self, dim, index):
+        dim = self._axes(dim)[0]
+        return self[(slice(None),) * dim + (index,)]
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The p-norm (p=2 by default, or "fro"), over everything or along dim."""
+        if p in (2, "fro"):
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) along dim, shifted by the (constant) max so that nothing overflows."""
+        shift = Tensor._wrap(self.array.max(axis=self._axes(dim), keepdims=True))
+        out = (self - shift).exp().sum(dim, keepdim=True).log() + shift
+        return out if keepdim else out.squeeze(dim)
+
+    def tril(self, diagonal=0):
+        return self * Tensor._wrap(get_array_module(self.array).tri(*self.shape[-2:], k=diagonal, dtype=bool))
+
+    def triu(self, diagonal=0):
+        return self * Tensor._wrap(~get_array_module(self.array).tri(*self.shape[-2:], k=diagonal - 1, dtype=bool))
+
+    # Results that are constants of the graph: booleans and indices, or steps whose derivative is 0 almost everywhere
+    def any(self, dim=None, keepdim=False): return Tensor._wrap(self.array.any(axis=self._axes(dim), keepdims=keepdim))
+    def all(self, dim=None, keepdim=False): return Tensor._wrap(self.array.all(axis=self._axes(dim), keepdims=keepdim))
+    def sign(self): return Tensor._wrap(get_array_module(self.array).sign(self.array))
+    def floor(self): return Tensor._wrap(get_array_module(self.array).floor(self.array))
+    def round(self): return Tensor._wrap(get_array_module(self.array).round(self.array))
+    def isnan(self): return Tensor._wrap(get_array_module(self.array).isnan(self.array))
+    def isfinite(self): return Tensor._wrap(get_array_module(self.array).isfinite(self.array))
+    def logical_not(self): return Tensor._wrap(~self.array.astype(bool))
+
+    def nonzero(self):
+        """(number of nonzero elements, ndim) int64 indices of the nonzero elements."""
+        xp = get_array_module(self.array)
+        return Tensor._wrap(xp.stack(xp.nonzero(self.array), axis=1).astype(np.int64))
+
+    def argsort(self, dim=-1, descending=False):
+        keys = -self.array if descending else self.array
+        return Tensor._wrap(keys.argsort(axis=self._axes(dim)[0], kind="stable").astype(np.int64))
+
+    def detach_(self):
+        """Cut this tensor from the graph, in place."""
+        self.grad_fn, self.requires_grad = None, False
+        return self
+
+    def masked_fill_(self, mask, value):
+        self[...] = self.masked_fill(mask, value)
+        return self
+
+    def __index__(self):
+        """An integer one-element tensor is an index: `classes[label]`, `range(n)`."""
+        if self.array.size != 1 or self.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __iter__(self):
+        """Iterating goes over dim 0, as in PyTorch: `for row in matrix`, `a, b = pair`."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+
+    def fill_(self, value):
+        self[...] = value
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src, non_blocking=False):
+        """Copy src's values into self (broadcasting src to self's shape, casting to self's dtype)."""
+        self[...] = src
+        return self
+
+    def add_(self, other, alpha=1):
+        self[...] = self + (other * alpha if alpha != 1 else other)
+        return self
+
+    def sub_(self, other, alpha=1):
+        self[...] = self - (other * alpha if alpha != 1 else other)
+        return self
+
+    def mul_(self, other):
+        self[...] = self * other
+        return self
+
+    def div_(self, other):
+        self[...] = self / other
+        return self
+
+    def clamp_(self, min=None, max=None):
+        self[...] = self.clamp(min, max)
+        return self
+
+    def _random_fill(self, draw, generator):
+        """Fill with host-drawn random numbers (the same on every device), from `generator` or the library's."""
+        host = generator.rng if hasattr(generator, "rng") else (generator or rng("cpu"))
+        draw_dtype = self.dtype if self.dtype in (float32, float64) else float32
+        self[...] = Tensor._wrap(to_device(draw(host, draw_dtype).astype(self.dtype), self.device))
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return self._random_fill(lambda g, d: mean + std * g.standard_normal(self.shape, dtype=d), generator)
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+        return self._random_fill(lambda g, d: from_ + (to - from_) * g.random(self.shape, dtype=d), generator)
+
+
+def attach_to(tensor_class):
+    """Make every method (and property) of TensorIdioms a method of `tensor_class`; the core keeps its own."""
+    for name, value in vars(TensorIdioms).items():
+        if name in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"):
+            continue
+        if name in vars(tensor_class):
+            raise RuntimeError(f"Tensor.{name} is defined in the core and in the PyTorch idioms: keep one")
+        setattr(tensor_class, name, value)
