@@ -72,8 +72,29 @@ def test_conv2d_matches_the_loop_reference(x_shape, w_shape, stride, padding, di
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
     out = F.conv2d(tg.Tensor(x), tg.Tensor(w), tg.Tensor(b) if bias else None, stride, padding, dilation, groups)
-    assert_close(out, conv2d_simple(x, w, b if bias else None, stride, padding, dilation, groups), rtol=1e-10,
-                 atol=1e-12)
+    expected = conv2d_simple(tg.Tensor(x), tg.Tensor(w), tg.Tensor(b) if bias else None, stride, padding, dilation,
+                             groups)
+    assert_close(out, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reference, fused, x_shape, w_shape, options", [
+    (conv2d_simple, F.conv2d, (2, 4, 7, 6), (6, 2, 3, 2), dict(stride=2, padding=1, dilation=2, groups=2)),
+    (conv_transpose2d_simple, F.conv_transpose2d, (2, 4, 4, 3), (4, 3, 3, 2),
+     dict(stride=2, padding=1, output_padding=1, groups=2, dilation=1)),
+])
+def test_the_composed_references_have_the_fused_ops_gradients(reference, fused, x_shape, w_shape, options):
+    """conv2d_simple and conv_transpose2d_simple are Tensor-op compositions: autograd differentiates them op by op,
+    and those gradients equal the fused ops' analytic ones."""
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    grads = []
+    for op in (reference, fused):
+        xt, wt = tg.Tensor(x, requires_grad=True), tg.Tensor(w, requires_grad=True)
+        out = op(xt, wt, None, **options)
+        out.backward(tg.Tensor(np.cos(np.arange(out.numel())).reshape(out.shape)))
+        grads.append((out.numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    for name, composed, analytic in zip(("output", "dx", "dW"), *grads):
+        assert_close(analytic, composed, rtol=1e-10, atol=1e-12, what=name)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation, groups", [
@@ -159,7 +180,8 @@ def test_conv_transpose2d_matches_the_loop_reference(x_shape, w_shape, stride, p
     b = b if bias else None
     out = F.conv_transpose2d(tg.Tensor(x), tg.Tensor(w), None if b is None else tg.Tensor(b), stride, padding,
                              output_padding, groups, dilation)
-    expected = conv_transpose2d_simple(x, w, b, stride, padding, output_padding, groups, dilation)
+    expected = conv_transpose2d_simple(tg.Tensor(x), tg.Tensor(w), None if b is None else tg.Tensor(b), stride, padding,
+                                       output_padding, groups, dilation)
     assert_close(out, expected, rtol=1e-10, atol=1e-12)
 
 

@@ -57,9 +57,10 @@ def test_standardize_is_the_mean_biased_variance_and_x_hat():
     rows = np.random.default_rng(0).standard_normal((4, 30)) * 2 + 1
     for plain in (False, True):
         with kernels.plain(plain):
-            mean, var, x_hat = kernels.standardize(rows, 0.5)
+            mean, var, inv_std, x_hat = kernels.standardize(rows, 0.5)
         assert_close(mean, rows.mean(axis=1), rtol=1e-12, what="mean")
         assert_close(var, rows.var(axis=1), rtol=1e-12, what="biased variance")
+        assert_close(inv_std, 1 / np.sqrt(rows.var(axis=1) + 0.5), rtol=1e-12, what="inv_std")
         expected = (rows - rows.mean(axis=1, keepdims=True)) / np.sqrt(rows.var(axis=1, keepdims=True) + 0.5)
         assert_close(x_hat, expected, rtol=1e-12, atol=1e-12, what="x_hat")
 

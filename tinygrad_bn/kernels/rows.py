@@ -23,35 +23,38 @@ def _column(v):
 
 
 def standardize(rows, eps):
-    """Per row: the mean, the biased variance (1/m) sum_i (x_i - mean)^2, and x_hat = (x - mean) * inv_std with
-    inv_std = 1 / sqrt(var + eps).
+    """Per row: the mean, the biased variance (1/m) sum_i (x_i - mean)^2, inv_std = 1 / sqrt(var + eps) and
+    x_hat = (x - mean) * inv_std, returned as (mean, var, inv_std, x_hat).
 
     Plain: mean = rows.mean(axis=1); centred = rows - mean[:, None]; var = (centred ** 2).mean(axis=1);
-           x_hat = centred * (1 / (var + eps) ** 0.5)[:, None]
-    Fast (CPU): all four steps on a few rows at a time, in x_hat's own buffer: one read of x from RAM and one write
+           inv_std = 1 / (var + eps) ** 0.5; x_hat = centred * inv_std[:, None]
+    Fast (CPU): all the steps on a few rows at a time, in x_hat's own buffer: one read of x from RAM and one write
     of x_hat, the other passes in cache; the centred rows the variance is made of become x_hat in place."""
     if use_plain():
         mean = rows.mean(axis=1)
         centred = rows - _column(mean)
         var = (centred ** 2).mean(axis=1)
-        return mean, var, centred * _column(1 / (var + eps) ** 0.5)
+        inv_std = 1 / (var + eps) ** 0.5
+        return mean, var, inv_std, centred * _column(inv_std)
     if is_cupy_array(rows):
         mean = rows.mean(axis=1)
         x_hat = rows - _column(mean)  # centred, then scaled in place
         var = cuda_kernels().dot(x_hat, x_hat, axis=1) / rows.shape[1]
-        x_hat *= _column(1 / (var + eps) ** 0.5)
-        return mean, var, x_hat
-    mean, var = np.empty(rows.shape[0], dtype=rows.dtype), np.empty(rows.shape[0], dtype=rows.dtype)
+        inv_std = 1 / (var + eps) ** 0.5
+        x_hat *= _column(inv_std)
+        return mean, var, inv_std, x_hat
+    mean, var, inv_std = (np.empty(rows.shape[0], dtype=rows.dtype) for _ in range(3))
     x_hat = np.empty_like(rows)
 
     def channels(c):  # a few rows at a time: every pass after the mean's reads them while they are in cache
         mean[c] = rows[c].mean(axis=1)
         np.subtract(rows[c], _column(mean[c]), out=x_hat[c])
         var[c] = np.einsum("cm,cm->c", x_hat[c], x_hat[c]) / rows.shape[1]
-        x_hat[c] *= _column(1 / np.sqrt(var[c] + eps))
+        inv_std[c] = 1 / np.sqrt(var[c] + eps)
+        x_hat[c] *= _column(inv_std[c])
 
     map_row_blocks(channels, rows.shape[0], row_bytes=rows[0].nbytes)
-    return mean, var, x_hat
+    return mean, var, inv_std, x_hat
 
 
 def scale_shift(rows, scale, shift):

@@ -221,7 +221,7 @@ class _BatchNorm(Module):
         # Batch statistics in training, and in eval too when there are no running statistics to use.
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         # Pass the buffers only where they are used (eval) or updated (training and tracking): a module that
-        # tracks nothing must not have them updated. In training, F.batch_norm updates them in place with this
+        # tracks nothing must not have them updated. In training, the op (BatchNormFn) updates them in place with this
         # batch's statistics: running = (1 - average_factor) * running + average_factor * batch_stat.
         pass_buffers = not self.training or self.track_running_stats
         return F.batch_norm(

@@ -31,22 +31,28 @@ from ...tensors import Tensor
 
 
 class BatchNormFn(Function):
-    def forward(self, x, gamma, beta, *, mean, var, eps, training, x_hat=None):
-        """y = gamma * x_hat + beta, x_hat = (x - mean) * inv_std. In training, x_hat arrives ready-made: batch_norm()
-        below standardizes x with the batch's own mean and var (it needs them for the running estimates too) and
-        passes all three in as plain arrays, and the closed-form backward accounts for their dependence on x; the
-        op computes y, and inv_std for its backward. In eval mean and var are the running statistics, constants,
-        so y is one affine map per channel: y = scale * x + shift, scale = gamma * inv_std,
-        shift = beta - mean * scale."""
-        xp = get_array_module(x)
-        inv_std = 1 / xp.sqrt(var + eps)
+    def forward(self, x, gamma, beta, *, running_mean, running_var, momentum, eps, training):
+        """Training: per channel, the batch's mean and biased var, inv_std = 1 / sqrt(var + eps),
+        x_hat = (x - mean) * inv_std (standardize: x read once) and y = gamma * x_hat + beta; then, as PyTorch's op
+        does, the running estimates given move towards this batch's statistics, in place:
+            running = (1 - momentum) * running + momentum * stat      (the unbiased variance, var * m / (m - 1))
+        Eval: mean and var are the running statistics, constants, so y is one affine map per channel,
+        y = scale * x + shift with scale = gamma * inv_std, shift = beta - mean * scale."""
+        rows = channel_rows(x)
         self.training = training
         if training:
+            mean, var, inv_std, x_hat = standardize(rows, eps)
             y = scale_shift(x_hat, gamma, beta)
             self.save_for_backward(x_hat, inv_std, gamma)
+            m = rows.shape[1]
+            for running, batch_stat in ((running_mean, mean), (running_var, var * (m / (m - 1)))):
+                if running is not None:
+                    _update_running(running, batch_stat, momentum)
         else:
+            mean, var = (stat.astype(x.dtype, copy=False) for stat in (running_mean, running_var))
+            inv_std = 1 / get_array_module(x).sqrt(var + eps)
             scale = gamma * inv_std
-            y = scale_shift(channel_rows(x), scale, beta - mean * scale)
+            y = scale_shift(rows, scale, beta - mean * scale)
             self.save_for_backward(x, mean, inv_std, gamma)  # x_hat is rebuilt by a backward that needs dgamma
         return from_channel_rows(y, x.shape)
 
@@ -73,27 +79,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     training=False: use running_mean and running_var (never the test batch's own statistics).
     """
     C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
-    eps = float(eps)  # a Python float: a NumPy float64 eps would promote float32 statistics to float64
-    x = input.array
-    dtype, xp = x.dtype, get_array_module(x)
-    x_hat = None
-    if training:
-        mean, var, x_hat = standardize(channel_rows(x), eps)
-    else:
-        mean, var = _raw(running_mean).astype(dtype, copy=False), _raw(running_var).astype(dtype, copy=False)
+    dtype, xp = input.dtype, get_array_module(input.array)
     # The fused op always takes gamma and beta: constants 1 and 0 when the layer has none (affine=False).
     gamma = weight if weight is not None else Tensor._wrap(xp.ones(C, dtype=dtype))
     beta = bias if bias is not None else Tensor._wrap(xp.zeros(C, dtype=dtype))
     if gamma.dtype != dtype or beta.dtype != dtype:  # float32 parameters with float64 data: one dtype throughout
         gamma, beta = gamma.astype(dtype), beta.astype(dtype)
-    out = BatchNormFn.apply(input, gamma, beta, mean=mean, var=var, eps=eps, training=training, x_hat=x_hat)
-    if training:  # after the op succeeded, so that an error leaves the running statistics as they were
-        m = x.size // C
-        if running_mean is not None:
-            _update_running(_raw(running_mean), mean, momentum)
-        if running_var is not None:
-            _update_running(_raw(running_var), var * (m / (m - 1)), momentum)  # the running estimate is unbiased
-    return out
+    # eps as a Python float: a NumPy float64 eps would promote float32 statistics to float64
+    return BatchNormFn.apply(input, gamma, beta, running_mean=_raw(running_mean), running_var=_raw(running_var),
+                             momentum=momentum, eps=float(eps), training=training)
 
 
 def _update_running(running, batch_stat, momentum):

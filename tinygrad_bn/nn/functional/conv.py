@@ -28,7 +28,8 @@ Two variants, each reduced to that one convolution:
   (KH, KW) taps placed on a (D*(KH-1)+1, D*(KW-1)+1) grid with zeros between them (`DilateFn`, whose backward takes
   every D-th tap of the gradient back). The zeros cost multiplications, not correctness.
 
-`conv2d_simple` below is the same convolution as loops over output pixels: the reference the tests compare with.
+`conv2d_simple` below is the same convolution composed from Tensor ops, a filter tap at a time: the reference the
+tests compare with.
 ConvTranspose2d, the adjoint of this op, lives in conv_transpose.py.
 """
 
@@ -36,6 +37,7 @@ from ...arguments import pair, positive_int
 from ...autograd import Function
 from ...backend import get_array_module
 from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col_t, pad_hw
+from ...tensors import cat
 from .padding import pad
 
 
@@ -128,28 +130,29 @@ def _pad_same(input, weight, dilation):
 
 
 def conv2d_simple(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """The definition, as loops over output pixels (NumPy or CuPy arrays in, an array out; no autograd):
+    """The same convolution composed from Tensor ops (pad, slicing, matmul, cat), so autograd differentiates it op
+    by op: the definition,
 
         out[n, o, p, q] = b[o] + sum_{c,i,j} W[o, c, i, j] * x_pad[n, k*C/G + c, p*SH + i*DH, q*SW + j*DW]
 
-    where k = o // (OC/G) is the group of output channel o. Slow, and obviously right: the reference that tests
-    compare conv2d with."""
-    stride, padding, (DH, DW) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
-    xp = get_array_module(input)
-    (SH, SW), (OC, CG, KH, KW) = stride, weight.shape
-    x_pad = pad_hw(input, padding)
+    (k = o // (OC/G) is the group of output channel o), summed one filter tap (i, j) at a time: the tap sees the
+    padded input shifted by (i*DH, j*DW) and sampled every (SH, SW) pixels, a product with that tap's (OC/G, C/G)
+    weights. Slow, and obviously right: the reference that tests compare conv2d and its gradients with."""
+    (SH, SW), (PH, PW), (DH, DW) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
+    (OC, CG, KH, KW), OG = weight.shape, weight.shape[0] // groups
+    x_pad = pad(input, (PW, PW, PH, PH))
     OH, OW = (x_pad.shape[2] - DH * (KH - 1) - 1) // SH + 1, (x_pad.shape[3] - DW * (KW - 1) - 1) // SW + 1
-    out = xp.zeros((input.shape[0], OC, OH, OW), dtype=input.dtype)
-    OG = OC // groups
-    for p in range(OH):
-        for q in range(OW):
-            for k in range(groups):
-                window = x_pad[:, k * CG:(k + 1) * CG, p * SH:p * SH + DH * (KH - 1) + 1:DH,
-                               q * SW:q * SW + DW * (KW - 1) + 1:DW]                # (N, C/G, KH, KW)
-                out[:, k * OG:(k + 1) * OG, p, q] = xp.einsum("ncij,ocij->no", window, weight[k * OG:(k + 1) * OG])
-    if bias is not None:
-        out += bias[None, :, None, None]
-    return out
+    groups_out = []
+    for k in range(groups):
+        x_k, w_k = x_pad[:, k * CG:(k + 1) * CG], weight[k * OG:(k + 1) * OG]
+        out_k = 0
+        for i in range(KH):
+            for j in range(KW):
+                tap = x_k[:, :, i * DH:i * DH + SH * (OH - 1) + 1:SH, j * DW:j * DW + SW * (OW - 1) + 1:SW]
+                out_k = out_k + tap.permute(0, 2, 3, 1) @ w_k[:, :, i, j].transpose(0, 1)   # (N, OH, OW, OC/G)
+        groups_out.append(out_k)
+    out = cat(groups_out, dim=3).permute(0, 3, 1, 2)
+    return out if bias is None else out + bias.reshape(1, OC, 1, 1)
 
 
 def _check_conv_args(input, weight, bias, stride, padding, dilation=1, groups=1):

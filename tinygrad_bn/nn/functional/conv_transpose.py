@@ -16,12 +16,12 @@ output_padding, the extra output_padding rows at the bottom (and columns at the 
 convolution of that larger image would have ignored. groups and dilation reduce to this op as in conv.py: one
 product per group, and a dilated filter.
 
-`conv_transpose2d_simple` below is the same op as loops over input pixels, the reference tests compare with.
+`conv_transpose2d_simple` below is the same op composed from Tensor ops, the reference tests compare with.
 """
 from ...arguments import pair, positive_int
 from ...autograd import Function
-from ...backend import get_array_module
 from ...kernels import channel_rows, col2im_matmul, im2col_matmul, matmul_im2col_t, pad_hw
+from ...tensors import zeros
 from .conv import dilate, group_slices, join_channels, join_rows
 
 
@@ -68,30 +68,32 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 def conv_transpose2d_simple(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """The definition, as loops over input pixels (arrays in, an array out; no autograd): each input pixel adds its
-    value times its filter onto the output window it maps to,
+    """The same op composed from Tensor ops (matmul, slicing, t[window] = ...), so autograd differentiates it op by
+    op: each input pixel adds its value times its filter onto the output window it maps to,
 
         full[n, k*OC/G + o, p*SH + i*DH, q*SW + j*DW] += x[n, c, p, q] * W[c, o, i, j]     (c in group k)
 
-    and the output is `full` less `padding` on each side, with `output_padding` zero rows/columns (never painted)
-    allowed at the bottom/right. Slow and obviously right: the reference tests compare conv_transpose2d with."""
+    done one filter tap (i, j) at a time: the tap paints every input pixel, times its (C/G, OC/G) weights, onto a
+    grid of output pixels SH, SW apart. The output is `full` less `padding` on each side, with `output_padding` zero
+    rows/columns (never painted) allowed at the bottom/right. Slow and obviously right: the reference tests compare
+    conv_transpose2d with."""
     (SH, SW), (PH, PW) = pair(stride, "stride"), pair(padding, "padding")
     (OPH, OPW), (DH, DW) = pair(output_padding, "output_padding"), pair(dilation, "dilation")
-    xp = get_array_module(input)
     (N, C, H, W), (_, OCG, KH, KW) = input.shape, weight.shape
     CG = C // groups
-    full = xp.zeros((N, OCG * groups, (H - 1) * SH + DH * (KH - 1) + 1 + OPH, (W - 1) * SW + DW * (KW - 1) + 1 + OPW),
-                    dtype=input.dtype)
+    full = zeros(N, OCG * groups, (H - 1) * SH + DH * (KH - 1) + 1 + OPH, (W - 1) * SW + DW * (KW - 1) + 1 + OPW,
+                 dtype=input.dtype, device=input.device)
     for k in range(groups):
-        for p in range(H):
-            for q in range(W):
-                painted = xp.einsum("nc,coij->noij", input[:, k * CG:(k + 1) * CG, p, q], weight[k * CG:(k + 1) * CG])
-                full[:, k * OCG:(k + 1) * OCG, p * SH:p * SH + DH * (KH - 1) + 1:DH,
-                     q * SW:q * SW + DW * (KW - 1) + 1:DW] += painted
+        x_k = input[:, k * CG:(k + 1) * CG].permute(0, 2, 3, 1)   # (N, H, W, C/G)
+        w_k = weight[k * CG:(k + 1) * CG]
+        for i in range(KH):
+            for j in range(KW):
+                painted = (x_k @ w_k[:, :, i, j]).permute(0, 3, 1, 2)   # (N, OC/G, H, W)
+                window = (slice(None), slice(k * OCG, (k + 1) * OCG), slice(i * DH, i * DH + SH * (H - 1) + 1, SH),
+                          slice(j * DW, j * DW + SW * (W - 1) + 1, SW))
+                full[window] = full[window] + painted
     out = full[:, :, PH:full.shape[2] - PH, PW:full.shape[3] - PW]
-    if bias is not None:
-        out = out + bias[None, :, None, None]
-    return out
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
 
 
 def _check_conv_transpose_args(input, weight, bias, stride, padding, output_padding, groups, dilation):
