@@ -19,40 +19,8 @@ The switch: set TINYGRAD_BN_KERNELS=plain, or run code inside `with tinygrad_bn.
 primitive runs its plain version. A student can then step through the plain code and check that the fast one
 gives the same numbers (tests/test_kernels.py checks each pair; the whole suite also runs green in plain mode).
 """
-import contextlib
-import os
-import threading
-
-_state = threading.local()
-
-
-def _plain_from_environment():
-    value = os.environ.get("TINYGRAD_BN_KERNELS", "fast").strip().lower() or "fast"
-    if value not in ("fast", "plain"):
-        raise ValueError(f"TINYGRAD_BN_KERNELS={value!r}: expected 'fast' or 'plain'")
-    return value == "plain"
-
-
-_PLAIN_BY_DEFAULT = _plain_from_environment()
-
-
-def use_plain():
-    """True when the primitives should run their plain versions (TINYGRAD_BN_KERNELS=plain or inside plain())."""
-    return getattr(_state, "plain", _PLAIN_BY_DEFAULT)
-
-
-@contextlib.contextmanager
-def plain(enabled=True):
-    """Inside `with plain():` every primitive runs its plain NumPy/CuPy version (for reading, stepping, checking)."""
-    previous = use_plain()
-    _state.plain = enabled
-    try:
-        yield
-    finally:
-        _state.plain = previous
-
-
-from .conv import col2im_matmul, im2col, im2col_matmul, matmul_im2col_t, output_hw  # noqa: E402 (they use use_plain)
-from .layout import channel_rows, from_channel_rows, is_channel_major, pad_hw, unpad_hw, zeros_in_layout  # noqa: E402
-from .pooling import route_to_window_max, window_positions  # noqa: E402
-from .rows import bn_grads, row_dots, scale_shift, standardize  # noqa: E402
+from .switch import plain, use_plain
+from .conv import col2im_matmul, im2col, im2col_matmul, matmul_im2col_t, output_hw
+from .layout import channel_rows, from_channel_rows, is_channel_major, pad_hw, unpad_hw, zeros_in_layout
+from .pooling import route_to_window_max, window_positions
+from .rows import bn_grads, row_dots, scale_shift, standardize

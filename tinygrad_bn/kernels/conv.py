@@ -24,7 +24,7 @@ g and one product, instead of a product and col2im's scattered additions.
 import numpy as np
 
 from ..backend import get_array_module
-from . import use_plain
+from .switch import use_plain
 from .layout import channel_major, pad_hw, unpad_hw
 from .parallel import WORKERS, map_chunks
 

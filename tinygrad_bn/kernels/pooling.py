@@ -10,7 +10,7 @@ usual 2x2, stride 2, no padding) it writes each position's share straight into g
 adding into it.
 """
 from ..backend import get_array_module
-from . import use_plain
+from .switch import use_plain
 from .layout import is_channel_major, pad_hw, unpad_hw, zeros_in_layout
 from .parallel import map_row_blocks
 

@@ -13,7 +13,7 @@ Per-channel vectors (mean, inv_std, gamma, ...) have shape (C,); `_column` makes
 import numpy as np
 
 from ..backend import is_cupy_array
-from . import use_plain
+from .switch import use_plain
 from .cuda import kernels as cuda_kernels
 from .parallel import map_row_blocks
 
