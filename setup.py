@@ -8,6 +8,7 @@ subpackages of tinygrad_bn included without editing a list.)
 from setuptools import find_packages, setup
 
 setup(
-    packages=find_packages(include=["tinygrad_bn", "tinygrad_bn.*"]) + ["tinygrad_bn_models"],
+    packages=find_packages(include=["tinygrad_bn", "tinygrad_bn.*"]) + [
+        "tinygrad_bn_models" + name[len("models"):] for name in find_packages(include=["models", "models.*"])],
     package_dir={"tinygrad_bn_models": "models"},
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from tinygrad_bn.data import (DataLoader, balanced_subset, build_cache, cache_size, channel_stats,  # noqa: E402
+from models.images import (DataLoader, balanced_subset, build_cache, cache_size, channel_stats,  # noqa: E402
                               find_images, resolve_data_dir)
 
 

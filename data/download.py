@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """Download Microsoft's cats-and-dogs images into data/dogs-vs-cats. Usage: python data/download.py --help
 
-The logic lives in tinygrad_bn/data/download.py; this file only makes it runnable from a checkout.
+The logic lives in models/images/download.py; this file only makes it runnable from a checkout.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without `pip install -e .`
 
-from tinygrad_bn.data.download import main  # noqa: E402  (needs the path above)
+from models.images.download import main  # noqa: E402  (needs the path above)
 
 if __name__ == "__main__":
     sys.exit(main(default_dest=Path(__file__).resolve().parent / "dogs-vs-cats"))

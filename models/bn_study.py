@@ -47,7 +47,7 @@ from .bn_study_report import markdown
 from .catsdogs_net import CatsDogsNet, scale_initial_weights
 from .reports import evaluate_model
 from .training import MOMENTUM, WEIGHT_DECAY
-from tinygrad_bn.data import DataLoader, cache_size, channel_stats, load_dataset, resolve_data_dir, train_val_split
+from .images import DataLoader, cache_size, channel_stats, load_dataset, resolve_data_dir, train_val_split
 
 REPO = Path(__file__).resolve().parents[1]
 

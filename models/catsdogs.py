@@ -40,9 +40,9 @@ from .reports import format_report, metrics_from_outputs, model_outputs, predict
 from .runfolder import check_unlocked
 from .catsdogs_net import ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS
 from .training import OUT, NonFiniteLossError, TrainConfig, saved_config, setting_problems, train
-from tinygrad_bn.data import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
+from .images import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
                               train_val_split)
-from tinygrad_bn.data.cache import CACHE_ENV_VAR
+from .images.cache import CACHE_ENV_VAR
 
 # The settings that define a run's recipe: taken from the checkpoint on --resume.
 RECIPE_SETTINGS = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "image_size",

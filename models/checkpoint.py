@@ -24,8 +24,8 @@ import numpy as np
 import tinygrad_bn as tg
 from .catsdogs_net import build_model
 from tinygrad_bn.backend import check_device, cupy_module
-from tinygrad_bn.data import SkippedImagesWarning, cache_size, load_dataset, resolve_data_dir
-from tinygrad_bn.data.folders import LayoutWarning
+from .images import SkippedImagesWarning, cache_size, load_dataset, resolve_data_dir
+from .images.folders import LayoutWarning
 
 CHECKPOINT_FORMAT = "tinygrad_bn catsdogs checkpoint v1"
 

@@ -12,7 +12,7 @@ import numpy as np
 
 import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
-from tinygrad_bn.data import cache_size
+from .images import cache_size
 from tinygrad_bn.onnx import export
 
 from .checkpoint import CatsDogsError, load_checkpoint, model_from_checkpoint

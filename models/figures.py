@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .reports import calibration_bins, expected_calibration_error, save_png
-from tinygrad_bn.data import read_image
+from .images import read_image
 
 THUMBNAIL_SIZE = 128  # pixels: larger than the network's input, so a person sees more than the model did
 MISTAKES_SHOWN = 24

@@ -48,7 +48,7 @@ from .checkpoint import (CatsDogsError, checkpoint_contents, describe_entries, l
 from .recipes import ModelEMA, mixup
 from .reports import evaluate_model, plot_curves, write_metrics_csv
 from .runfolder import RunFolder, check_free_space, repair_run_folder
-from tinygrad_bn.data import DataLoader, channel_stats, train_val_split
+from .images import DataLoader, channel_stats, train_val_split
 
 # The default recipe: VGG-style net with BN, 60x60 crops of 68x68 images, SGD with Nesterov momentum and a
 # one-cycle learning rate that warms up to LR over the first 30% of the steps and then anneals far below it.

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import tinygrad_bn.data.cache as cache
-from tinygrad_bn.data import CacheSpaceError, build_cache, find_images
+import models.images.cache as cache
+from models.images import CacheSpaceError, build_cache, find_images
 
 
 def image_folder(root, n=4):
@@ -89,7 +89,7 @@ def test_cache_goes_to_the_user_cache_and_is_announced_once(tmp_path, monkeypatc
     monkeypatch.delenv(cache.CACHE_ENV_VAR, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(cache, "_announced", set())
-    from tinygrad_bn.data import load_dataset
+    from models.images import load_dataset
 
     image_folder(tmp_path / "data")
     for _ in range(2):

@@ -25,8 +25,8 @@ from models.recipes import RECIPES, ModelEMA, mixup
 from models.reports import (calibration_bins, expected_calibration_error, log_probabilities, metrics_from_outputs,
                             plot_curves, write_metrics_csv)
 from models.training import TrainConfig, saved_config, train, train_size
-from tinygrad_bn.data import DataLoader
-from tinygrad_bn.data.loader import shrink
+from models.images import DataLoader
+from models.images.loader import shrink
 
 DATA = os.environ.get("TINYGRAD_BN_DATA")
 QUIET = {"log": lambda line: None, "progress_bar": False}

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tinygrad_bn import Tensor
-from tinygrad_bn.data import (DataLoader, SkippedImagesWarning, balanced_subset, build_cache, cache_size,
+from models.images import (DataLoader, SkippedImagesWarning, balanced_subset, build_cache, cache_size,
                               channel_stats, default_cache_dir, find_images, load_dataset, load_square, read_image,
                               resolve_data_dir, train_val_split)
 
@@ -162,7 +162,7 @@ def test_cache_is_reused_and_rebuilt_when_a_file_changes(tmp_path, monkeypatch):
 
     def no_decoding(*args):
         raise AssertionError("a valid cache must be reused, not rebuilt")
-    monkeypatch.setattr("tinygrad_bn.data.cache.read_image", no_decoding)
+    monkeypatch.setattr("models.images.cache.read_image", no_decoding)
     assert build_cache(folder.paths, 8, tmp_path / "cache", progress=False).file == first.file
     monkeypatch.undo()
 

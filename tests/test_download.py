@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinygrad_bn.data import build_cache, find_images
-from tinygrad_bn.data.download import DownloadError, as_url, download, download_and_extract, main
+from models.images import build_cache, find_images
+from models.images.download import DownloadError, as_url, download, download_and_extract, main
 
 
 def jpeg_bytes(seed):

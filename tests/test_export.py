@@ -228,7 +228,7 @@ def fake_checkpoint(path, image_size=24, widths=(4, "M", 8)):
 def test_export_command_bakes_in_the_normalisation(tmp_path, capsys):
     from models.catsdogs import main
     from models.checkpoint import load_checkpoint, model_from_checkpoint
-    from tinygrad_bn.data import DataLoader
+    from models.images import DataLoader
 
     checkpoint_path = fake_checkpoint(tmp_path / "best.npz")
     assert main(["export", "--checkpoint", str(checkpoint_path), "--onnx", str(tmp_path / "cd.onnx")]) == 0

@@ -27,8 +27,8 @@ from models.catsdogs import main
 from models.checkpoint import CatsDogsError, load_checkpoint, non_finite_entries
 from models.runfolder import RunFolder
 from models.training import NonFiniteLossError, TrainConfig, train
-from tinygrad_bn.data import SkippedImagesWarning
-from tinygrad_bn.data.folders import LayoutWarning, find_images
+from models.images import SkippedImagesWarning
+from models.images.folders import LayoutWarning, find_images
 
 REPO = Path(__file__).resolve().parents[1]
 QUIET = {"log": lambda line: None, "progress_bar": False}

@@ -1,6 +1,6 @@
 """`tinygrad_bn.utils`: PyTorch's `torch.utils` namespace; `utils.data` holds Dataset, TensorDataset, DataLoader.
 
-(The image pipeline of the cats-vs-dogs model, with its decoding cache and augmentations, is tinygrad_bn.data.)
+(The image pipeline of the cats-vs-dogs program, with its decoding cache and augmentations, is models/images/.)
 """
 from . import data
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from tinygrad_bn.data.images import read_image
+from .images import read_image
 
 CACHE_VERSION = 1  # bump when decoding changes, so caches made by older code are rebuilt
 CACHE_ENV_VAR = "TINYGRAD_BN_CACHE"

@@ -25,7 +25,7 @@ from urllib.request import Request, url2pathname, urlopen
 
 from tqdm import tqdm
 
-from tinygrad_bn.data.folders import DEFAULT_DATA_DIR
+from .folders import DEFAULT_DATA_DIR
 
 URL = "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip"
 EXPECTED_SIZE = 824_887_076  # bytes ("786.67M"), as Microsoft has served it since 2022

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_bn.data.cache import SkippedImagesWarning
-from tinygrad_bn.data.images import broken_link_reason, is_image_name
+from .cache import SkippedImagesWarning
+from .images import broken_link_reason, is_image_name
 
 DEFAULT_DATA_DIR = "data/dogs-vs-cats"
 DATA_ENV_VAR = "TINYGRAD_BN_DATA"

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinygrad_bn.data.cache import build_cache, default_cache_dir
-from tinygrad_bn.data.folders import find_images
-from tinygrad_bn.data.split import balanced_subset
+from .cache import build_cache, default_cache_dir
+from .folders import find_images
+from .split import balanced_subset
 
 
 @dataclass

@@ -18,13 +18,13 @@ Typical use (see models/catsdogs.py):
     for images, labels in train:   # (64, 3, 64, 64) float32, (64,) int64
         ...
 """
-from tinygrad_bn.data.cache import (CacheSpaceError, ImageCache, SkippedImagesWarning, build_cache, cache_key,
+from .cache import (CacheSpaceError, ImageCache, SkippedImagesWarning, build_cache, cache_key,
                                     default_cache_dir)
-from tinygrad_bn.data.dataset import Dataset, load_dataset
-from tinygrad_bn.data.folders import DEFAULT_DATA_DIR, ImageFolder, find_images, resolve_data_dir
-from tinygrad_bn.data.images import IMAGE_EXTENSIONS, is_image_name, load_square, read_image, to_rgb
-from tinygrad_bn.data.loader import CROP_MARGIN, DataLoader, cache_size, channel_stats
-from tinygrad_bn.data.split import balanced_subset, train_val_split
+from .dataset import Dataset, load_dataset
+from .folders import DEFAULT_DATA_DIR, ImageFolder, find_images, resolve_data_dir
+from .images import IMAGE_EXTENSIONS, is_image_name, load_square, read_image, to_rgb
+from .loader import CROP_MARGIN, DataLoader, cache_size, channel_stats
+from .split import balanced_subset, train_val_split
 
 __all__ = [
     "CROP_MARGIN", "CacheSpaceError", "DEFAULT_DATA_DIR", "IMAGE_EXTENSIONS", "DataLoader", "Dataset", "ImageCache",
