@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from models.images import (DataLoader, balanced_subset, build_cache, cache_size, channel_stats,  # noqa: E402
+from models.images import (as_tensors, image_loader, balanced_subset, build_cache, cache_size, channel_stats,  # noqa: E402
                               find_images, resolve_data_dir)
 
 
@@ -42,17 +42,18 @@ def main():
 
         labels = folder.labels[cache.kept]
         mean, std = channel_stats(cache.images)
-        loader = DataLoader(cache.images, labels, args.batch_size, image_size=args.image_size, mean=mean, std=std,
-                            shuffle=True, augment=True, drop_last=True, workers=args.loader_workers)
-        for as_tensors in (False, True):
+        loader = image_loader(cache.images, labels, args.batch_size, image_size=args.image_size, mean=mean, std=std,
+                              shuffle=True, augment=True, drop_last=True, workers=args.loader_workers)
+        for tensors in (False, True):
+            # the collate step alone differs: the batch's arrays as they are, or as Tensors (what training gets)
+            loader.collate_fn = as_tensors if tensors else (lambda batch: batch)
             start, count = time.perf_counter(), 0
             for epoch in range(args.epochs):
-                loader.set_epoch(epoch)
-                batches = loader if as_tensors else loader.numpy_batches(epoch)
-                for images, _ in batches:
+                loader.batch_sampler.set_epoch(epoch)
+                for images, _ in loader:
                     count += images.shape[0]
             seconds = time.perf_counter() - start
-            what = "Tensors" if as_tensors else "NumPy arrays"
+            what = "Tensors" if tensors else "NumPy arrays"
             print(f"loader (crop {args.image_size}, flip, normalize, shuffle) as {what}: {count} images in "
                   f"{seconds:.2f} s = {count / seconds:,.0f} images/s")
 

@@ -47,7 +47,7 @@ from .bn_study_report import markdown
 from .catsdogs_net import CatsDogsNet, scale_initial_weights
 from .reports import evaluate_model
 from .training import MOMENTUM, WEIGHT_DECAY
-from .images import DataLoader, cache_size, channel_stats, load_dataset, resolve_data_dir, train_val_split
+from .images import cache_size, channel_stats, image_loader, load_dataset, resolve_data_dir, train_val_split
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,8 +96,8 @@ class StudyData:
 
     def loader(self, indices, batch_size, train=False, seed=0):
         """Training: shuffled, random crops and flips drawn from `seed`. Otherwise: centre crops, in the given order."""
-        return DataLoader(self.images, self.labels, batch_size, indices=indices, image_size=self.image_size,
-                          mean=self.mean, std=self.std, shuffle=train, augment=train, drop_last=train, seed=seed)
+        return image_loader(self.images, self.labels, batch_size, indices=indices, image_size=self.image_size,
+                            mean=self.mean, std=self.std, shuffle=train, augment=train, drop_last=train, seed=seed)
 
 
 def load_study_data(settings, data_dir=None):

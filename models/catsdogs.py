@@ -40,7 +40,7 @@ from .reports import format_report, metrics_from_outputs, model_outputs, predict
 from .runfolder import check_unlocked
 from .catsdogs_net import ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS
 from .training import OUT, NonFiniteLossError, TrainConfig, saved_config, setting_problems, train
-from .images import (DataLoader, balanced_subset, cache_size, is_image_name, read_image, resolve_data_dir,
+from .images import (balanced_subset, cache_size, image_loader, is_image_name, read_image, resolve_data_dir,
                               train_val_split)
 from .images.cache import CACHE_ENV_VAR
 
@@ -145,8 +145,8 @@ def evaluate_command(args):
 
     classes = checkpoint["classes"]
     labels = labels_in_model_order(data, classes, root)
-    loader = DataLoader(data.images, labels, EVAL_BATCH_SIZE, indices=indices, image_size=checkpoint["image_size"],
-                        mean=checkpoint["mean"], std=checkpoint["std"], device=device)
+    loader = image_loader(data.images, labels, EVAL_BATCH_SIZE, indices=indices, image_size=checkpoint["image_size"],
+                          mean=checkpoint["mean"], std=checkpoint["std"], device=device)
     tta = args.tta if args.tta is not None else bool(saved.get("tta", False))  # default: as the run validated
     log_p, loader_labels = model_outputs(model, loader, tta)
     metrics = metrics_from_outputs(log_p, loader_labels, classes)
@@ -160,7 +160,7 @@ def evaluate_command(args):
         folder = Path(args.figures or Path(checkpoint["path"]).parent)
         description = f"{Path(checkpoint['path']).name}, split {split}" + (", flip-averaged" if tta else "")
         try:
-            figures = write_evaluation_figures(folder, np.exp(log_p), loader_labels, data, loader.indices, classes,
+            figures = write_evaluation_figures(folder, np.exp(log_p), loader_labels, data, loader.batch_sampler.indices, classes,
                                                split, description)
         except OSError as error:
             raise CatsDogsError(f"cannot write the figures into {folder}: {error.strerror or error}; choose another "
@@ -230,8 +230,8 @@ def predict_command(args):
             if not readable:
                 continue
             images = np.stack([array for _, array in readable])
-            loader = DataLoader(images, np.zeros(len(images), dtype=np.int64), EVAL_BATCH_SIZE, image_size=image_size,
-                                mean=checkpoint["mean"], std=checkpoint["std"], device=device, workers=0)
+            loader = image_loader(images, np.zeros(len(images), dtype=np.int64), EVAL_BATCH_SIZE, image_size=image_size,
+                                  mean=checkpoint["mean"], std=checkpoint["std"], device=device, workers=0)
             for (path, array), probabilities in zip(readable, predict_probabilities(model, loader, args.tta)):
                 if not np.isfinite(probabilities).all():  # finite weights can still overflow on an odd image
                     print(f"skipping {path}: the model's output is not finite", file=sys.stderr)

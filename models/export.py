@@ -21,7 +21,7 @@ from .checkpoint import CatsDogsError, load_checkpoint, model_from_checkpoint
 class RawPixelModel(nn.Module):
     """The trained net behind its input normalisation: 0..255 RGB in, (logits, probabilities) out.
 
-    The normalisation is written as the DataLoader writes it (one multiply, one subtract), so the numbers match.
+    The normalisation is written as CroppedImages writes it (one multiply, one subtract), so the numbers match.
     """
 
     def __init__(self, net, mean, std):

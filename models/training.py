@@ -48,7 +48,7 @@ from .checkpoint import (CatsDogsError, checkpoint_contents, describe_entries, l
 from .recipes import ModelEMA, mixup
 from .reports import evaluate_model, plot_curves, write_metrics_csv
 from .runfolder import RunFolder, check_free_space, repair_run_folder
-from .images import DataLoader, channel_stats, train_val_split
+from .images import channel_stats, image_loader, train_val_split
 
 # The default recipe: VGG-style net with BN, 60x60 crops of 68x68 images, SGD with Nesterov momentum and a
 # one-cycle learning rate that warms up to LR over the first 30% of the steps and then anneals far below it.
@@ -182,7 +182,7 @@ def train_size(config, epoch):
     resizing: a straight line from START px at the first epoch to image_size at the last, to the nearest pixel;
     otherwise (START 0, or image_size or more: e.g. the default 40 with --image-size 32) image_size.
 
-    Each random crop is shrunk to that size (DataLoader's resize_to): the same view of the image, at a lower
+    Each random crop is shrunk to that size (CroppedImages' resize_to): the same view of the image, at a lower
     resolution. A step at 40 px takes about 53% of the time of one at 60 px on the 2-core CPU (not (40 / 60)^2 =
     44%: each step has costs that do not shrink with the image), and the early epochs, which learn coarse shapes,
     lose little by it; the last epochs, where the learning rate anneals, see full-size images. The global average
@@ -289,9 +289,9 @@ class Trainer:
 
         common = dict(image_size=config.image_size, mean=self.mean, std=self.std, device=self.device,
                       workers=config.workers)
-        self.train_loader = DataLoader(data.images, data.labels, config.batch_size, indices=train_idx, shuffle=True,
-                                       augment=True, drop_last=True, seed=config.seed, **common)
-        self.val_loader = DataLoader(data.images, data.labels, 2 * config.batch_size, indices=val_idx, **common)
+        self.train_loader = image_loader(data.images, data.labels, config.batch_size, indices=train_idx, shuffle=True,
+                                         augment=True, drop_last=True, seed=config.seed, **common)
+        self.val_loader = image_loader(data.images, data.labels, 2 * config.batch_size, indices=val_idx, **common)
         if len(self.train_loader) == 0:
             raise CatsDogsError(f"{len(train_idx)} training images make no full batch of {config.batch_size}")
         return replace(config, data=root)
@@ -338,8 +338,8 @@ class Trainer:
         """The steps of epoch `progress.epoch` not done yet (all of them, unless resuming in the middle)."""
         progress, batch_size = self.progress, self.config.batch_size
         self.model.train()
-        self.train_loader.set_epoch(progress.epoch)
-        size = self.train_loader.resize_to = train_size(self.config, progress.epoch)
+        self.train_loader.batch_sampler.set_epoch(progress.epoch)
+        size = self.train_loader.dataset.resize_to = train_size(self.config, progress.epoch)
         description = f"epoch {progress.epoch + 1}/{self.config.epochs}"
         if resizes(self.config):
             description += f" at {size} px"
@@ -414,7 +414,7 @@ class Trainer:
         progress, start = self.progress, time.perf_counter()
         val = None
         epochs_done = progress.epoch + 1
-        if len(self.val_loader.indices) and (epochs_done % self.config.val_every == 0
+        if len(self.val_loader.batch_sampler.indices) and (epochs_done % self.config.val_every == 0
                                              or epochs_done == self.config.epochs):
             val = evaluate_model(self.ema.model if self.ema else self.model, self.val_loader, self.classes,
                                  progress_bar=self.progress_bar, tta=self.config.tta)

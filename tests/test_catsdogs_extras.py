@@ -25,7 +25,7 @@ from models.recipes import RECIPES, ModelEMA, mixup
 from models.reports import (calibration_bins, expected_calibration_error, log_probabilities, metrics_from_outputs,
                             plot_curves, write_metrics_csv)
 from models.training import TrainConfig, saved_config, train, train_size
-from models.images import DataLoader
+from models.images import image_loader
 from models.images.loader import shrink
 
 DATA = os.environ.get("TINYGRAD_BN_DATA")
@@ -289,16 +289,19 @@ def test_loader_resize_to_shrinks_the_same_crops():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (6, 12, 12, 3), dtype=np.uint8)
     common = dict(image_size=10, shuffle=True, augment=True, seed=3, workers=0)
-    full = DataLoader(images, np.zeros(6), 3, **common)
-    small = DataLoader(images, np.zeros(6), 3, resize_to=7, **common)
-    for (big, _), (little, _) in zip(full.numpy_batches(1), small.numpy_batches(1)):
+    full = image_loader(images, np.zeros(6), 3, **common)
+    small = image_loader(images, np.zeros(6), 3, resize_to=7, **common)
+    for loader in (full, small):
+        loader.batch_sampler.set_epoch(1)
+    for (big, _), (little, _) in zip(full, small):
+        big, little = big.numpy(), little.numpy()
         assert little.shape == (3, 3, 7, 7)
         # undo the normalisation (mean 0, std 1: x = pixel / 255), shrink the full-size crops, compare
         crops = np.rint(big * 255).astype(np.uint8).transpose(0, 2, 3, 1)
         expected = np.stack([shrink(crop, 7) for crop in crops]).transpose(0, 3, 1, 2) / np.float32(255)
         np.testing.assert_allclose(little, expected, atol=1e-6)
     with pytest.raises(ValueError, match="resize_to must be between 1 and image_size 10, got 11"):
-        next(DataLoader(images, np.zeros(6), 3, image_size=10, resize_to=11, workers=0).numpy_batches())
+        next(iter(image_loader(images, np.zeros(6), 3, image_size=10, resize_to=11, workers=0)))
 
 
 def test_progressive_run_records_its_sizes_validates_every_2nd_epoch_and_resumes_bitwise(images, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tinygrad_bn import Tensor
-from models.images import (DataLoader, SkippedImagesWarning, balanced_subset, build_cache, cache_size,
+from models.images import (image_loader, SkippedImagesWarning, balanced_subset, build_cache, cache_size,
                               channel_stats, default_cache_dir, find_images, load_dataset, load_square, read_image,
                               resolve_data_dir, train_val_split)
 
@@ -237,7 +237,7 @@ def test_channel_stats_match_numpy():
 def test_loader_shapes_dtypes_and_eval_normalization():
     images, labels = fake_images(10), np.arange(10) % 2
     mean, std = np.array([0.5, 0.4, 0.3]), np.array([0.2, 0.25, 0.3])
-    loader = DataLoader(images, labels, batch_size=4, image_size=7, mean=mean, std=std)
+    loader = image_loader(images, labels, batch_size=4, image_size=7, mean=mean, std=std)
     batches = list(loader)
     assert len(loader) == len(batches) == 3
     x, y = batches[0]
@@ -248,35 +248,42 @@ def test_loader_shapes_dtypes_and_eval_normalization():
     expected = (center - mean[None, :, None, None]) / std[None, :, None, None]
     np.testing.assert_allclose(x.numpy(), expected, rtol=1e-5, atol=1e-5)
     assert y.numpy().tolist() == [0, 1, 0, 1]
-    assert len(DataLoader(images, labels, 4, drop_last=True)) == 2
-    assert len(list(DataLoader(images, labels, 4, drop_last=True))) == 2
+    assert len(image_loader(images, labels, 4, drop_last=True)) == 2
+    assert len(list(image_loader(images, labels, 4, drop_last=True))) == 2
     with pytest.raises(ValueError, match="larger than the cached images"):
-        DataLoader(images, labels, 4, image_size=10)
+        image_loader(images, labels, 4, image_size=10)
+
+
+def epoch_batches(loader, epoch):
+    """The batches of epoch `epoch` (the loader's EpochPlan draws them from seed + epoch)."""
+    loader.batch_sampler.set_epoch(epoch)
+    return list(loader)
 
 
 def test_shuffling_is_seeded_per_epoch_and_resumable():
     images, labels = fake_images(40), np.arange(40)  # label = row, so the labels reveal the order
     def orders(loader, epochs):
-        return [np.concatenate([y for _, y in loader.numpy_batches(e)]).tolist() for e in epochs]
-    loader = DataLoader(images, labels, 8, indices=np.arange(0, 40, 2), shuffle=True, augment=True, seed=5)
+        return [np.concatenate([y.numpy() for _, y in epoch_batches(loader, e)]).tolist() for e in epochs]
+    loader = image_loader(images, labels, 8, indices=np.arange(0, 40, 2), shuffle=True, augment=True, seed=5)
     epoch0, epoch1 = orders(loader, [0, 1])
     assert sorted(epoch0) == list(range(0, 40, 2)) and epoch0 != epoch1
-    same_seed = DataLoader(images, labels, 8, indices=np.arange(0, 40, 2), shuffle=True, augment=True, seed=5,
-                           workers=0)
+    same_seed = image_loader(images, labels, 8, indices=np.arange(0, 40, 2), shuffle=True, augment=True, seed=5,
+                             workers=0)
     assert orders(same_seed, [0, 1]) == [epoch0, epoch1]
 
     # iterating advances the epoch; set_epoch jumps to one (resuming a run): same order and same augmentation
+    loader.batch_sampler.set_epoch(0)
     first = [x.numpy() for x, _ in loader] + [x.numpy() for x, _ in loader]
-    resumed = DataLoader(images, labels, 8, indices=np.arange(0, 40, 2), shuffle=True, augment=True, seed=5)
-    resumed.set_epoch(1)
+    resumed = image_loader(images, labels, 8, indices=np.arange(0, 40, 2), shuffle=True, augment=True, seed=5)
+    resumed.batch_sampler.set_epoch(1)
     for a, b in zip(first[len(loader):], [x.numpy() for x, _ in resumed]):
         np.testing.assert_array_equal(a, b)
 
 
 def test_augmentation_is_a_crop_and_maybe_a_flip():
     images = fake_images(64, size=8)
-    loader = DataLoader(images, np.zeros(64), 64, image_size=6, augment=True, seed=0)
-    x, _ = next(iter(loader.numpy_batches(0)))
+    loader = image_loader(images, np.zeros(64), 64, image_size=6, augment=True, seed=0)
+    x = next(iter(loader))[0].numpy()
     pixels = np.rint(x.transpose(0, 2, 3, 1) * 255).astype(np.uint8)
     flips, offsets = 0, set()
     for image, crop in zip(images, pixels):
@@ -289,8 +296,18 @@ def test_augmentation_is_a_crop_and_maybe_a_flip():
     assert 16 < flips < 48 and len(offsets) == 9  # both flips and every offset turn up
 
 
+def test_the_image_pipeline_is_a_dataset_on_the_pytorch_style_dataloader():
+    """One data stack: image_loader is utils.data's DataLoader over a Dataset that fetches whole batches."""
+    from tinygrad_bn.utils.data import DataLoader, Dataset
+    loader = image_loader(fake_images(10), np.arange(10) % 2, 4, image_size=7)
+    assert type(loader) is DataLoader and isinstance(loader.dataset, Dataset)
+    x, y = loader.dataset[(3, 1, 1, False)]  # an item: (row, top, left, flip)
+    np.testing.assert_array_equal(x, next(iter(loader))[0].numpy()[3])
+    assert y == 1
+
+
 def test_breaking_out_early_stops_the_workers():
-    loader = DataLoader(fake_images(100), np.zeros(100), 4, workers=2, prefetch=2)
+    loader = image_loader(fake_images(100), np.zeros(100), 4, workers=2, prefetch=2)
     for _ in loader:
         break
     assert len(list(loader)) == 25  # the loader still works afterwards
@@ -311,5 +328,5 @@ def test_real_images(tmp_path):
     assert data.images.shape == (200, 36, 36, 3) and np.bincount(data.labels).tolist() == [100, 100]
     mean, std = channel_stats(data.images)
     assert (0.3 < mean).all() and (mean < 0.6).all() and (0.15 < std).all() and (std < 0.35).all()
-    x, y = next(iter(DataLoader(data.images, data.labels, 16, image_size=32, mean=mean, std=std, augment=True)))
+    x, y = next(iter(image_loader(data.images, data.labels, 16, image_size=32, mean=mean, std=std, augment=True)))
     assert x.shape == (16, 3, 32, 32) and abs(float(x.numpy().mean())) < 1.0

@@ -228,16 +228,16 @@ def fake_checkpoint(path, image_size=24, widths=(4, "M", 8)):
 def test_export_command_bakes_in_the_normalisation(tmp_path, capsys):
     from models.catsdogs import main
     from models.checkpoint import load_checkpoint, model_from_checkpoint
-    from models.images import DataLoader
+    from models.images import image_loader
 
     checkpoint_path = fake_checkpoint(tmp_path / "best.npz")
     assert main(["export", "--checkpoint", str(checkpoint_path), "--onnx", str(tmp_path / "cd.onnx")]) == 0
     assert "wrote" in capsys.readouterr().out
     checkpoint = load_checkpoint(checkpoint_path)
     pixels = np.random.default_rng(7).integers(0, 256, size=(5, 24, 24, 3), dtype=np.uint8)
-    # tinygrad_bn's own path: the DataLoader normalises, as evaluate and predict do
-    loader = DataLoader(pixels, np.zeros(5, np.int64), 5, image_size=24, mean=checkpoint["mean"],
-                        std=checkpoint["std"], workers=0)
+    # tinygrad_bn's own path: the image loader normalises, as evaluate and predict do
+    loader = image_loader(pixels, np.zeros(5, np.int64), 5, image_size=24, mean=checkpoint["mean"],
+                          std=checkpoint["std"], workers=0)
     expected = model_from_checkpoint(checkpoint)(next(iter(loader))[0]).numpy()
     logits, probabilities = run_onnx(tmp_path / "cd.onnx", pixels.transpose(0, 3, 1, 2).astype(np.float32))
     assert np.abs(logits - expected).max() <= TOLERANCE

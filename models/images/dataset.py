@@ -14,7 +14,9 @@ from .split import balanced_subset
 
 
 @dataclass
-class Dataset:
+class LabelledImages:
+    """A folder of labelled images, decoded once: what load_dataset returns (CroppedImages serves them to training)."""
+
     images: np.ndarray  # (N, S, S, 3) uint8
     labels: np.ndarray  # (N,) int64
     classes: list  # class names, sorted
@@ -28,7 +30,8 @@ class Dataset:
 
 
 def load_dataset(root, size, cache_dir=None, limit=None, seed=0, workers=None, progress=True):
-    """Find the images under `root`, decode them to size x size RGB once (cached on disk) and return a Dataset.
+    """Find the images under `root`, decode them to size x size RGB once (cached on disk) and return them as
+    LabelledImages.
 
     `limit` keeps a seeded, class-balanced subset of that many images (quick experiments, tests, benchmarks).
     `cache_dir` defaults to the user cache folder: $TINYGRAD_BN_CACHE, else $XDG_CACHE_HOME/tinygrad_bn, else
@@ -38,7 +41,7 @@ def load_dataset(root, size, cache_dir=None, limit=None, seed=0, workers=None, p
     if limit is not None:
         folder = folder.subset(balanced_subset(folder.labels, limit, seed))
     cache = build_cache(folder.paths, size, cache_dir or default_cache_dir(root), workers, progress)
-    return Dataset(
+    return LabelledImages(
         images=cache.images,
         labels=folder.labels[cache.kept],
         classes=folder.classes,

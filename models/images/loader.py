@@ -11,14 +11,14 @@ the same 1.125 ratio as the classic 256 -> 224 ImageNet recipe), so that each ep
 then, per channel c, x = (pixel / 255 - mean[c]) / std[c], laid out as NCHW float32 (channels first, as conv2d
 expects). mean and std come from the training images (`channel_stats`) and travel with the model's checkpoint.
 """
+import functools
 import math
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
 
-from tinygrad_bn.tensors import Tensor
+from tinygrad_bn import Tensor
+from tinygrad_bn.utils.data import DataLoader, Dataset
 
 CROP_MARGIN = 1.125
 
@@ -54,105 +54,119 @@ def shrink(image, size):
     return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((size, size), Image.BILINEAR))
 
 
-class DataLoader:
-    """Iterate over (images, labels) batches: float32 (B, 3, S, S) and int64 (B,) Tensors on `device`.
+class CroppedImages(Dataset):
+    """The cached uint8 images as network inputs: a Dataset for utils.data's DataLoader.
+
+    An item is (row, top, left, flip): that image's image_size x image_size crop at (top, left), mirrored if flip,
+    shrunk to resize_to (if set), normalized, as (3, S, S) float32, with its int64 label. `__getitems__` assembles a
+    whole batch at once, (B, 3, S, S) and (B,) arrays, in one pass per step: the DataLoader calls it for each batch
+    that `EpochPlan` draws, so the crops and flips are chosen there, and this class only cuts them out.
 
     images      (N, H, W, 3) uint8 array (usually the memory-mapped cache), H = W >= image_size
-    indices     which rows to use (e.g. the training split); default all
-    shuffle     a new order every epoch; epoch e draws its order, crops and flips from default_rng(seed + e),
-                so runs are reproducible and resume exactly (call set_epoch(e) to continue at epoch e)
-    augment     random crop + flip (training); otherwise the centre crop (evaluation)
     resize_to   None: the crops as they are; a size below image_size: each crop shrunk to that size (Pillow's
                 bilinear filter, which averages over the shrink factor, so no aliasing); may change between epochs
-    workers     threads that assemble the next `prefetch` batches while the training step runs: NumPy releases
-                the GIL while it copies, so this overlaps with the step instead of adding to it (0: no threads)
     """
 
-    def __init__(self, images, labels, batch_size=64, *, indices=None, image_size=None, mean=None, std=None,
-                 shuffle=False, augment=False, drop_last=False, seed=0, device=None, workers=2, prefetch=4,
-                 resize_to=None):
+    def __init__(self, images, labels, image_size=None, mean=None, std=None, resize_to=None):
         self.images = images
         self.labels = np.asarray(labels, dtype=np.int64)
         if len(self.labels) != len(images):
             raise ValueError(f"{len(images)} images but {len(self.labels)} labels")
-        self.indices = np.arange(len(images)) if indices is None else np.asarray(indices, dtype=np.int64)
-        self.batch_size = batch_size
         self.image_size = image_size or images.shape[1]
         if self.image_size > min(images.shape[1:3]):
             raise ValueError(f"image_size {self.image_size} is larger than the cached images {images.shape[1:3]}")
         self.mean = np.zeros(3, np.float32) if mean is None else np.asarray(mean, dtype=np.float32)
         self.std = np.ones(3, np.float32) if std is None else np.asarray(std, dtype=np.float32)
+        self.resize_to = resize_to
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, item):
+        x, y = self.__getitems__([item])
+        return x[0], y[0]
+
+    def __getitems__(self, items):
+        S = self.image_size
+        out = self.resize_to or S
+        if not 1 <= out <= S:
+            raise ValueError(f"resize_to must be between 1 and image_size {S}, got {self.resize_to}")
+        batch = np.empty((len(items), out, out, 3), dtype=np.uint8)
+        rows = np.empty(len(items), dtype=np.int64)
+        for i, (row, top, left, flip) in enumerate(items):
+            crop = self.images[row, top:top + S, left:left + S]  # reads just the crop from the memory map
+            crop = crop[:, ::-1] if flip else crop
+            batch[i], rows[i] = (crop if out == S else shrink(crop, out)), row
+        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)  # NHWC -> NCHW
+        # (pixel / 255 - mean) / std, written as one multiply and one add per element
+        x *= (1.0 / (255.0 * self.std))[None, :, None, None]
+        x -= (self.mean / self.std)[None, :, None, None]
+        return x, self.labels[rows]
+
+
+class EpochPlan:
+    """A batch sampler for CroppedImages: the batches of items (row, top, left, flip) of one epoch.
+
+    Every random choice of epoch e (the order of `indices` if shuffle, and the crop offsets and flips if augment) is
+    drawn up front from default_rng(seed + e), in this order, so runs are reproducible and resume exactly:
+    iterating plays the next epoch, `set_epoch(e)` jumps to epoch e. Without augment every item is the centre crop,
+    unflipped (evaluation).
+    """
+
+    def __init__(self, indices, batch_size, margin, *, shuffle=False, augment=False, drop_last=False, seed=0):
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.batch_size, self.margin = batch_size, margin
         self.shuffle, self.augment, self.drop_last = shuffle, augment, drop_last
         self.seed, self.epoch = seed, 0
-        self.device = device
-        self.workers, self.prefetch = workers, prefetch
-        self.resize_to = resize_to
+
+    def set_epoch(self, epoch):
+        """The next iteration is epoch `epoch` (its order, crops and flips), e.g. when resuming a run."""
+        self.epoch = epoch
 
     def __len__(self):
         """Number of batches per epoch."""
         n = len(self.indices)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def set_epoch(self, epoch):
-        """The next iteration is epoch `epoch` (its order, crops and flips), e.g. when resuming a run."""
-        self.epoch = epoch
-
     def __iter__(self):
         epoch = self.epoch
         self.epoch += 1
-        for images, labels in self.numpy_batches(epoch):
-            yield Tensor(images, device=self.device), Tensor(labels, device=self.device)
-
-    def numpy_batches(self, epoch=0):
-        """The batches of epoch `epoch` as NumPy arrays, assembled ahead of time by the worker threads."""
-        if self.resize_to is not None and not 1 <= self.resize_to <= self.image_size:  # checked once, not per batch
-            raise ValueError(f"resize_to must be between 1 and image_size {self.image_size}, got {self.resize_to}")
-        plans = self._plan(epoch)
-        if self.workers == 0:
-            yield from (self._make_batch(*plan) for plan in plans)
-            return
-        pool = ThreadPoolExecutor(self.workers)
-        try:
-            pending = deque()
-            for plan in plans:
-                pending.append(pool.submit(self._make_batch, *plan))
-                if len(pending) > self.prefetch:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            pool.shutdown(cancel_futures=True)  # a `break` out of the loop must not leave threads working
-
-    def _plan(self, epoch):
-        """Every random choice of the epoch, made up front: (rows, crop offsets, flips) for each batch.
-
-        Drawing them here, in order, rather than inside the worker threads keeps the result independent of
-        how the threads happen to be scheduled.
-        """
         rng = np.random.default_rng(self.seed + epoch)
         order = rng.permutation(self.indices) if self.shuffle else self.indices
         n = len(order)
-        margin = self.images.shape[1] - self.image_size, self.images.shape[2] - self.image_size
         if self.augment:
-            offsets = np.stack([rng.integers(0, margin[0] + 1, n), rng.integers(0, margin[1] + 1, n)], axis=1)
+            offsets = np.stack([rng.integers(0, self.margin[0] + 1, n), rng.integers(0, self.margin[1] + 1, n)], axis=1)
             flips = rng.random(n) < 0.5
         else:
-            offsets = np.tile([margin[0] // 2, margin[1] // 2], (n, 1))
+            offsets = np.tile([self.margin[0] // 2, self.margin[1] // 2], (n, 1))
             flips = np.zeros(n, dtype=bool)
+        items = list(zip(order.tolist(), offsets[:, 0].tolist(), offsets[:, 1].tolist(), flips.tolist()))
         stop = n - n % self.batch_size if self.drop_last else n
-        return [(order[i:i + self.batch_size], offsets[i:i + self.batch_size], flips[i:i + self.batch_size])
-                for i in range(0, stop, self.batch_size)]
+        for start in range(0, stop, self.batch_size):
+            yield items[start:start + self.batch_size]
 
-    def _make_batch(self, rows, offsets, flips):
-        S = self.image_size
-        out = self.resize_to or S
-        batch = np.empty((len(rows), out, out, 3), dtype=np.uint8)
-        for i, (row, (top, left), flip) in enumerate(zip(rows, offsets, flips)):
-            crop = self.images[row, top:top + S, left:left + S]  # reads just the crop from the memory map
-            crop = crop[:, ::-1] if flip else crop
-            batch[i] = crop if out == S else shrink(crop, out)
-        x = np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32)  # NHWC -> NCHW
-        # (pixel / 255 - mean) / std, written as one multiply and one add per element
-        x *= (1.0 / (255.0 * self.std))[None, :, None, None]
-        x -= (self.mean / self.std)[None, :, None, None]
-        return x, self.labels[rows]
+
+def image_loader(images, labels, batch_size=64, *, indices=None, image_size=None, mean=None, std=None,
+                 shuffle=False, augment=False, drop_last=False, seed=0, device=None, workers=2, prefetch=2,
+                 resize_to=None):
+    """utils.data's DataLoader over CroppedImages, in batches that EpochPlan draws: (images, labels) batches as
+    float32 (B, 3, S, S) and int64 (B,) Tensors on `device`.
+
+    indices     which rows to use (e.g. the training split); default all
+    shuffle     a new order every epoch; augment: random crop + flip (training), else the centre crop (evaluation)
+    workers     threads that assemble the next workers * prefetch batches while the training step runs (0: none)
+    The epoch is `loader.batch_sampler` (set_epoch), the crop size `loader.dataset.resize_to` (may change between
+    epochs: progressive resizing).
+    """
+    dataset = CroppedImages(images, labels, image_size, mean, std, resize_to)
+    margin = images.shape[1] - dataset.image_size, images.shape[2] - dataset.image_size
+    plan = EpochPlan(np.arange(len(images)) if indices is None else indices, batch_size, margin, shuffle=shuffle,
+                     augment=augment, drop_last=drop_last, seed=seed)
+    return DataLoader(dataset, batch_sampler=plan, num_workers=workers, prefetch_factor=prefetch,
+                      collate_fn=functools.partial(as_tensors, device=device))
+
+
+def as_tensors(batch, device=None):
+    """The collate step: a batch of (images, labels) arrays as Tensors on `device`."""
+    images, labels = batch
+    return Tensor(images, device=device), Tensor(labels, device=device)

@@ -7,12 +7,18 @@
 A Dataset is anything with `__getitem__(i)` and `__len__()`. The DataLoader draws an order of indices (shuffled or
 not), cuts it into batches, fetches the samples one by one and merges each batch with `collate_fn`; the default,
 `default_collate`, stacks like with like (Tensors, arrays, numbers) into one Tensor with a leading batch dim, and
-recurses into tuples, lists and dicts, as torch's default_collate does. Loading runs in the calling process:
-`num_workers`, `pin_memory` and the like are accepted and ignored.
+recurses into tuples, lists and dicts, as torch's default_collate does. A dataset that can fetch a whole batch at
+once defines `__getitems__(indices)`, as PyTorch allows; its result goes to `collate_fn` as it is.
+
+`num_workers=k` assembles the next k * prefetch_factor batches in k threads of this process (PyTorch uses
+processes) while the loop runs, in order: NumPy releases the GIL while it copies and computes, so loading overlaps
+with the training step. `pin_memory` and the like are accepted and ignored.
 """
 import itertools
 import math
 import numbers
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -156,7 +162,8 @@ class DataLoader:
         self.batch_sampler = batch_sampler
         self.drop_last = drop_last
         self.generator = generator
-        self.num_workers = num_workers  # accepted for compatibility; loading runs in this process
+        self.num_workers = num_workers  # threads that prepare the next batches (0: each batch when it is asked for)
+        self.prefetch_factor = 2 if prefetch_factor is None else prefetch_factor  # batches ahead, per worker
         self.collate_fn = collate_fn if collate_fn is not None else default_collate
 
     def _indices(self):
@@ -182,8 +189,26 @@ class DataLoader:
             for index in self._indices():
                 yield self.dataset[index]
             return
-        for batch in self._batches():
-            yield self.collate_fn([self.dataset[i] for i in batch])
+        if self.num_workers == 0:
+            yield from map(self._fetch, self._batches())
+            return
+        pool = ThreadPoolExecutor(self.num_workers)
+        try:
+            pending = deque()
+            for batch in self._batches():  # the order is drawn here, in one thread: reproducible whatever the timing
+                pending.append(pool.submit(self._fetch, batch))
+                if len(pending) > self.num_workers * self.prefetch_factor:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(cancel_futures=True)  # a `break` out of the loop must not leave threads working
+
+    def _fetch(self, batch):
+        """One batch: the dataset's own `__getitems__` where it has one (a whole batch at once), else item by item."""
+        getitems = getattr(self.dataset, "__getitems__", None)
+        samples = getitems(batch) if getitems is not None else [self.dataset[i] for i in batch]
+        return self.collate_fn(samples)
 
     def __len__(self):
         if self.batch_sampler is not None:
