@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from models.images import (as_tensors, image_loader, balanced_subset, build_cache, cache_size, channel_stats,  # noqa: E402
-                              find_images, resolve_data_dir)
+from models.images import (as_tensors, balanced_subset, build_cache, cache_size, channel_stats,  # noqa: E402
+                           find_images, image_loader, resolve_data_dir)
 
 
 def main():

@@ -155,9 +155,9 @@ def test_max_pool_routing_agrees(kernel, stride, padding, layout, device):
 def test_the_switch_reads_the_environment(monkeypatch):
     monkeypatch.setenv("TINYGRAD_BN_KERNELS", "faster")
     with pytest.raises(ValueError, match="TINYGRAD_BN_KERNELS='faster'"):
-        kernels._plain_from_environment()
+        kernels.switch._plain_from_environment()
     monkeypatch.setenv("TINYGRAD_BN_KERNELS", "plain")
-    assert kernels._plain_from_environment()
+    assert kernels.switch._plain_from_environment()
     with kernels.plain():
         assert kernels.use_plain()
         with kernels.plain(False):

@@ -69,7 +69,7 @@ def test_names_from_named_parameters_and_intermediate_names():
     out = model[2](hidden)
     nodes, _ = parse(to_dot(out.mean(), params=dict(model.named_parameters()), names={hidden: "h"}))
     first_lines = {label[0] for label in nodes.values()}
-    assert {"0.weight", "0.bias", "2.weight", "2.bias", "Tanh → h", "output"} <= first_lines
+    assert {"0.weight", "0.bias", "2.weight", "2.bias", "TanhFn → h", "output"} <= first_lines
     [weight] = by_first_line(nodes, "0.weight")
     assert nodes[weight][1] == "(4, 3) float32"
 
