@@ -335,6 +335,39 @@ class Tensor:
     def expand(self, *shape):
         return ops.ExpandFn.apply(self, shape=expand_target(self, shape_argument(shape)))
 
+    def clone(self):
+        """A copy in new memory, still in the graph (gradients flow through it unchanged)."""
+        return ops.CloneFn.apply(self)
+
+    def contiguous(self):
+        """self when its array is already C-contiguous, else a C-contiguous copy (in the graph)."""
+        return self if self.array.flags.c_contiguous else ops.CloneFn.apply(self)
+
+    def maximum(self, other):
+        """Elementwise max(self, other) with broadcasting; a tie sends half the gradient to each side."""
+        return self._binary(ops.MaximumFn, other)
+
+    def minimum(self, other):
+        return -(-self).maximum(-self._lift(other))
+
+    def where(self, condition, other):
+        """self where condition is true, else other: x.where(c, y) is torch.where(c, x, y)."""
+        condition = condition.array if isinstance(condition, Tensor) else condition
+        return ops.WhereFn.apply(*binary_operands("where", self, other), condition=condition)
+
+    def masked_fill(self, mask, value):
+        """value where mask is true, self elsewhere."""
+        mask = mask.array if isinstance(mask, Tensor) else mask
+        return self.where(~mask, value)
+
+    def roll(self, shifts, dims=None):
+        """Shift elements along dims, wrapping around; with dims=None the flattened tensor is rolled."""
+        if dims is None:
+            return ops.RollFn.apply(self.flatten(), shifts=shifts, axes=None).reshape(self.shape)
+        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else shifts
+        dims = self._axes(dims) if isinstance(dims, (tuple, list)) else self._axes(dims)[0]
+        return ops.RollFn.apply(self, shifts=shifts, axes=dims)
+
     def __getitem__(self, index):
         index = raw_index(index, self.device)
         return ops.GetItemFn.apply(self, index=index)

@@ -1,11 +1,12 @@
 """The PyTorch surface: what lets `import tinygrad_bn as torch` run code written for PyTorch.
 
-The core (autograd, ops, Tensor, nn, optim, kernels, backend) is the library; everything here is built from its
-public API and adds no math. What PyTorch code reaches for, and where it is:
+The core (autograd, ops, Tensor, nn, optim, kernels, backend) is the library; everything here is built on it (the
+Tensor and its methods, a few of its helpers such as Tensor._wrap and arguments.py) and adds no math: no new
+Function, no new backward. What PyTorch code reaches for, and where it is:
 
 tensor_methods.py   the Tensor's PyTorch idioms (x.eq(y), w.data.normal_(), x.view_as(y), x.chunk(4), ...)
 twins.py            module-level twins of Tensor methods (torch.flatten, torch.max, torch.tensor) and dtype names
-device.py           torch.device
+torch_device.py     torch.device
 torch_cuda.py       torch.cuda (is_available, manual_seed, synchronize)
 torch_backends/     torch.backends.cudnn's flags, accepted and ignored
 utils/              torch.utils.data: Dataset, TensorDataset, DataLoader, random_split, ...
@@ -17,7 +18,7 @@ tinygrad_bn/__init__.py.
 import sys
 
 from . import torch_backends, torch_cuda, unsupported, utils
-from .device import device
+from .torch_device import device
 from .tensor_methods import attach_to
 from .twins import TORCH_NAMES, Generator, tensor
 
@@ -34,12 +35,14 @@ TORCH_MODULE_PATHS = {
 
 def install():
     """Attach the surface to the core: the Tensor's idioms, the torch-style module paths, and the errors that name
-    what is missing on `tinygrad_bn`, `tinygrad_bn.nn` and `tinygrad_bn.nn.functional`."""
+    what is missing on `tinygrad_bn`, `tinygrad_bn.nn` and `tinygrad_bn.nn.functional`. Installing twice (a
+    reload) changes nothing."""
+    import tinygrad_bn
     from tinygrad_bn import nn
     from tinygrad_bn.tensors import Tensor
     attach_to(Tensor)
     sys.modules.update(TORCH_MODULE_PATHS)
-    for module in (nn, nn.functional):
+    for module in (tinygrad_bn, nn, nn.functional):
         module.__getattr__ = unsupported.missing_attribute_of(module.__name__)
 
 

@@ -7,9 +7,7 @@ math), and attached to Tensor in one visible place, `attach_to(Tensor)`, which t
 """
 import numpy as np
 
-from tinygrad_bn import ops
 from tinygrad_bn.backend import get_array_module, rng, to_device
-from tinygrad_bn.arguments import binary_operands
 from tinygrad_bn.tensors import Tensor, float32, float64, full, ones, zeros
 
 
@@ -40,39 +38,6 @@ class TensorIdioms:
 
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
-
-    def clone(self):
-        """A copy in new memory, still in the graph (gradients flow through it unchanged)."""
-        return ops.CloneFn.apply(self)
-
-    def contiguous(self):
-        """self when its array is already C-contiguous, else a C-contiguous copy (in the graph)."""
-        return self if self.array.flags.c_contiguous else ops.CloneFn.apply(self)
-
-    def maximum(self, other):
-        """Elementwise max(self, other) with broadcasting; a tie sends half the gradient to each side."""
-        return self._binary(ops.MaximumFn, other)
-
-    def minimum(self, other):
-        return -(-self).maximum(-self._lift(other))
-
-    def where(self, condition, other):
-        """self where condition is true, else other: x.where(c, y) is torch.where(c, x, y)."""
-        condition = condition.array if isinstance(condition, Tensor) else condition
-        return ops.WhereFn.apply(*binary_operands("where", self, other), condition=condition)
-
-    def masked_fill(self, mask, value):
-        """value where mask is true, self elsewhere."""
-        mask = mask.array if isinstance(mask, Tensor) else mask
-        return self.where(~mask, value)
-
-    def roll(self, shifts, dims=None):
-        """Shift elements along dims, wrapping around; with dims=None the flattened tensor is rolled."""
-        if dims is None:
-            return ops.RollFn.apply(self.flatten(), shifts=shifts, axes=None).reshape(self.shape)
-        shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else shifts
-        dims = self._axes(dims) if isinstance(dims, (tuple, list)) else self._axes(dims)[0]
-        return ops.RollFn.apply(self, shifts=shifts, axes=dims)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
         return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
@@ -247,10 +212,14 @@ class TensorIdioms:
 
 
 def attach_to(tensor_class):
-    """Make every method (and property) of TensorIdioms a method of `tensor_class`; the core keeps its own."""
+    """Make every method (and property) of TensorIdioms a method of `tensor_class`; the core keeps its own.
+
+    Python's own class attributes (__module__, __doc__, __firstlineno__, ...) are not methods to attach; of the
+    dunders, only the two protocols below are. Attaching twice (a reload) is allowed: it sets the same objects."""
+    protocols = ("__index__", "__iter__")
     for name, value in vars(TensorIdioms).items():
-        if name in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"):
+        if name.startswith("__") and name not in protocols:
             continue
-        if name in vars(tensor_class):
+        if name in vars(tensor_class) and vars(tensor_class)[name] is not value:
             raise RuntimeError(f"Tensor.{name} is defined in the core and in the PyTorch idioms: keep one")
         setattr(tensor_class, name, value)

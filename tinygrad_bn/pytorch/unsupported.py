@@ -18,7 +18,7 @@ KNOWN = {
                                             "AdaptiveAvgPool3d", "BatchNorm3d", "conv1d", "conv3d", "max_pool1d",
                                             "avg_pool1d", "max_pool3d", "avg_pool3d"),
     "compilation, distribution and mixed precision": ("compile", "jit", "distributed", "amp", "autocast",
-                                                      "DataParallel", "parallel", "quantization", "onnx", "fx"),
+                                                      "DataParallel", "parallel", "quantization", "fx"),
 }
 
 
