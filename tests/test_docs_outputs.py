@@ -206,3 +206,21 @@ def test_a_changed_number_is_caught(tmp_path):
 def test_masked_lines_are_masked_on_both_sides_only():
     assert normalized("torch: 2.13.0+cpu  \n\n") == normalized("torch: 2.5.1\n") == ["torch: <the installed version>"]
     assert normalized("torch: 2.13.0+cpu, no gpu") == ["torch: 2.13.0+cpu, no gpu"]
+
+
+def test_pictures_are_what_autograd_graphs_draws_today(tmp_path):
+    """docs/images/*.dot are the graphs the script draws now (the names of the Functions included), and each .svg
+    shows every line of its .dot's labels. The .svg is not compared byte for byte: its layout numbers depend on the
+    Graphviz version, and the script writes no .svg where Graphviz is missing."""
+    run("PYTHONPATH=. python docs/scripts/autograd_graphs.py", extra_args=["--images", str(tmp_path)])
+    drawn = sorted(p.name for p in tmp_path.glob("*.dot"))
+    assert drawn == sorted(p.name for p in (DOCS / "images").glob("*.dot"))
+    for name in drawn:
+        committed = (DOCS / "images" / name).read_text(encoding="utf-8")
+        assert committed == (tmp_path / name).read_text(encoding="utf-8"), (
+            f"docs/images/{name} is stale: run `PYTHONPATH=. python docs/scripts/autograd_graphs.py`")
+        svg = (DOCS / "images" / name).with_suffix(".svg").read_text(encoding="utf-8")
+        shown = set(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+        for label in re.findall(r'label="([^"]*)"', committed):
+            missing = [line for line in label.split("\\n") if line and line not in shown]
+            assert not missing, f"docs/images/{name[:-4]}.svg does not show {missing}: regenerate it with Graphviz"
