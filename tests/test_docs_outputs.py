@@ -112,7 +112,8 @@ def mismatch(block, stdout):
             return None
         # show the diff against the stretch of output that resembles the block most
         windows = [printed[i:i + n] for i in range(max(1, len(printed) - n + 1))]
-        expected = max(windows, key=lambda w: difflib.SequenceMatcher(None, w, quoted).ratio())
+        joined = "\n".join(quoted)  # compared as text, so that a line with one digit changed still counts as close
+        expected = max(windows, key=lambda w: difflib.SequenceMatcher(None, "\n".join(w), joined).ratio())
         what = "any stretch of its output (diff against the closest one)"
     diff = "\n".join(difflib.unified_diff(expected, quoted, "printed now", f"quoted in {block}", lineterm=""))
     return f"{block}: the block is not {what} of `{block.command}`:\n{diff}"
