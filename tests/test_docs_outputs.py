@@ -84,7 +84,7 @@ def run(command, cwd=ROOT, extra_args=()):
         env[name] = str((Path(cwd) / value).resolve()) if name == "PYTHONPATH" else value
     assert words[:1] == ["python"], f"a tagged command runs `python script`: {command!r}"
     done = subprocess.run([sys.executable, *words[1:], *extra_args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)  # a failure is reported with its stderr, below
     assert done.returncode == 0, f"`{command}` failed:\n{done.stderr[-3000:]}"
     return done.stdout
 

@@ -144,5 +144,6 @@ def test_the_comparison_catches_a_changed_formula_number_and_link(check_links, t
     (tmp_path / "code.py").write_text("def scale(x):\n    return x\n")
     (tmp_path / "a.md").write_text("[`scale`](code.py#L1-L2), [b](b.md)\n")
     (tmp_path / "b.md").write_text("[`scale`](code.py#L2), [a](a.md)\n")
-    assert compared_links(check_links, tmp_path / "a.md", tmp_path / "b.md") == Counter({("`scale`", "code.py#L1-L2"): 1})
-    assert compared_links(check_links, tmp_path / "b.md", tmp_path / "a.md") == Counter({("`scale`", "code.py#L2"): 1})
+    a_links = compared_links(check_links, tmp_path / "a.md", tmp_path / "b.md")
+    b_links = compared_links(check_links, tmp_path / "b.md", tmp_path / "a.md")
+    assert a_links == Counter({("`scale`", "code.py#L1-L2"): 1}) != b_links  # the language switch is left out
