@@ -10,8 +10,11 @@ This test runs each command once (leading VAR=value words become its environment
 the caller's TINYGRAD_BN_KERNELS, so a plain-kernels run of the suite checks the same thing) and compares. Only
 trailing whitespace is normalized, plus the one line that legitimately differs between machines, masked on both
 sides below (MASKS): the version of the installed PyTorch, which bn_check.py prints. The scripts print nothing else
-that depends on the machine (autograd_graphs.py names the pictures it wrote, not their sizes). The scripts that
-compare with PyTorch are skipped where it is not installed: their PyTorch columns would say "no torch".
+that depends on the machine: autograd_graphs.py names the pictures it wrote, not their sizes (they depend on the
+Graphviz version), and bn_check.py runs PyTorch on one thread (its reductions split the work among threads, so the
+last bits of its gradients depended on the number of cores). Each script prints the same on 1 core as on 2 here.
+The scripts that compare with PyTorch are skipped where it is not installed: their PyTorch columns would say
+"no torch".
 
 When a script's output changes, paste the new output into the block (and into batchnorm.vi.md, which
 test_docs_translation.py keeps identical) and reread the prose around it.
