@@ -9,7 +9,11 @@ demonstrations after them (accumulation, freeing, broadcasting, in-place changes
 print what the lesson shows in its text.
 
 Run from the repository root:  PYTHONPATH=. python docs/scripts/autograd_graphs.py
+(--images DIR writes the pictures elsewhere: tests/test_docs_outputs.py does, to leave docs/images/ alone.)
+The "wrote" lines name the files only: their sizes, and whether an .svg is written at all, depend on the installed
+Graphviz, and every other line is the same on every machine.
 """
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +35,7 @@ def tiny_mlp():
     h = (x @ W1 + b1).tanh()
     pred = h @ W2 + b2
     diff = pred - y
-    loss = (diff * diff).mean()             # diff is used twice by one Mul
+    loss = (diff * diff).mean()             # diff is used twice by one MulFn
     names = {W1: "W1", b1: "b1", W2: "W2", b2: "b2", h: "h", pred: "pred", diff: "diff", loss: "loss"}
     return loss, names
 
@@ -63,7 +67,7 @@ def print_order(title, loss, name_of):
 def report(drawing):
     for path in (drawing.dot_path, drawing.image_path):
         if path is not None:
-            print(f"  wrote {path.relative_to(IMAGES.parent.parent)} ({path.stat().st_size / 1024:.1f} KiB)")
+            print(f"  wrote {path.name}")
 
 
 def outcome(action):
@@ -110,7 +114,7 @@ def broadcasting():
 
 
 def in_place():
-    print("version counter: a constant changed in place after a Mul saved it")
+    print("version counter: a constant changed in place after a MulFn saved it")
     a, w = tg.tensor([1.0, 2.0]), tg.tensor([3.0, 4.0], requires_grad=True)
     loss = (w * a).sum()
     a.add_(1)
@@ -147,7 +151,7 @@ def deep_chain():
     print(f"  backward(): x.grad = {np.array2string(x.grad.numpy(), precision=6)}")
 
 
-class SquareWrong(Function):
+class SquareWrongFn(Function):
     def forward(self, x):
         self.save_for_backward(x)
         return x * x
@@ -158,7 +162,7 @@ class SquareWrong(Function):
         return g * x
 
 
-class Square(SquareWrong):
+class SquareFn(SquareWrongFn):
     def backward(self, g):
         """gx = 2 * g * x"""
         (x,) = self.saved
@@ -168,26 +172,27 @@ class Square(SquareWrong):
 def checking():
     x = tg.tensor([[0.3, -1.2, 2.0], [0.7, 0.1, -0.5]], requires_grad=True)
     print("gradcheck:")
-    print(f"  Square (gx = 2 g x):     {outcome(lambda: tg.gradcheck(Square.apply, [x]))}")
-    print(f"  SquareWrong (gx = g x):  {outcome(lambda: tg.gradcheck(SquareWrong.apply, [x]))}")
+    print(f"  SquareFn (gx = 2 g x):     {outcome(lambda: tg.gradcheck(SquareFn.apply, [x]))}")
+    print(f"  SquareWrongFn (gx = g x):  {outcome(lambda: tg.gradcheck(SquareWrongFn.apply, [x]))}")
 
 
-def main():
+def main(images=IMAGES):
     loss, names = tiny_mlp()
     print_order("tiny MLP", loss, {id(t): name for t, name in names.items()})
-    report(draw(loss, IMAGES / "autograd_mlp.svg", names=names))
+    report(draw(loss, images / "autograd_mlp.svg", names=names))
 
     loss, names = reused()
     print_order("reused h", loss, {id(t): name for t, name in names.items()})
-    report(draw(loss, IMAGES / "autograd_reuse.svg", names=names))
+    drawing = draw(loss, images / "autograd_reuse.svg", names=names)  # before backward() frees the saved arrays
     loss.backward()
     x = next(t for t, name in names.items() if name == "x")
     h = np.tanh(x.numpy())
     print(f"  x.grad = {x.grad.numpy()},  (2h + 1)(1 - h^2) = {(2 * h + 1) * (1 - h * h)}")
+    report(drawing)
 
     loss, params = conv_bn_relu()
     print_order("conv-BN-ReLU", loss, {id(t): name for name, t in params.items()})
-    report(draw(loss, IMAGES / "autograd_conv_bn_relu.svg", params=params, names={loss: "loss"}))
+    report(draw(loss, images / "autograd_conv_bn_relu.svg", params=params, names={loss: "loss"}))
 
     for demonstration in (accumulation, freeing, broadcasting, in_place, without_grad, deep_chain, checking):
         print()
@@ -195,4 +200,6 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=Path, default=IMAGES, help="folder for the pictures (default: docs/images)")
+    main(parser.parse_args().images)
