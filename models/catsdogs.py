@@ -160,8 +160,8 @@ def evaluate_command(args):
         folder = Path(args.figures or Path(checkpoint["path"]).parent)
         description = f"{Path(checkpoint['path']).name}, split {split}" + (", flip-averaged" if tta else "")
         try:
-            figures = write_evaluation_figures(folder, np.exp(log_p), loader_labels, data, loader.batch_sampler.indices, classes,
-                                               split, description)
+            figures = write_evaluation_figures(folder, np.exp(log_p), loader_labels, data,
+                                               loader.batch_sampler.indices, classes, split, description)
         except OSError as error:
             raise CatsDogsError(f"cannot write the figures into {folder}: {error.strerror or error}; choose another "
                                 f"folder with --figures DIR, or --no-figures") from None

@@ -35,7 +35,7 @@ class CatsDogsError(Exception):
 
 
 def load_data(data, image_size, limit=None, seed=0):
-    """(LabelledImages, absolute folder path) of the images under `data` (None: $TINYGRAD_BN_DATA or data/dogs-vs-cats)."""
+    """(LabelledImages, absolute path) of the images under `data` (None: $TINYGRAD_BN_DATA or data/dogs-vs-cats)."""
     root = Path(resolve_data_dir(data)).resolve()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedImagesWarning)

@@ -117,8 +117,12 @@ def test_pytorch_names_that_are_builtins_are_exported_under_pytorchs_names():
 @pytest.mark.parametrize("path", ["tinygrad_bn.utils.data", "tinygrad_bn.backends.cudnn", "tinygrad_bn.cuda",
                                   "tinygrad_bn.onnx", "tinygrad_bn.nn.functional", "tinygrad_bn.optim.lr_scheduler"])
 def test_pytorchs_import_paths_work(path):
+    """`import tinygrad_bn.cuda` and `tinygrad_bn.cuda` (the attribute) are the same module object."""
     module = importlib.import_module(path)
-    assert module is importlib.import_module(path)  # one module object, however it is reached
+    by_attribute = tinygrad_bn
+    for part in path.split(".")[1:]:
+        by_attribute = getattr(by_attribute, part)
+    assert module is by_attribute
 
 
 def test_the_surface_is_one_object_by_either_path():

@@ -1,6 +1,6 @@
 """How the Tensor API turns PyTorch-style arguments into what the ops take, and the errors that name bad ones.
 
-tensor.py reads as the API: each method checks its arguments here, then applies an op of ops.py. Nothing here
+tensors.py reads as the API: each method checks its arguments here, then applies an op of ops.py. Nothing here
 computes or differentiates anything: dtype promotion, dims, shapes, indices, and clear messages.
 """
 import numbers

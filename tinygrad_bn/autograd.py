@@ -95,7 +95,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """Run the op on Tensors; return a Tensor that remembers this function if a gradient is needed."""
-        from .tensors import Tensor  # tensor.py builds on this module, so the import is deferred
+        from .tensors import Tensor  # tensors.py builds on this module, so the import is deferred
 
         devices = {t.device for t in inputs}
         if len(devices) > 1:

@@ -3,7 +3,8 @@
 A Tensor holds `array` (the raw NumPy or CuPy array), `requires_grad`, `grad` (a Tensor, filled by `backward()`),
 and `grad_fn`, the Function that produced it (None for tensors made by the user: the leaves; see autograd.py).
 Each method below checks its arguments (arguments.py) and applies an op of ops.py, where forward and backward live
-side by side (from `x + y` to the math is one hop, `ops.AddFn`), or composes other methods (`var`, `std`, `norm`).
+side by side (from `x + y` to the math is one hop, `ops.AddFn`), or composes other methods (`var`, `minimum`).
+The PyTorch idioms that add no op (x.eq(y), fill_, view_as, chunk, ...) are in tinygrad_bn/pytorch/tensor_methods.py.
 """
 import collections
 import numbers
@@ -380,7 +381,7 @@ class Tensor:
     #   sharing it (.data, detach()) sees the change, and the version counter goes up: a backward that saved this
     #   array then refuses to run on changed numbers;
     # - when the change must be differentiated (an intermediate result, or a value that requires grad), the graph
-    #   records it as SetItem on a copy and this tensor takes the copy over: arrays already saved for backward are
+    #   records it as SetItemFn on a copy and this tensor takes the copy over: arrays already saved for backward are
     #   not touched, so they need no version bump.
     def __setitem__(self, index, value):
         if autograd.is_grad_enabled() and self.requires_grad and self.grad_fn is None:

@@ -19,8 +19,7 @@ Typical use (see models/catsdogs.py):
     for images, labels in train:   # (64, 3, 64, 64) float32, (64,) int64
         ...
 """
-from .cache import (CacheSpaceError, ImageCache, SkippedImagesWarning, build_cache, cache_key,
-                                    default_cache_dir)
+from .cache import CacheSpaceError, ImageCache, SkippedImagesWarning, build_cache, cache_key, default_cache_dir
 from .dataset import LabelledImages, load_dataset
 from .folders import DEFAULT_DATA_DIR, ImageFolder, find_images, resolve_data_dir
 from .images import IMAGE_EXTENSIONS, is_image_name, load_square, read_image, to_rgb
@@ -28,8 +27,8 @@ from .loader import CROP_MARGIN, CroppedImages, EpochPlan, as_tensors, cache_siz
 from .split import balanced_subset, train_val_split
 
 __all__ = [
-    "CROP_MARGIN", "CacheSpaceError", "DEFAULT_DATA_DIR", "IMAGE_EXTENSIONS", "CroppedImages", "EpochPlan",
-    "ImageCache", "ImageFolder", "LabelledImages", "as_tensors", "image_loader", "SkippedImagesWarning", "balanced_subset", "build_cache", "cache_key", "cache_size",
-    "channel_stats", "default_cache_dir", "find_images", "is_image_name", "load_dataset", "load_square",
-    "read_image", "resolve_data_dir", "to_rgb", "train_val_split",
+    "CROP_MARGIN", "CacheSpaceError", "CroppedImages", "DEFAULT_DATA_DIR", "EpochPlan", "IMAGE_EXTENSIONS",
+    "ImageCache", "ImageFolder", "LabelledImages", "SkippedImagesWarning", "as_tensors", "balanced_subset",
+    "build_cache", "cache_key", "cache_size", "channel_stats", "default_cache_dir", "find_images", "image_loader",
+    "is_image_name", "load_dataset", "load_square", "read_image", "resolve_data_dir", "to_rgb", "train_val_split",
 ]

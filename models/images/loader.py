@@ -58,9 +58,10 @@ class CroppedImages(Dataset):
     """The cached uint8 images as network inputs: a Dataset for utils.data's DataLoader.
 
     An item is (row, top, left, flip): that image's image_size x image_size crop at (top, left), mirrored if flip,
-    shrunk to resize_to (if set), normalized, as (3, S, S) float32, with its int64 label. `__getitems__` assembles a
-    whole batch at once, (B, 3, S, S) and (B,) arrays, in one pass per step: the DataLoader calls it for each batch
-    that `EpochPlan` draws, so the crops and flips are chosen there, and this class only cuts them out.
+    shrunk to resize_to (if set), normalized, as (3, S, S) float32, with its int64 label; a plain row number is the
+    centre crop, unflipped. `__getitems__` assembles a whole batch at once, as a pair of (B, 3, S, S) and (B,)
+    arrays (not a list of samples: `as_tensors` is its collate step): the DataLoader calls it for each batch that
+    `EpochPlan` draws, so the crops and flips are chosen there, and this class only cuts them out.
 
     images      (N, H, W, 3) uint8 array (usually the memory-mapped cache), H = W >= image_size
     resize_to   None: the crops as they are; a size below image_size: each crop shrunk to that size (Pillow's
@@ -83,6 +84,9 @@ class CroppedImages(Dataset):
         return len(self.images)
 
     def __getitem__(self, item):
+        if isinstance(item, (int, np.integer)):
+            margin = self.images.shape[1] - self.image_size, self.images.shape[2] - self.image_size
+            item = (item, margin[0] // 2, margin[1] // 2, False)
         x, y = self.__getitems__([item])
         return x[0], y[0]
 
@@ -155,8 +159,8 @@ def image_loader(images, labels, batch_size=64, *, indices=None, image_size=None
     indices     which rows to use (e.g. the training split); default all
     shuffle     a new order every epoch; augment: random crop + flip (training), else the centre crop (evaluation)
     workers     threads that assemble the next workers * prefetch batches while the training step runs (0: none)
-    The epoch is `loader.batch_sampler` (set_epoch), the crop size `loader.dataset.resize_to` (may change between
-    epochs: progressive resizing).
+    The epoch is `loader.batch_sampler` (set_epoch); `loader.dataset.resize_to` is the size each crop is shrunk to
+    (None: none), which may change between epochs (progressive resizing).
     """
     dataset = CroppedImages(images, labels, image_size, mean, std, resize_to)
     margin = images.shape[1] - dataset.image_size, images.shape[2] - dataset.image_size

@@ -1,7 +1,6 @@
 """Convolution's three matrix products, as im2col + GEMM: plain, and a few images at a time on every core.
 
-im2col unrolls every window a (C, KH, KW) filter visits into one column, so the columns of all windows form a
-matrix `cols` of shape (C*KH*KW, N*OH*OW), and a convolution and its two gradients are matrix products:
+im2col and why a convolution is matrix products: tinygrad_bn/nn/functional/conv.py, whose products these are:
 
     forward              out   = W @ cols                  im2col_matmul(w, x)
     gradient of weight   gW    = g @ cols^T                matmul_im2col_t(g, x)

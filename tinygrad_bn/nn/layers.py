@@ -160,10 +160,10 @@ def _reset_weight_and_bias(weight, bias):
 
 
 class _BatchNorm(Module):
-    """Batch normalization: y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (dim 1).
+    """Batch normalization per channel (dim 1); the equations: F.batch_norm (nn/functional/batchnorm.py) and
+    docs/batchnorm.md.
 
-    Training: mean and the biased var come from the batch (over every dim but 1), and the running statistics are
-    updated as running = (1 - momentum) * running + momentum * batch_stat, with the unbiased batch variance;
+    Training: the batch's statistics, and the running statistics move towards them by `momentum`;
     momentum=None makes that a cumulative average (factor 1 / num_batches_tracked).
     Eval: normalise with running_mean / running_var, so a sample's output never depends on the rest of its batch.
     Buffers (saved, not learned): running_mean (0), running_var (1), num_batches_tracked (0, int64); parameters
@@ -221,8 +221,8 @@ class _BatchNorm(Module):
         # Batch statistics in training, and in eval too when there are no running statistics to use.
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         # Pass the buffers only where they are used (eval) or updated (training and tracking): a module that
-        # tracks nothing must not have them updated. In training, the op (BatchNormFn) updates them in place with this
-        # batch's statistics: running = (1 - average_factor) * running + average_factor * batch_stat.
+        # tracks nothing must not have them updated. In training, the op (BatchNormFn) updates them in place, with
+        # average_factor as its momentum.
         pass_buffers = not self.training or self.track_running_stats
         return F.batch_norm(
             input,

@@ -2,7 +2,7 @@
 `torch.tensor([...])`, `torch.randn_like(x)`, ...
 
 PyTorch offers most ops twice, as `x.exp()` and as `torch.exp(x)`, and real code uses both. Here the math lives once,
-in the Tensor methods (tensor.py) and their ops (ops.py); each function below only forwards to the method, with
+in the Tensor methods (tensors.py) and their ops (ops.py); each function below only forwards to the method, with
 PyTorch's argument names and defaults. The package exports all of them, so `import tinygrad_bn as torch` works for
 code that calls them. Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
 
@@ -186,6 +186,8 @@ def where(condition, input, other):
     if not isinstance(input, Tensor):  # torch.where(c, 0.0, x): lift the number onto the other side's dtype
         return other._lift(input).where(condition, other)
     return input.where(condition, other)
+
+
 def minimum(input, other): return input.minimum(other)
 
 

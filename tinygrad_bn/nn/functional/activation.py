@@ -120,7 +120,7 @@ class HardtanhFn(Function):
         return get_array_module(x).clip(x, min_val, max_val)
 
     def backward(self, g):
-        """gx = g where min_val < x < max_val, else 0 (0 at the corners too, like PyTorch; Clamp keeps g there)"""
+        """gx = g where min_val < x < max_val, else 0 (0 at the corners too, like PyTorch; ClampFn keeps g there)"""
         (inside,) = self.saved
         return g * inside
 

@@ -137,7 +137,8 @@ def conv2d_simple(input, weight, bias=None, stride=1, padding=0, dilation=1, gro
 
     (k = o // (OC/G) is the group of output channel o), summed one filter tap (i, j) at a time: the tap sees the
     padded input shifted by (i*DH, j*DW) and sampled every (SH, SW) pixels, a product with that tap's (OC/G, C/G)
-    weights. Slow, and obviously right: the reference that tests compare conv2d and its gradients with."""
+    weights. Numeric padding only (conv2d also takes "same" and "valid"), no argument checks. Slow, and obviously
+    right: the reference that tests compare conv2d and its gradients with."""
     (SH, SW), (PH, PW), (DH, DW) = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     (OC, CG, KH, KW), OG = weight.shape, weight.shape[0] // groups
     x_pad = pad(input, (PW, PW, PH, PH))

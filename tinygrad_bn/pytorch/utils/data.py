@@ -12,7 +12,10 @@ once defines `__getitems__(indices)`, as PyTorch allows; its result goes to `col
 
 `num_workers=k` assembles the next k * prefetch_factor batches in k threads of this process (PyTorch uses
 processes) while the loop runs, in order: NumPy releases the GIL while it copies and computes, so loading overlaps
-with the training step. `pin_memory` and the like are accepted and ignored.
+with the training step. The threads do not see the caller's `no_grad()` or `kernels.plain()` (both are per
+thread), and a dataset that draws random numbers in `__getitem__` draws them in whatever order the threads run:
+the order of the batches is reproducible, such draws are not (draw them in the sampler, as models/images does).
+`pin_memory` and the like are accepted and ignored.
 """
 import itertools
 import math
@@ -139,8 +142,8 @@ def default_collate(batch):
 
 
 class DataLoader:
-    """Batches of a dataset: DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, generator=None,
-    collate_fn=None, sampler=None).
+    """Batches of a dataset: DataLoader(dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+    num_workers=0, collate_fn=None, drop_last=False, generator=None, prefetch_factor=2), PyTorch's arguments.
 
     shuffle=True draws a new order every epoch (every `iter(loader)`) from `generator` (a tinygrad_bn.Generator or a
     numpy Generator), or from the library's generator seeded by tinygrad_bn.manual_seed. `sampler`, if given, is an
@@ -197,7 +200,7 @@ class DataLoader:
             pending = deque()
             for batch in self._batches():  # the order is drawn here, in one thread: reproducible whatever the timing
                 pending.append(pool.submit(self._fetch, batch))
-                if len(pending) > self.num_workers * self.prefetch_factor:
+                if len(pending) >= self.num_workers * self.prefetch_factor:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
