@@ -304,6 +304,9 @@ def test_the_image_pipeline_is_a_dataset_on_the_pytorch_style_dataloader():
     x, y = loader.dataset[(3, 1, 1, False)]  # an item: (row, top, left, flip)
     np.testing.assert_array_equal(x, next(iter(loader))[0].numpy()[3])
     assert y == 1
+    centre, label = loader.dataset[3]  # a plain row number: its centre crop, as evaluation sees it
+    np.testing.assert_array_equal(centre, x)
+    assert label == 1 and len(loader.dataset) == 10
 
 
 def test_breaking_out_early_stops_the_workers():
