@@ -177,4 +177,10 @@ def _raw_index_part(part, device):
 def is_device_name(name):
     """A device name ("cuda:0") or a tinygrad_bn.device object (which prints as its name)."""
     name = str(name) if type(name).__name__ == "device" else name
-    return isinstance(name, str) and name.lower().split(":")[0] in ("cpu", "cuda")
+    if not isinstance(name, str):
+        return False
+    try:  # "float16" is a dtype; any other string is a device, so that t.to("mps") names the unknown device
+        np.dtype(name)
+        return False
+    except (TypeError, ValueError):
+        return True
