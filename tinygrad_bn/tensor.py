@@ -308,7 +308,10 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        start, end = self._axes((start_dim, end_dim))  # out of range raises IndexError (a modulo would wrap it)
+        if start > end:
+            raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim, got "
+                               f"start_dim={start_dim}, end_dim={end_dim} for a tensor of shape {self.shape}")
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def permute(self, *dims):
@@ -448,9 +451,16 @@ class Tensor:
         dim = self._axes(dim)[0]
         n = self.shape[dim]
         if isinstance(split_size_or_sections, int):
-            sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
+            size = split_size_or_sections
+            if size < 0 or (size == 0 and n != 0):  # PyTorch's rule: pieces of 0 elements only from a dim of 0
+                raise RuntimeError(f"split: split_size should be positive (0 only for a dim of size 0), but got "
+                                   f"split_size={size} for dim {dim} of shape {self.shape}")
+            sizes = [min(size, n - start) for start in range(0, n, size)] if size else [0]
         else:
             sizes = list(split_size_or_sections)
+            if any(size < 0 for size in sizes):
+                raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                                   f"split_sizes={sizes}")
             if sum(sizes) != n:
                 raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim} of shape "
                                  f"{self.shape}")
@@ -459,6 +469,8 @@ class Tensor:
         return tuple(self[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes))
 
     def chunk(self, chunks, dim=0):
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         n = self.shape[self._axes(dim)[0]]
         return self.split(-(-n // chunks), dim)
 
@@ -602,6 +614,9 @@ MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 # ----------------------------------------------------------------------------------------------------- creation
 def _creation(array_fn, shape, dtype, device, requires_grad):
     shape = shape_argument(shape)
+    if any(int(size) < 0 for size in shape):  # NumPy's own error names neither the size nor the shape
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(int(s) for s in shape)}: "
+                           f"{list(shape)}")
     device = check_device(device)
     out = Tensor._wrap(array_fn(tuple(int(s) for s in shape), np.dtype(dtype or float32), device))
     return out.requires_grad_(requires_grad)
@@ -637,6 +652,11 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     if end is None:
         start, end = 0, start
+    if step == 0:  # PyTorch's RuntimeErrors; NumPy would divide by zero, or quietly return nothing
+        raise RuntimeError(f"arange: step must be nonzero, got start={start}, end={end}, step={step}")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign: start={start}, "
+                           f"end={end}, step={step}")
     all_ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dtype = np.dtype(dtype) if dtype is not None else (int64 if all_ints else float32)
     out = Tensor._wrap(array_module(check_device(device)).arange(start, end, step).astype(dtype))

@@ -5,7 +5,7 @@ PyTorch's constructor arguments, defaults, initialisation and repr.
 """
 import math
 
-from ..arguments import check_groups, pair
+from ..arguments import check_groups, dims, pair
 from ..tensor import float32, int64, zeros
 from . import functional as F
 from . import init
@@ -357,7 +357,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, input):
-        dim = self.dim % input.ndim
+        dim = dims(input, self.dim)[0]  # out of range raises IndexError (a modulo would wrap it)
         return input.reshape(input.shape[:dim] + self.unflattened_size + input.shape[dim + 1:])
 
     def extra_repr(self):

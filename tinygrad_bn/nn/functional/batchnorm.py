@@ -74,6 +74,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
     eps = float(eps)  # a Python float: a NumPy float64 eps would promote float32 statistics to float64
+    if eps < 0 or (training and eps == 0):  # PyTorch's errors: sqrt(var + eps) of a constant channel would be 0
+        raise ValueError(f"batch_norm eps must be {'positive during training' if training else 'non-negative'}, "
+                         f"but got {eps}")
     x = input.array
     dtype, xp = x.dtype, get_array_module(x)
     x_hat = None
