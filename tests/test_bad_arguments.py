@@ -56,7 +56,12 @@ CASES = [
      ValueError, r"padding=\(-1, -1\)", RuntimeError),
     ("conv2d kernel > input", lambda lib: lib.nn.functional.conv2d(x4(lib), lib.ones(1, 1, 5, 5)),
      ValueError, "kernel 5x5 .* is larger than the padded input 4x4", RuntimeError),
-    ("Conv2d groups 0", lambda lib: lib.nn.Conv2d(1, 1, 2, groups=0), ValueError, "groups must be a positive", ValueError),
+    ("Conv2d groups 0", lambda lib: lib.nn.Conv2d(1, 1, 2, groups=0), ValueError, "groups must be a positive",
+     ValueError),
+    ("Conv2d padding 'bogus'", lambda lib: lib.nn.Conv2d(1, 1, 2, padding="bogus"),
+     ValueError, "Invalid padding string 'bogus'", ValueError),
+    ("Conv2d 'same' stride 2", lambda lib: lib.nn.Conv2d(1, 1, 2, padding="same", stride=2),
+     ValueError, r"not supported for strided convolutions, got stride=\(2, 2\)", ValueError),
     # resizing: the sampling scale is in / out
     ("interpolate size 0", lambda lib: lib.nn.functional.interpolate(x4(lib), size=0),
      RuntimeError, r"Input and output sizes should be greater than 0, .* output \(H: 0, W: 0\) from size 0",
@@ -78,8 +83,8 @@ CASES = [
     ("batch_norm eps -1 eval", lambda lib: lib.nn.functional.batch_norm(lib.ones(2, 3), lib.zeros(3), lib.ones(3),
                                                                         eps=-1),
      ValueError, "batch_norm eps must be non-negative, but got -1", ValueError),
-    ("GroupNorm 0 groups", lambda lib: lib.nn.GroupNorm(0, 4), ValueError, "num_groups must be a positive integer, got 0",
-     None),  # PyTorch: ZeroDivisionError
+    ("GroupNorm 0 groups", lambda lib: lib.nn.GroupNorm(0, 4),
+     ValueError, "num_groups must be a positive integer, got 0", None),  # PyTorch: ZeroDivisionError
     ("GroupNorm 3 groups of 4", lambda lib: lib.nn.GroupNorm(3, 4), ValueError,
      r"num_channels \(4\) must be divisible by num_groups \(3\)", ValueError),
     ("Flatten of 1-D", lambda lib: lib.nn.Flatten()(lib.ones(3)), IndexError, "dim 1 is out of range", IndexError),
@@ -97,6 +102,12 @@ CASES = [
     ("split sizes [7, -1]", lambda lib: lib.ones(6).split([7, -1]), RuntimeError, r"split_sizes=\[7, -1\]",
      RuntimeError),
     ("chunk 0", lambda lib: lib.ones(6).chunk(0), RuntimeError, "`chunks` to be greater than 0, got: 0", RuntimeError),
+    ("linspace steps -1", lambda lib: lib.linspace(0, 1, -1), RuntimeError, "non-negative, got steps=-1", RuntimeError),
+    ("randint 5 to 2", lambda lib: lib.randint(5, 2, (3,)), RuntimeError, "but got from=5 >= to=2", RuntimeError),
+    ("randint high 0", lambda lib: lib.randint(0, (3,)), RuntimeError, "but got from=0 >= to=0", RuntimeError),
+    ("eye -1", lambda lib: lib.eye(-1), RuntimeError, "n must be greater or equal to 0, got -1", RuntimeError),
+    ("repeat -1", lambda lib: lib.ones(2, 3).repeat(-1, 1), RuntimeError, r"non-negative, got \(-1, 1\)", RuntimeError),
+    ("expand -2", lambda lib: lib.ones(1, 3).expand(-2, 3), ValueError, r"non-negative .* got \(-2, 3\)", RuntimeError),
     # devices
     ("device cpux", lambda lib: lib.device("cpux"), RuntimeError, "device type at start of device string: cpux",
      RuntimeError),

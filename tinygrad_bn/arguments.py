@@ -81,6 +81,8 @@ def expand_target(tensor, shape):
     if -1 in shape[:lead]:
         raise ValueError(f"expand: -1 (keep the size) is not allowed in a new leading dim: {shape}")
     target = tuple(tensor.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    if any(s < 0 for s in target):
+        raise ValueError(f"expand: sizes must be non-negative (or -1 to keep a size), got {shape}")
     for size, new in zip(tensor.shape, target[lead:]):
         if size != new and size != 1:
             raise ValueError(f"expand: cannot expand shape {tensor.shape} to {shape}")

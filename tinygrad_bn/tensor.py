@@ -441,6 +441,8 @@ class Tensor:
         if len(sizes) < self.ndim:
             raise ValueError(f"repeat: {len(sizes)} repeat sizes for a tensor of shape {self.shape} (needs "
                              f"{self.ndim} or more)")
+        if any(s < 0 for s in sizes):  # else the reshape below would fail with a shape the caller never wrote
+            raise RuntimeError(f"repeat: repeat sizes must be non-negative, got {sizes}")
         shape = (1,) * (len(sizes) - self.ndim) + self.shape
         interleaved = sum(((1, s) for s in shape), ())
         tiled = sum(((r, s) for r, s in zip(sizes, shape)), ())

@@ -75,6 +75,10 @@ class Conv2d(Module):
         self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
         self.stride = pair(stride, "Conv2d: stride")
         self.padding = padding if isinstance(padding, str) else pair(padding, "Conv2d: padding")
+        if isinstance(padding, str) and padding not in ("same", "valid"):  # PyTorch refuses them here, not in forward
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"padding='same' is not supported for strided convolutions, got stride={self.stride}")
         self.dilation = pair(dilation, "Conv2d: dilation")
         self.groups = check_groups("Conv2d", groups, in_channels, out_channels)
         if padding_mode != "zeros":
