@@ -501,3 +501,18 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["checkpoint.npz"]  # no temporary files left behind
     loaded = serialization.load(path)
     assert loaded["epoch"] == 1 and np.array_equal(loaded["weight"], np.ones(3))
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_save_writes_through_a_symbolic_link(tmp_path, dangling):
+    """As torch.save: the link stays a link and its target gets the new contents (even a target not yet there)."""
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "epoch3.npz"
+    if not dangling:
+        serialization.save({"epoch": 2}, target)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(os.path.join("runs", "epoch3.npz"))  # relative, as `ln -s` makes them
+    serialization.save({"epoch": 3}, link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "epoch3.npz")
+    assert serialization.load(target)["epoch"] == 3
+    assert sorted(os.listdir(tmp_path)) == ["latest.npz", "runs"] and os.listdir(tmp_path / "runs") == ["epoch3.npz"]

@@ -251,6 +251,41 @@ def test_bad_params_raise_type_error():
         lr_scheduler.StepLR("not an optimizer", step_size=1)
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
+def test_non_leaf_params_raise_value_error_as_in_torch(name):
+    """optim.SGD([w * 2]) would update a computed copy, and w would never change."""
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    make = getattr(optim, name)
+    with pytest.raises(ValueError, match=r"can't optimize a non-leaf Tensor: params\[1\] \(shape \(2, 3\)\)"):
+        make([Tensor(np.ones(2), requires_grad=True), w * 2])
+    optimizer = make([Tensor(np.ones(2), requires_grad=True)])
+    with pytest.raises(ValueError, match="non-leaf"):
+        optimizer.add_param_group({"params": [w.reshape(6)]})
+    assert len(optimizer.param_groups) == 1
+    with pytest.raises(ValueError, match="non-leaf"):
+        getattr(torch.optim, name)([torch.ones(2, 3, requires_grad=True) * 2])
+
+
+def test_duplicate_params_in_a_group_warn_and_step_as_in_torch():
+    """PyTorch 2.13 warns and then updates the duplicated parameter once per appearance; so do we."""
+    initial, grads = make_problem(n_steps=1)
+    ours = Tensor(initial[0], requires_grad=True)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        optimizer = optim.SGD([ours, ours], lr=0.1)
+    ours.grad = Tensor(grads[0][0])
+    optimizer.step()
+    theirs = torch.tensor(initial[0], requires_grad=True)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        torch_optimizer = torch.optim.SGD([theirs, theirs], lr=0.1)
+    theirs.grad = torch.tensor(grads[0][0])
+    torch_optimizer.step()
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=0, atol=1e-12)
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        optimizer.add_param_group({"params": [Tensor(np.ones(2), requires_grad=True)] * 2})
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optimizer.add_param_group({"params": [ours]})
+
+
 # ------------------------------------------------------------------------------------------------- schedulers
 
 N_SCHEDULER_STEPS = 30

@@ -81,6 +81,8 @@ def expand_target(tensor, shape):
     if -1 in shape[:lead]:
         raise ValueError(f"expand: -1 (keep the size) is not allowed in a new leading dim: {shape}")
     target = tuple(tensor.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    if any(s < 0 for s in target):
+        raise ValueError(f"expand: sizes must be non-negative (or -1 to keep a size), got {shape}")
     for size, new in zip(tensor.shape, target[lead:]):
         if size != new and size != 1:
             raise ValueError(f"expand: cannot expand shape {tensor.shape} to {shape}")
@@ -177,4 +179,10 @@ def _raw_index_part(part, device):
 def is_device_name(name):
     """A device name ("cuda:0") or a tinygrad_bn.device object (which prints as its name)."""
     name = str(name) if type(name).__name__ == "device" else name
-    return isinstance(name, str) and name.lower().split(":")[0] in ("cpu", "cuda")
+    if not isinstance(name, str):
+        return False
+    try:  # "float16" is a dtype; any other string is a device, so that t.to("mps") names the unknown device
+        np.dtype(name)
+        return False
+    except (TypeError, ValueError):
+        return True

@@ -38,22 +38,24 @@ def check_device(device):
     """Normalise a device name ("cpu", "cuda", "cuda:0"); None means the default device."""
     if device is None:
         device = default_device()
-    device = str(device).lower()
-    if device.startswith("cuda:"):  # one GPU is supported: the current CuPy device
-        device = "cuda"
-    if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}: expected one of {DEVICES}")
-    return device
+    name = str(device)
+    kind, colon, index = name.lower().partition(":")
+    if kind not in DEVICES:  # PyTorch's RuntimeError; its other device types (mps, xpu, ...) can't run here either
+        raise RuntimeError(f"Expected one of {', '.join(DEVICES)} device type at start of device string: {name} "
+                           f"(unknown device {kind!r}: tinygrad_bn runs on the CPU with NumPy, on a GPU with CuPy)")
+    if colon and not (index.isdigit() and str(int(index)) == index):  # an index is a plain non-negative integer
+        raise RuntimeError(f"Invalid device string: {name!r}")
+    return kind  # "cuda:N": one GPU is supported, the current CuPy device
 
 
 def default_device():
     """The device used when none is given: $TINYGRAD_BN_DEVICE ("cpu" or "cuda"), else "cpu"."""
     device = os.environ.get("TINYGRAD_BN_DEVICE", "cpu").strip().lower() or "cpu"
-    if device.startswith("cuda:"):
-        device = "cuda"
-    if device not in DEVICES:
-        raise ValueError(f"TINYGRAD_BN_DEVICE={device!r} is not a device: expected one of {DEVICES}")
-    return device
+    try:
+        return check_device(device)  # the same rules as a device string given in code ("cuda:x" is refused)
+    except RuntimeError as error:
+        raise ValueError(f"TINYGRAD_BN_DEVICE={device!r} is not a device: expected one of {DEVICES} ({error})") \
+            from None
 
 
 _cupy = None

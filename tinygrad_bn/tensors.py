@@ -309,7 +309,10 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        start, end = self._axes((start_dim, end_dim))  # out of range raises IndexError (a modulo would wrap it)
+        if start > end:
+            raise RuntimeError(f"flatten() has invalid args: start_dim cannot come after end_dim, got "
+                               f"start_dim={start_dim}, end_dim={end_dim} for a tensor of shape {self.shape}")
         return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
 
     def permute(self, *dims):
@@ -405,6 +408,9 @@ MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 # ----------------------------------------------------------------------------------------------------- creation
 def _creation(array_fn, shape, dtype, device, requires_grad):
     shape = shape_argument(shape)
+    if any(int(size) < 0 for size in shape):  # NumPy's own error names neither the size nor the shape
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(int(s) for s in shape)}: "
+                           f"{list(shape)}")
     device = check_device(device)
     out = Tensor._wrap(array_fn(tuple(int(s) for s in shape), np.dtype(dtype or float32), device))
     return out.requires_grad_(requires_grad)
@@ -440,6 +446,11 @@ def rand(*shape, dtype=None, device=None, requires_grad=False):
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
     if end is None:
         start, end = 0, start
+    if step == 0:  # PyTorch's RuntimeErrors; NumPy would divide by zero, or quietly return nothing
+        raise RuntimeError(f"arange: step must be nonzero, got start={start}, end={end}, step={step}")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign: start={start}, "
+                           f"end={end}, step={step}")
     all_ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dtype = np.dtype(dtype) if dtype is not None else (int64 if all_ints else float32)
     out = Tensor._wrap(array_module(check_device(device)).arange(start, end, step).astype(dtype))

@@ -46,15 +46,18 @@ def save(obj, path):
 
 
 def _write_atomically(path, write):
-    """Call write(file) on a temporary file next to `path`, flush it to disk, then rename it onto `path`."""
-    folder, name = os.path.split(os.path.abspath(path))
+    """Call write(file) on a temporary file next to `path`, flush it to disk, then rename it onto `path`.
+
+    A symbolic link is written through, as torch.save does: the rename goes onto the link's target, so the link
+    stays a link (renaming onto the link itself would replace it with a regular file and leave the target stale)."""
+    folder, name = os.path.split(os.path.realpath(path))
     temp_path = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(temp_path, "xb") as file:
             write(file)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the rename makes them the checkpoint
-        os.replace(temp_path, path)
+        os.replace(temp_path, os.path.join(folder, name))
     except BaseException:
         if os.path.exists(temp_path):
             os.remove(temp_path)

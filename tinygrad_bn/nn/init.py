@@ -9,6 +9,7 @@ and a = sqrt(5) makes gain = sqrt(1/3), so bound = 1 / sqrt(fan_in): weights ~ U
 the same rule PyTorch uses for the bias.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -75,6 +76,14 @@ def ones_(tensor):
     return constant_(tensor, 1)
 
 
+def _has_no_elements(tensor):
+    """PyTorch's rule: a weight with a 0 in its shape (Linear(0, 3)) has nothing to fill, and its fan may be 0."""
+    if 0 not in tensor.shape:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op")
+    return True
+
+
 def _kaiming_std(tensor, a, mode, nonlinearity):
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     if mode not in ("fan_in", "fan_out"):
@@ -85,12 +94,16 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """Fill with U(-bound, bound), bound = sqrt(3) * gain / sqrt(fan): the uniform law with the Kaiming std."""
+    if _has_no_elements(tensor):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """Fill with N(0, std^2), std = gain / sqrt(fan) (He et al., 2015)."""
+    if _has_no_elements(tensor):
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
 
 

@@ -5,7 +5,7 @@ PyTorch's constructor arguments, defaults, initialisation and repr.
 """
 import math
 
-from ..arguments import check_groups, pair
+from ..arguments import check_groups, dims, pair
 from ..tensors import float32, int64, zeros
 from . import functional as F
 from . import init
@@ -75,6 +75,10 @@ class Conv2d(Module):
         self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
         self.stride = pair(stride, "Conv2d: stride")
         self.padding = padding if isinstance(padding, str) else pair(padding, "Conv2d: padding")
+        if isinstance(padding, str) and padding not in ("same", "valid"):  # PyTorch refuses them here, not in forward
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"padding='same' is not supported for strided convolutions, got stride={self.stride}")
         self.dilation = pair(dilation, "Conv2d: dilation")
         self.groups = check_groups("Conv2d", groups, in_channels, out_channels)
         if padding_mode != "zeros":
@@ -357,7 +361,7 @@ class Unflatten(Module):
         self.unflattened_size = tuple(unflattened_size)
 
     def forward(self, input):
-        dim = self.dim % input.ndim
+        dim = dims(input, self.dim)[0]  # out of range raises IndexError (a modulo would wrap it)
         return input.reshape(input.shape[:dim] + self.unflattened_size + input.shape[dim + 1:])
 
     def extra_repr(self):

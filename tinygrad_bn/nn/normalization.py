@@ -41,8 +41,10 @@ class GroupNorm(Module):
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, bias=True, *, device=None, dtype=None):
         super().__init__()
+        if num_groups <= 0:  # PyTorch divides by zero at 0
+            raise ValueError(f"GroupNorm: num_groups must be a positive integer, got {num_groups!r}")
         if num_channels % num_groups:
-            raise ValueError("num_channels must be divisible by num_groups")
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         self.has_bias = bias and affine
         _add_scale_and_shift(self, (num_channels,), affine, bias, device, dtype)

@@ -53,6 +53,8 @@ class StepLR(LRScheduler):
     """lr = initial_lr * gamma ** (t // step_size): multiply the lr by gamma every step_size steps."""
 
     def __init__(self, optimizer, step_size, gamma=0.1):
+        if not step_size > 0:  # t // 0 divides by zero; a negative step_size would raise the lr instead
+            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer)
@@ -69,6 +71,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
+        if not T_max > 0:  # t / T_max: PyTorch divides by zero at T_max=0
+            raise ValueError(f"CosineAnnealingLR: T_max must be a positive number of steps, got {T_max!r}")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer)
@@ -113,6 +117,9 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
+        for name, factor in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            if not factor > 0:  # the lrs are max_lr / div_factor and that / final_div_factor
+                raise ValueError(f"OneCycleLR: {name} must be positive, got {factor!r}")
         self.anneal_strategy = anneal_strategy
         self._schedule_phases = _one_cycle_phases(self.total_steps, pct_start, three_phase)
 
@@ -146,6 +153,10 @@ class OneCycleLR(LRScheduler):
             if t <= phase["end_step"] or i == len(self._schedule_phases) - 1:
                 break
             start_step = phase["end_step"]
+        if phase["end_step"] == start_step:  # PyTorch divides by zero here
+            raise ValueError(f"OneCycleLR: with total_steps={self.total_steps}, phase {i + 1} of the schedule has "
+                             f"zero steps (it starts and ends at step {start_step}), so step {t} has no lr; choose "
+                             f"another pct_start (pct_start * total_steps = 1, or pct_start = 1, makes this)")
         pct = (t - start_step) / (phase["end_step"] - start_step)  # how far through the phase, 0 -> 1
         lrs = []
         for group in self.optimizer.param_groups:

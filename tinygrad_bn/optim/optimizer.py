@@ -9,6 +9,8 @@ from the gradient's array and from the parameter's state (momentum buffers, mome
 NumPy/CuPy arrays, never on Tensors, so they record no autograd graph, and they are in place, so every module that
 holds the parameter sees the new values.
 """
+import warnings
+
 import numpy as np
 
 from ..backend import get_array_module, is_cupy_array, to_numpy
@@ -45,9 +47,16 @@ class Optimizer:
             raise TypeError("optimizer parameters need to be organized in ordered collections, but the ordering "
                             "of tensors in sets will change between runs. Please use a list instead.")
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
-        for p in group["params"]:
+        for i, p in enumerate(group["params"]):
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:  # step() would update a computed copy, never the tensor it was computed from
+                raise ValueError(f"can't optimize a non-leaf Tensor: params[{i}] (shape {tuple(p.shape)}) was "
+                                 f"computed by {type(p.grad_fn).__name__}; pass the tensor it was computed from")
+        if len({id(p) for p in group["params"]}) != len(group["params"]):  # PyTorch warns, and so steps them twice
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; each step updates such "
+                          "a parameter once per appearance (PyTorch warns the same, and will make it an error)",
+                          UserWarning, stacklevel=3)
         for name, default in self.defaults.items():
             group.setdefault(name, default)
         already_optimized = {id(p) for other in self.param_groups for p in other["params"]}

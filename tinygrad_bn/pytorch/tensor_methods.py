@@ -76,6 +76,8 @@ class TensorIdioms:
         if len(sizes) < self.ndim:
             raise ValueError(f"repeat: {len(sizes)} repeat sizes for a tensor of shape {self.shape} (needs "
                              f"{self.ndim} or more)")
+        if any(s < 0 for s in sizes):  # else the reshape below would fail with a shape the caller never wrote
+            raise RuntimeError(f"repeat: repeat sizes must be non-negative, got {sizes}")
         shape = (1,) * (len(sizes) - self.ndim) + self.shape
         interleaved = sum(((1, s) for s in shape), ())
         tiled = sum(((r, s) for r, s in zip(sizes, shape)), ())
@@ -86,9 +88,16 @@ class TensorIdioms:
         dim = self._axes(dim)[0]
         n = self.shape[dim]
         if isinstance(split_size_or_sections, int):
-            sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
+            size = split_size_or_sections
+            if size < 0 or (size == 0 and n != 0):  # PyTorch's rule: pieces of 0 elements only from a dim of 0
+                raise RuntimeError(f"split: split_size should be positive (0 only for a dim of size 0), but got "
+                                   f"split_size={size} for dim {dim} of shape {self.shape}")
+            sizes = [min(size, n - start) for start in range(0, n, size)] if size else [0]
         else:
             sizes = list(split_size_or_sections)
+            if any(size < 0 for size in sizes):
+                raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                                   f"split_sizes={sizes}")
             if sum(sizes) != n:
                 raise ValueError(f"split: sizes {sizes} do not add up to {n}, the size of dim {dim} of shape "
                                  f"{self.shape}")
@@ -97,6 +106,8 @@ class TensorIdioms:
         return tuple(self[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes))
 
     def chunk(self, chunks, dim=0):
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         n = self.shape[self._axes(dim)[0]]
         return self.split(-(-n // chunks), dim)
 

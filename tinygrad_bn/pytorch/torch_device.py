@@ -14,13 +14,17 @@ class device:
         if isinstance(type, device):
             type, index = type.type, type.index
         name = str(type).lower()
+        check_device(name)  # an unknown type or a malformed index ("cuda:x") raises here, as in PyTorch
         if ":" in name:
             if index is not None:
                 raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: "
                                    f"{type}")
             name, index = name.split(":", 1)
             index = int(index)
-        check_device(name)  # an unknown name raises here, listing the known ones
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+            raise TypeError(f"device(): argument 'index' must be int, not {index.__class__.__name__}")
+        if index is not None and index < 0:
+            raise RuntimeError(f"Device index must not be negative, got {index}")
         if index is not None and name == "cpu" and index != 0:
             raise RuntimeError(f"there is only one CPU device, got index {index}")
         self.type, self.index = name, index

@@ -101,6 +101,8 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     """Integers in [low, high) of shape `size` (int64); randint(high, size) starts at 0, as in PyTorch."""
     if size is None:
         low, high, size = 0, low, high
+    if low >= high:  # NumPy's own words ("high <= 0") name neither bound
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     draw = _generator_rng(generator).integers(low, high, size=tuple(size))
     return Tensor._wrap(to_device(draw.astype(np.dtype(dtype or int64)), check_device(device)))
 
@@ -112,6 +114,9 @@ def randperm(n, *, generator=None, dtype=None, device=None):
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    for name, size in (("n", n), ("m", m)):
+        if size is not None and size < 0:
+            raise RuntimeError(f"eye: {name} must be greater or equal to 0, got {size}")
     out = Tensor._wrap(array_module(check_device(device)).eye(n, m, dtype=np.dtype(dtype or float32)))
     return out.requires_grad_(requires_grad)
 
@@ -300,6 +305,8 @@ def argsort(input, dim=-1, descending=False): return input.argsort(dim, descendi
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got steps={steps}")
     out = Tensor._wrap(array_module(check_device(device)).linspace(start, end, steps, dtype=np.dtype(dtype or float32)))
     return out.requires_grad_(requires_grad)
 

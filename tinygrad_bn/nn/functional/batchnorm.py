@@ -79,15 +79,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     training=False: use running_mean and running_var (never the test batch's own statistics).
     """
     C = _check_batch_norm_args(input, running_mean, running_var, weight, bias, training)
+    eps = float(eps)  # a Python float: a NumPy float64 eps would promote float32 statistics to float64
+    if eps < 0 or (training and eps == 0):  # PyTorch's errors: sqrt(var + eps) of a constant channel would be 0
+        raise ValueError(f"batch_norm eps must be {'positive during training' if training else 'non-negative'}, "
+                         f"but got {eps}")
     dtype, xp = input.dtype, get_array_module(input.array)
     # The fused op always takes gamma and beta: constants 1 and 0 when the layer has none (affine=False).
     gamma = weight if weight is not None else Tensor._wrap(xp.ones(C, dtype=dtype))
     beta = bias if bias is not None else Tensor._wrap(xp.zeros(C, dtype=dtype))
     if gamma.dtype != dtype or beta.dtype != dtype:  # float32 parameters with float64 data: one dtype throughout
         gamma, beta = gamma.astype(dtype), beta.astype(dtype)
-    # eps as a Python float: a NumPy float64 eps would promote float32 statistics to float64
     return BatchNormFn.apply(input, gamma, beta, running_mean=_raw(running_mean), running_var=_raw(running_var),
-                             momentum=momentum, eps=float(eps), training=training)
+                             momentum=momentum, eps=eps, training=training)
 
 
 def _update_running(running, batch_stat, momentum):

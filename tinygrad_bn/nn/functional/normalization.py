@@ -38,6 +38,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise ValueError(f"group_norm: expected input of shape (N, C, ...), got {input.shape}")
     N, C = input.shape[:2]
+    if num_groups <= 0:
+        raise ValueError(f"group_norm: num_groups must be a positive integer, got {num_groups!r}")
     if C % num_groups:
         raise ValueError(f"group_norm: the {C} channels of input of shape {input.shape} can not be split into "
                          f"{num_groups} groups")

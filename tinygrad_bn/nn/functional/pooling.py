@@ -65,6 +65,12 @@ def _pool_args(name, input, kernel_size, stride, padding):
     padding = pair(padding, f"{name}: padding")
     if input.ndim != 4:
         raise ValueError(f"{name}: expected a 4D (N, C, H, W) input, got shape {input.shape}")
+    if min(kernel) <= 0:  # PyTorch's RuntimeErrors: a window count divides by the stride, which defaults to kernel
+        raise RuntimeError(f"{name}: kernel size should be greater than zero, but got kernel_size={kernel}")
+    if min(stride) <= 0:
+        raise RuntimeError(f"{name}: stride should be greater than zero, but got stride={stride}")
+    if min(padding) < 0:
+        raise RuntimeError(f"{name}: pad must be non-negative, but got padding={padding}")
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise ValueError(f"{name}: padding {padding} should be at most half of kernel_size {kernel}")
     if any(size + 2 * p < k for size, k, p in zip(input.shape[2:], kernel, padding)):
@@ -96,6 +102,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if return_indices:
         raise NotImplementedError("max_pool2d: return_indices=True is not supported by tinygrad_bn "
                                   "(MaxUnpool2d is not implemented either)")
+    if min(pair(dilation, "max_pool2d: dilation")) <= 0:
+        raise RuntimeError(f"max_pool2d: dilation should be greater than zero, but got dilation={dilation!r}")
     if pair(dilation, "max_pool2d: dilation") != (1, 1):
         raise NotImplementedError(f"max_pool2d: dilation={dilation!r} is not supported by tinygrad_bn (only 1)")
     args = _pool_args("max_pool2d", input, kernel_size, stride, padding)
@@ -149,7 +157,12 @@ def adaptive_avg_pool2d(input, output_size):
     OH, OW = pair(output_size, "adaptive_avg_pool2d: output_size")
     if input.ndim != 4:
         raise ValueError(f"adaptive_avg_pool2d: expected a 4D (N, C, H, W) input, got shape {input.shape}")
+    if min(OH, OW) < 0:
+        raise RuntimeError(f"adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+                           f"received output_size={output_size!r}")
     H, W = input.shape[2:]
+    if min(OH, OW) == 0:  # an empty output, as PyTorch's (stack below needs at least one window)
+        return input.mean(dim=(2, 3), keepdim=True).expand(*input.shape[:2], OH, OW)
     if (OH, OW) == (1, 1):
         return input.mean(dim=(2, 3), keepdim=True)
     rows = []

@@ -58,15 +58,22 @@ def _output_size(in_hw, size, scale_factor):
         out_hw = (size, size) if isinstance(size, int) else tuple(size)
         if len(out_hw) != 2:
             raise ValueError(f"interpolate: size {size!r} should be an int or 2 ints for a 4-D input")
-        return tuple(int(s) for s in out_hw), (None, None)
+        out_hw = tuple(int(s) for s in out_hw)
+        _check_sizes(in_hw, out_hw, f"size {size!r}")
+        return out_hw, (None, None)
     scales = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
     if len(scales) != 2:
         raise ValueError(f"interpolate: scale_factor {scale_factor!r} should be a number or 2 numbers for a 4-D input")
     out_hw = tuple(math.floor(n * float(s)) for n, s in zip(in_hw, scales))
-    if min(out_hw) < 1:
-        raise ValueError(f"interpolate: output size {out_hw} from input {in_hw} and scale_factor {scale_factor} "
-                         "is too small")
+    _check_sizes(in_hw, out_hw, f"scale_factor {scale_factor!r}")
     return out_hw, tuple(float(s) for s in scales)
+
+
+def _check_sizes(in_hw, out_hw, argument):
+    """PyTorch's RuntimeError for an empty input or output (the sampling scale in/out would divide by zero)."""
+    if min(in_hw) < 1 or min(out_hw) < 1:
+        raise RuntimeError(f"interpolate: Input and output sizes should be greater than 0, but got input (H: "
+                           f"{in_hw[0]}, W: {in_hw[1]}) output (H: {out_hw[0]}, W: {out_hw[1]}) from {argument}")
 
 
 def _source_scale(n_in, n_out, scale, dtype):

@@ -98,10 +98,15 @@ def random_split(dataset, lengths, generator=None):
     """Split into non-overlapping Subsets of the given lengths (or fractions summing to 1), in a random order."""
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:  # fractions: floor each, spread the remainder
+        for i, fraction in enumerate(lengths):
+            if not 0 <= fraction <= 1:
+                raise ValueError(f"Fraction at index {i} is not between 0 and 1, got {fraction!r}")
         counts = [int(math.floor(n * fraction)) for fraction in lengths]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
         lengths = counts
+    if any(length < 0 for length in lengths):  # PyTorch accepts them, and the splits then overlap or wrap around
+        raise ValueError(f"random_split: lengths must be non-negative, got {list(lengths)}")
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
     order = _host_rng(generator).permutation(n).tolist()
@@ -158,6 +163,14 @@ class DataLoader:
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
             raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
                              "and drop_last")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+                                       or batch_size <= 0):
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size!r}")
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                             f"multiprocessing (got num_workers={num_workers!r})")
+        if timeout < 0:
+            raise ValueError(f"timeout option should be non-negative, got timeout={timeout!r}")
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
