@@ -4,7 +4,8 @@
 PyTorch offers most ops twice, as `x.exp()` and as `torch.exp(x)`, and real code uses both. Here the math lives once,
 in the Tensor methods (tensors.py) and their ops (ops.py); each function below only forwards to the method, with
 PyTorch's argument names and defaults. The package exports all of them, so `import tinygrad_bn as torch` works for
-code that calls them. Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
+code that calls them. One is more than a forward: `einsum`, a small program over the Tensor methods (its own
+section). Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
 
 Eleven of PyTorch's names are also Python builtins (max, min, sum, abs, pow, round, any, all, float, int, bool): in
 this file they carry a `torch_` prefix, so that the builtins keep their meaning here, and `TORCH_NAMES` at the end
@@ -351,15 +352,15 @@ def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     inputs, output = _einsum_subscripts(equation, operands)
-    sizes = {}
-    for i, (labels, x) in enumerate(zip(inputs, operands)):
+    terms = [_einsum_diagonal(x, labels) for x, labels in zip(operands, inputs)]
+    sizes = {}  # each label's size: equal in every operand, or 1 there (broadcast)
+    for i, (x, labels) in enumerate(terms):
         for label, n in zip(labels, x.shape):
             if sizes.get(label, 1) not in (1, n) and n != 1:
                 name = "..." if label in BROADCAST_LABELS else label
                 raise ValueError(f"einsum(): subscript {name} has size {n} for operand {i} which does not "
                                  f"broadcast with previously seen size {sizes[label]}")
             sizes[label] = n if sizes.get(label, 1) == 1 else sizes[label]
-    terms = [_einsum_diagonal(x, labels) for x, labels in zip(operands, inputs)]
     x, labels = terms[0]
     for i in range(1, len(terms)):
         needed = set(output).union(*(later for _, later in terms[i + 1:]))
