@@ -43,6 +43,35 @@ def test_products_with_zeros_have_exact_gradients(name, fn, device):
     matches_torch(fn, [WITH_ZEROS], device)
 
 
+def running(x, dim, combine):
+    """The running sums or products along dim, composed from indexing, + or * and stack: slow, obviously right."""
+    parts = [x[(slice(None),) * dim + (i,)] for i in range(x.shape[dim])]
+    outputs = [parts[0]]
+    for part in parts[1:]:
+        outputs.append(combine(outputs[-1], part))
+    return tg.stack(outputs, dim)
+
+
+@pytest.mark.parametrize("name, fn, reference", [
+    ("cumsum", lambda x: x.cumsum(1), lambda x: running(x, 1, lambda a, b: a + b)),
+    ("cumprod_rows", lambda x: x.cumprod(1), lambda x: running(x, 1, lambda a, b: a * b)),
+    ("cumprod_columns", lambda x: x.cumprod(0), lambda x: running(x, 0, lambda a, b: a * b)),
+    ("prod_rows", lambda x: x.prod(1), lambda x: running(x, 1, lambda a, b: a * b)[:, -1]),
+    ("prod_all", lambda x: x.prod(), lambda x: running(x.flatten(), 0, lambda a, b: a * b)[-1]),
+])
+def test_hand_written_backwards_agree_with_compositions(name, fn, reference, device):
+    """CumsumFn, CumprodFn and ProdFn against the same math spelled with + and * (zeros included)."""
+    weights = tensor(np.random.default_rng(7).standard_normal(fn(tg.Tensor(WITH_ZEROS)).shape), device)
+    grads = []
+    for f in (fn, reference):
+        x = tensor(WITH_ZEROS, device, requires_grad=True)
+        out = f(x)
+        (out * weights).sum().backward()
+        grads.append((out, x.grad))
+    assert_close(grads[0][0], grads[1][0], what="forward")
+    assert_close(grads[0][1], grads[1][1], what="gradient")
+
+
 def test_prod_gradient_at_a_single_zero_is_the_product_of_the_others(device):
     x = tensor([2.0, 0.0, 3.0], device, requires_grad=True)
     x.prod().backward()
