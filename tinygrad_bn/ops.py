@@ -594,7 +594,7 @@ class ToDeviceFn(Function):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Elementwise maximum/minimum of two tensors, roll, clone, and the out-of-place form of t[index] = value
+# Elementwise maximum/minimum of two tensors, roll, clone, and the out-of-place forms of t[index] = value and +=
 # ----------------------------------------------------------------------------------------------------------------
 class MaximumFn(Function):
     def forward(self, x, y):

@@ -406,7 +406,8 @@ class Tensor:
         return ops.RollFn.apply(self, shifts=shifts, axes=dims)
 
     # Gathering and scattering along one dim: `scatter_positions` turns (dim, index) into the NumPy index of the
-    # positions reached, so gather is indexing and scatter is `out[positions] = src` (ops.GetItemFn, ops.SetItemFn).
+    # positions reached: gather is indexing (ops.GetItemFn), scatter is `out[positions] = src` (ops.SetItemFn), and
+    # scatter_add and index_add are `out[positions] += src` with repeats adding up (ops.ScatterAddFn).
     def gather(self, dim, index):
         """out[i][j][k] = self[i][index[i][j][k]][k] for dim=1: the index gives the coordinate along dim."""
         return ops.GetItemFn.apply(self, index=scatter_positions("gather", self, dim, index))
