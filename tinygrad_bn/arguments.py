@@ -176,6 +176,40 @@ def _raw_index_part(part, device):
     return part  # an int, slice, None or Ellipsis
 
 
+def check_index_values(name, index, dim, size):
+    """Every value of the integer array `index` is a position along `dim` (of length `size`): PyTorch's error."""
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{name}(): expected an integer index tensor, got dtype {index.dtype}")
+    if index.size:
+        bad = index[(index < 0) | (index >= size)]
+        if bad.size:
+            raise IndexError(f"{name}(): index {int(bad[0])} is out of bounds for dimension {dim} with size {size}")
+
+
+def scatter_positions(name, tensor, dim, index, src=None):
+    """The positions `gather`, `scatter` and `scatter_add` reach, as a NumPy index (one array per dim).
+
+    For dim 1 of a 3-D tensor, element [i, j, k] of `index` stands for position [i, index[i, j, k], k]: along `dim`
+    the index gives the coordinate, along every other dim the element's own coordinate (an arange) does. The index
+    may be smaller than the tensor (and than src) in every dim but `dim`, as in PyTorch."""
+    from .tensors import Tensor
+
+    axis = dims(tensor, dim)[0]
+    index = index.array if isinstance(index, Tensor) else to_device(np.asarray(index), device_of(tensor.array))
+    if index.ndim != tensor.ndim:
+        raise ValueError(f"{name}(): index tensor must have the same number of dimensions as input tensor, got "
+                         f"index shape {tuple(index.shape)} and input shape {tensor.shape}")
+    for d in range(tensor.ndim):
+        if (d != axis and index.shape[d] > tensor.shape[d]) or (src is not None and index.shape[d] > src.shape[d]):
+            against = "" if src is None else f" and to be no larger than src {list(src.shape)}"
+            raise ValueError(f"{name}(): expected index {list(index.shape)} to be no larger than self "
+                             f"{list(tensor.shape)} apart from dimension {axis}{against}")
+    check_index_values(name, index, axis, tensor.shape[axis] if tensor.ndim else 1)
+    xp = get_array_module(index)
+    return tuple(index if d == axis else xp.arange(n).reshape((n,) + (1,) * (index.ndim - d - 1))
+                 for d, n in enumerate(index.shape))
+
+
 def is_device_name(name):
     """A device name ("cuda:0") or a tinygrad_bn.device object (which prints as its name)."""
     name = str(name) if type(name).__name__ == "device" else name

@@ -197,6 +197,114 @@ class ClampFn(Function):
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Trigonometric and hyperbolic functions (tan saves its output: its derivative is 1 + tan(x)**2)
+# ----------------------------------------------------------------------------------------------------------------
+class SinFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).sin(x)
+
+    def backward(self, g):
+        """gx = g * cos(x)"""
+        (x,) = self.saved
+        return g * get_array_module(x).cos(x)
+
+
+class CosFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).cos(x)
+
+    def backward(self, g):
+        """gx = -g * sin(x)"""
+        (x,) = self.saved
+        return -g * get_array_module(x).sin(x)
+
+
+class TanFn(Function):
+    def forward(self, x):
+        out = get_array_module(x).tan(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        """gx = g / cos(x)**2 = g * (1 + out**2)"""
+        (out,) = self.saved
+        return g * (1 + out * out)
+
+
+class AsinFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).arcsin(x)
+
+    def backward(self, g):
+        """gx = g / sqrt(1 - x**2)   (infinite at |x| = 1, as in PyTorch)"""
+        (x,) = self.saved
+        return g / get_array_module(x).sqrt(1 - x * x)
+
+
+class AcosFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).arccos(x)
+
+    def backward(self, g):
+        """gx = -g / sqrt(1 - x**2)"""
+        (x,) = self.saved
+        return -g / get_array_module(x).sqrt(1 - x * x)
+
+
+class AtanFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).arctan(x)
+
+    def backward(self, g):
+        """gx = g / (1 + x**2)"""
+        (x,) = self.saved
+        return g / (1 + x * x)
+
+
+class Atan2Fn(Function):
+    """out = atan2(y, x), the angle of the point (x, y): note the order, y first, as in PyTorch and NumPy."""
+
+    def forward(self, y, x):
+        self.save_for_backward(y, x)
+        return get_array_module(y).arctan2(y, x)
+
+    def backward(self, g):
+        """gy = g * x / (x**2 + y**2), gx = -g * y / (x**2 + y**2)"""
+        y, x = self.saved
+        r2 = x * x + y * y
+        gy = unbroadcast(g * x / r2, y.shape) if self.needs_grad[0] else None
+        gx = unbroadcast(-g * y / r2, x.shape) if self.needs_grad[1] else None
+        return gy, gx
+
+
+class SinhFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).sinh(x)
+
+    def backward(self, g):
+        """gx = g * cosh(x)"""
+        (x,) = self.saved
+        return g * get_array_module(x).cosh(x)
+
+
+class CoshFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).cosh(x)
+
+    def backward(self, g):
+        """gx = g * sinh(x)"""
+        (x,) = self.saved
+        return g * get_array_module(x).sinh(x)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Reductions
 # ----------------------------------------------------------------------------------------------------------------
 def _restore_reduced_axes(g, shape, axis, keepdim):
@@ -263,6 +371,65 @@ class MaxFn(Function):
         g = g if self.keepdim else xp.expand_dims(g, self.axis)
         xp.put_along_axis(gx, where, g, axis=self.axis)
         return gx
+
+
+class ProdFn(Function):
+    """product over all elements, or over one axis. Zeros in the input are allowed: see backward."""
+
+    def forward(self, x, axis=None, keepdim=False):
+        self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
+        self.save_for_backward(x)
+        return x.prod(axis=axis, keepdims=keepdim)
+
+    def backward(self, g):
+        """gx_i = g * (product of the other elements x_k, k != i)
+
+        Dividing the product by x_i fails where x_i = 0, so the product of the others is built from the product of
+        the nonzero elements P and the count of zeros Z (per reduced slice): it is P / x_i where Z = 0, P at the
+        only zero where Z = 1, and 0 everywhere else (any other zero is among the others)."""
+        (x,) = self.saved
+        xp = get_array_module(x)
+        is_zero = x == 0
+        nonzero_x = xp.where(is_zero, 1, x)
+        nonzero_product = nonzero_x.prod(axis=self.axis, keepdims=True)
+        zeros_elsewhere = is_zero.sum(axis=self.axis, keepdims=True) - is_zero
+        others = xp.where(zeros_elsewhere > 0, 0, xp.where(is_zero, nonzero_product, nonzero_product / nonzero_x))
+        return _restore_reduced_axes(g, self.shape, self.axis, self.keepdim) * others
+
+
+class CumsumFn(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        return x.cumsum(axis=axis)
+
+    def backward(self, g):
+        """gx_i = sum of g_j over j >= i   (x_i is in every partial sum from out_i on): a reversed cumsum"""
+        xp = get_array_module(g)
+        return xp.flip(xp.flip(g, self.axis).cumsum(axis=self.axis), self.axis)
+
+
+class CumprodFn(Function):
+    def forward(self, x, axis):
+        self.axis = axis
+        self.save_for_backward(x)
+        return x.cumprod(axis=axis)
+
+    def backward(self, g):
+        """gx_i = sum over j >= i of g_j * out_j / x_i, computed without dividing (x_i may be 0):
+
+        out_j / x_i = E_i * (x_{i+1} ... x_j), where E_i = x_0 ... x_{i-1} is the exclusive product, so
+        gx_i = E_i * S_i with S_i = g_i + x_{i+1} * S_{i+1}: one scan from the end, exact with zeros anywhere."""
+        (x,) = self.saved
+        xp = get_array_module(x)
+        if x.shape[self.axis] == 0:
+            return xp.zeros_like(g)
+        x, g = xp.moveaxis(x, self.axis, 0), xp.moveaxis(g, self.axis, 0)  # scan along the first axis
+        s = xp.empty_like(g)
+        s[-1] = g[-1]
+        for i in range(len(x) - 2, -1, -1):
+            s[i] = g[i] + x[i + 1] * s[i + 1]
+        exclusive = xp.concatenate([xp.ones_like(x[:1]), x[:-1].cumprod(axis=0)])
+        return xp.moveaxis(exclusive * s, 0, self.axis)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -427,7 +594,7 @@ class ToDeviceFn(Function):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Elementwise maximum/minimum of two tensors, roll, clone, and the out-of-place form of t[index] = value
+# Elementwise maximum/minimum of two tensors, roll, clone, and the out-of-place forms of t[index] = value and +=
 # ----------------------------------------------------------------------------------------------------------------
 class MaximumFn(Function):
     def forward(self, x, y):
@@ -478,6 +645,22 @@ class SetItemFn(Function):
         gx[self.index] = 0
         gv = unbroadcast(g[self.index], self.value_shape) if self.needs_grad[1] else None
         return gx, gv
+
+
+class ScatterAddFn(Function):
+    """out = x with src added at out[index], repeated positions adding up: the graph form of scatter_add and
+    index_add (`index` is a NumPy index: a tuple of index arrays and slices, built by the Tensor method)."""
+
+    def forward(self, x, src, index):
+        self.index = index
+        out = x.copy()
+        scatter_add(out, index, src)
+        return out
+
+    def backward(self, g):
+        """gx = g;  gsrc = g[index]   (each src element reads the gradient of the position it was added to)"""
+        gsrc = g[self.index] if self.needs_grad[1] else None
+        return g, gsrc
 
 
 class WhereFn(Function):

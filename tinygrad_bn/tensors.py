@@ -12,8 +12,9 @@ import numbers
 import numpy as np
 
 from . import autograd, ops
-from .arguments import (binary_operands, check_matmul, dims, expand_target, is_device_name, is_float, join_axis, lift,
-                        permutation, raw_index, reshape_target, shape_argument)
+from .arguments import (binary_operands, check_index_values, check_matmul, dims, expand_target, is_device_name,
+                        is_float, join_axis, lift, permutation, raw_index, reshape_target, scatter_positions,
+                        shape_argument)
 from .autograd import VersionCounter
 from .backend import check_device, device_of, get_array_module, array_module, rng, to_device, to_numpy
 
@@ -239,6 +240,21 @@ class Tensor:
     def relu(self): return ops.ReLUFn.apply(self)
     def abs(self): return ops.AbsFn.apply(self)
 
+    def sin(self): return ops.SinFn.apply(self)
+    def cos(self): return ops.CosFn.apply(self)
+    def tan(self): return ops.TanFn.apply(self)
+    def asin(self): return ops.AsinFn.apply(self)
+    def acos(self): return ops.AcosFn.apply(self)
+    def atan(self): return ops.AtanFn.apply(self)
+    def sinh(self): return ops.SinhFn.apply(self)
+    def cosh(self): return ops.CoshFn.apply(self)
+
+    def atan2(self, other):
+        """The angle of the point (other, self), in (-pi, pi]: self is y, other is x."""
+        return self._binary(ops.Atan2Fn, other)
+
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
@@ -264,6 +280,26 @@ class Tensor:
         n = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
         centred = self - self.mean(dim=axes, keepdim=True)
         return (centred * centred).sum(dim=axes, keepdim=keepdim) / max(n - correction, 0)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        """Product over all elements, or along dim; the gradient is right where the input has zeros (ops.ProdFn)."""
+        x = self if dtype is None else self.to(dtype=dtype)
+        return ops.ProdFn.apply(x, axis=self._axes(dim), keepdim=keepdim and dim is not None)
+
+    def cumsum(self, dim, *, dtype=None):
+        """Running sums along dim: out[i] = x[0] + ... + x[i]."""
+        return self._scan(ops.CumsumFn, dim, dtype)
+
+    def cumprod(self, dim, *, dtype=None):
+        """Running products along dim: out[i] = x[0] * ... * x[i] (zeros in x are fine, also for the gradient)."""
+        return self._scan(ops.CumprodFn, dim, dtype)
+
+    def _scan(self, fn, dim, dtype):
+        x = self if dtype is None else self.to(dtype=dtype)
+        axis = self._axes(dim)[0]
+        if x.ndim == 0:  # a 0-d tensor is its own running sum or product
+            return fn.apply(x.reshape(1), axis=0).reshape(())
+        return fn.apply(x, axis=axis)
 
     def max(self, dim=None, keepdim=False):
         """max over all elements, or (values, indices) along `dim`, like torch.max; max(other) is maximum(other)."""
@@ -371,6 +407,49 @@ class Tensor:
         shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else shifts
         dims = self._axes(dims) if isinstance(dims, (tuple, list)) else self._axes(dims)[0]
         return ops.RollFn.apply(self, shifts=shifts, axes=dims)
+
+    # Gathering and scattering along one dim: `scatter_positions` turns (dim, index) into the NumPy index of the
+    # positions reached: gather is indexing (ops.GetItemFn), scatter is `out[positions] = src` (ops.SetItemFn), and
+    # scatter_add and index_add are `out[positions] += src` with repeats adding up (ops.ScatterAddFn).
+    def gather(self, dim, index):
+        """out[i][j][k] = self[i][index[i][j][k]][k] for dim=1: the index gives the coordinate along dim."""
+        return ops.GetItemFn.apply(self, index=scatter_positions("gather", self, dim, index))
+
+    def _scatter_source(self, name, dim, index, src):
+        """The positions, and the values to put there: src cut to index's shape, or a number."""
+        if isinstance(src, Tensor):
+            positions = scatter_positions(name, self, dim, index, src)
+            src = src[tuple(slice(0, n) for n in index.shape)]
+            return positions, (src.astype(self.dtype) if src.dtype != self.dtype else src)
+        return scatter_positions(name, self, dim, index), self._lift(src)
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        """A copy with out[i][index[i][j][k]][k] = src[i][j][k] for dim=1 (or = value); where indices repeat, one
+        of the values wins (PyTorch leaves which one undefined). src may be a number, like value."""
+        if (src is None) == (value is None):
+            raise TypeError("scatter(): give exactly one of src (a tensor or a number) and value (a number)")
+        positions, src = self._scatter_source("scatter", dim, index, value if src is None else src)
+        return ops.SetItemFn.apply(self, src, index=positions)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with src[i][j][k] added at [i][index[i][j][k]][k] for dim=1; repeated indices add up."""
+        positions, src = self._scatter_source("scatter_add", dim, index, src)
+        return ops.ScatterAddFn.apply(self, src.expand(tuple(index.shape)), index=positions)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        """A copy with alpha * source[..., i, ...] added at self[..., index[i], ...] along dim (repeats add up)."""
+        axis = self._axes(dim)[0]
+        index = index.array if isinstance(index, Tensor) else np.asarray(index)
+        if index.ndim > 1:
+            raise ValueError(f"index_add(): index must be a vector, got shape {tuple(index.shape)}")
+        expected = self.shape[:axis] + (index.size,) + self.shape[axis + 1:]
+        if source.shape != expected:
+            raise ValueError(f"index_add(): source of shape {source.shape} does not match: {index.size} indices "
+                             f"along dim {axis} of a tensor of shape {self.shape} need a source of shape {expected}")
+        check_index_values("index_add", index, axis, self.shape[axis])
+        source = source.astype(self.dtype) if source.dtype != self.dtype else source
+        positions = (slice(None),) * axis + (raw_index(index.reshape(-1), self.device),)
+        return ops.ScatterAddFn.apply(self, source * alpha if alpha != 1 else source, index=positions)
 
     def __getitem__(self, index):
         index = raw_index(index, self.device)

@@ -5,6 +5,8 @@ indexing and `t[index] = value`. PyTorch code also writes `x.eq(y)`, `w.data.nor
 `h.chunk(4, 1)`, `for row in x`, ... Those are here, each built from the core Tensor's methods and ops (no new
 math), and attached to Tensor in one visible place, `attach_to(Tensor)`, which tinygrad_bn/pytorch/__init__.py calls.
 """
+import collections
+
 import numpy as np
 
 from tinygrad_bn.backend import get_array_module, rng, to_device
@@ -130,10 +132,44 @@ class TensorIdioms:
         return out if keepdim else out.squeeze(dim)
 
     def tril(self, diagonal=0):
-        return self * Tensor._wrap(get_array_module(self.array).tri(*self.shape[-2:], k=diagonal, dtype=bool))
+        """The lower triangle of each matrix (the last two dims): j <= i + diagonal kept, the rest 0."""
+        return self * Tensor._wrap(get_array_module(self.array).tri(*self._matrix_shape("tril"), k=diagonal,
+                                                                    dtype=bool))
 
     def triu(self, diagonal=0):
-        return self * Tensor._wrap(~get_array_module(self.array).tri(*self.shape[-2:], k=diagonal - 1, dtype=bool))
+        """The upper triangle of each matrix (the last two dims): j >= i + diagonal kept, the rest 0."""
+        return self * Tensor._wrap(~get_array_module(self.array).tri(*self._matrix_shape("triu"), k=diagonal - 1,
+                                                                     dtype=bool))
+
+    def _matrix_shape(self, name):
+        if self.ndim < 2:
+            raise ValueError(f"{name}: input tensor must have at least 2 dimensions, got shape {self.shape}")
+        return self.shape[-2:]
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """num_samples category indices per row (1-D input: one distribution; 2-D: one per row), drawn with
+        probabilities proportional to the row's non-negative weights; without replacement no index repeats in a
+        row. Drawn on the host from `generator` (or the library's seeded one); int64, on self's device; no grad."""
+        weights = self.numpy().astype(np.float64)
+        if weights.ndim not in (1, 2):
+            raise ValueError(f"multinomial(): input must be 1-D or 2-D, got shape {self.shape}")
+        rows = weights.reshape(-1, weights.shape[-1])
+        if num_samples <= 0:
+            raise ValueError(f"multinomial(): num_samples must be positive, got {num_samples}")
+        if not replacement and num_samples > rows.shape[1]:
+            raise ValueError(f"multinomial(): cannot sample {num_samples} > {rows.shape[1]} categories without "
+                             "replacement")
+        if not np.isfinite(rows).all() or (rows < 0).any() or (rows.sum(axis=1) <= 0).any():
+            raise ValueError("multinomial(): each row of input must hold finite, non-negative weights with a "
+                             "positive sum")
+        if not replacement and ((rows > 0).sum(axis=1) < num_samples).any():
+            raise ValueError(f"multinomial(): a row has fewer than {num_samples} categories of nonzero weight to "
+                             "draw without replacement")
+        host = generator.rng if hasattr(generator, "rng") else (generator or rng("cpu"))
+        draws = np.stack([host.choice(len(row), num_samples, replace=replacement, p=row / row.sum())
+                          for row in rows])
+        draws = draws.reshape(weights.shape[:-1] + (num_samples,)).astype(np.int64)
+        return Tensor._wrap(to_device(draws, self.device))
 
     # Results that are constants of the graph: booleans and indices, or steps whose derivative is 0 almost everywhere
     def any(self, dim=None, keepdim=False): return Tensor._wrap(self.array.any(axis=self._axes(dim), keepdims=keepdim))
@@ -150,9 +186,37 @@ class TensorIdioms:
         xp = get_array_module(self.array)
         return Tensor._wrap(xp.stack(xp.nonzero(self.array), axis=1).astype(np.int64))
 
-    def argsort(self, dim=-1, descending=False):
-        keys = -self.array if descending else self.array
-        return Tensor._wrap(keys.argsort(axis=self._axes(dim)[0], kind="stable").astype(np.int64))
+    # Sorting: the indices are computed on the array (a constant of the graph), the values are gathered with them, so
+    # the gradient of the values goes back to the positions they came from (GetItemFn's backward).
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort along dim; always stable (equal elements keep their order), whatever `stable` says.
+
+        Descending order reverses an ascending sort of the reversed array: ties then keep their order too, and NaN
+        comes first, as in PyTorch (negating the keys would do neither, and fails for unsigned and bool)."""
+        if self.ndim == 0:
+            return Tensor._wrap(get_array_module(self.array).zeros((), dtype=np.int64))
+        axis = self._axes(dim)[0]
+        xp = get_array_module(self.array)
+        if not descending:
+            return Tensor._wrap(self.array.argsort(axis=axis, kind="stable").astype(np.int64))
+        ascending_of_reversed = xp.flip(self.array, axis).argsort(axis=axis, kind="stable")
+        return Tensor._wrap((self.shape[axis] - 1 - xp.flip(ascending_of_reversed, axis)).astype(np.int64))
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) sorted along dim; differentiable through the values."""
+        indices = self.argsort(dim, descending, stable)
+        return SortResult(self.gather(dim, indices), indices)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """(values, indices) of the k largest (or smallest) elements along dim, largest first (smallest first)."""
+        size = self.shape[self._axes(dim)[0]] if self.ndim else 1
+        if not 0 <= k <= size:
+            raise ValueError(f"topk(): selected index k={k} out of range for dim {dim} of size {size} (shape "
+                             f"{self.shape})")
+        indices = self.argsort(dim, descending=largest)
+        if self.ndim:
+            indices = indices[(slice(None),) * self._axes(dim)[0] + (slice(0, k),)]
+        return TopkResult(self.gather(dim, indices), indices)
 
     def detach_(self):
         """Cut this tensor from the graph, in place."""
@@ -208,6 +272,18 @@ class TensorIdioms:
         self[...] = self.clamp(min, max)
         return self
 
+    def scatter_(self, dim, index, src=None, *, value=None):
+        self[...] = self.scatter(dim, index, src, value=value)
+        return self
+
+    def scatter_add_(self, dim, index, src):
+        self[...] = self.scatter_add(dim, index, src)
+        return self
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        self[...] = self.index_add(dim, index, source, alpha=alpha)
+        return self
+
     def _random_fill(self, draw, generator):
         """Fill with host-drawn random numbers (the same on every device), from `generator` or the library's."""
         host = generator.rng if hasattr(generator, "rng") else (generator or rng("cpu"))
@@ -220,6 +296,11 @@ class TensorIdioms:
 
     def uniform_(self, from_=0.0, to=1.0, *, generator=None):
         return self._random_fill(lambda g, d: from_ + (to - from_) * g.random(self.shape, dtype=d), generator)
+
+
+# What sort and topk return, like torch.return_types: a tuple whose two parts also have names.
+SortResult = collections.namedtuple("SortResult", ["values", "indices"])
+TopkResult = collections.namedtuple("TopkResult", ["values", "indices"])
 
 
 def attach_to(tensor_class):

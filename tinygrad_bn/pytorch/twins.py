@@ -4,7 +4,8 @@
 PyTorch offers most ops twice, as `x.exp()` and as `torch.exp(x)`, and real code uses both. Here the math lives once,
 in the Tensor methods (tensors.py) and their ops (ops.py); each function below only forwards to the method, with
 PyTorch's argument names and defaults. The package exports all of them, so `import tinygrad_bn as torch` works for
-code that calls them. Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
+code that calls them. One is more than a forward: `einsum`, a small program over the Tensor methods (its own
+section). Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
 
 Eleven of PyTorch's names are also Python builtins (max, min, sum, abs, pow, round, any, all, float, int, bool): in
 this file they carry a `torch_` prefix, so that the builtins keep their meaning here, and `TORCH_NAMES` at the end
@@ -121,6 +122,10 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return out.requires_grad_(requires_grad)
 
 
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    return input.multinomial(num_samples, replacement, generator=generator)
+
+
 class Generator:
     """A seeded source of random numbers for one consumer (a DataLoader's shuffling, random_split, normal_).
 
@@ -163,6 +168,20 @@ def relu(input): return input.relu()
 def torch_abs(input): return input.abs()
 def neg(input): return -input
 def clone(input): return input.clone()
+
+
+def sin(input): return input.sin()
+def cos(input): return input.cos()
+def tan(input): return input.tan()
+def asin(input): return input.asin()
+def acos(input): return input.acos()
+def atan(input): return input.atan()
+def atan2(input, other): return input.atan2(other)
+def sinh(input): return input.sinh()
+def cosh(input): return input.cosh()
+
+
+arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
 
 
 def clamp(input, min=None, max=None):
@@ -210,6 +229,14 @@ def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
 
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     return input.std(dim, unbiased, keepdim, correction=correction)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    return input.prod(dim, keepdim, dtype=dtype)
+
+
+def cumsum(input, dim, *, dtype=None): return input.cumsum(dim, dtype=dtype)
+def cumprod(input, dim, *, dtype=None): return input.cumprod(dim, dtype=dtype)
 
 
 def torch_max(input, dim=None, keepdim=False):
@@ -301,7 +328,138 @@ def isnan(input): return input.isnan()
 def isfinite(input): return input.isfinite()
 def logical_not(input): return input.logical_not()
 def nonzero(input): return input.nonzero()
-def argsort(input, dim=-1, descending=False): return input.argsort(dim, descending)
+def argsort(input, dim=-1, descending=False, stable=False): return input.argsort(dim, descending, stable)
+def sort(input, dim=-1, descending=False, stable=False): return input.sort(dim, descending, stable)
+def topk(input, k, dim=-1, largest=True, sorted=True): return input.topk(k, dim, largest, sorted)
+def gather(input, dim, index): return input.gather(dim, index)
+def scatter_add(input, dim, index, src): return input.scatter_add(dim, index, src)
+
+
+def scatter(input, dim, index, src=None, *, value=None):
+    return input.scatter(dim, index, src, value=value)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    return input.index_add(dim, index, source, alpha=alpha)
+
+
+# ---------------------------------------------------------------------------------------------------------- einsum
+# einsum is not one method but a small program over them: take diagonals (repeated subscripts), sum away what no one
+# needs, and contract two operands at a time as one batched matrix product, so its gradient is that of the
+# permute/reshape/expand/sum/matmul it is made of.
+BROADCAST_LABELS = "".join(chr(0x3B1 + i) for i in range(24))  # Greek letters stand for the dims of "..."
+
+
+def einsum(equation, *operands):
+    """Sum of products over the subscripts of `equation`, as in torch.einsum: "ij,jk->ik" is a matrix product,
+    "bij,bjk->bik" a batched one, "i,j->ij" an outer product, "ii->i" a diagonal, "...ij->...ji" a transpose of the
+    last two dims. Without "->", the output has the subscripts that occur once, in alphabetical order."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    inputs, output = _einsum_subscripts(equation, operands)
+    terms = [_einsum_diagonal(x, labels) for x, labels in zip(operands, inputs)]
+    sizes = {}  # each label's size: equal in every operand, or 1 there (broadcast)
+    for i, (x, labels) in enumerate(terms):
+        for label, n in zip(labels, x.shape):
+            if sizes.get(label, 1) not in (1, n) and n != 1:
+                name = "..." if label in BROADCAST_LABELS else label
+                raise ValueError(f"einsum(): subscript {name} has size {n} for operand {i} which does not "
+                                 f"broadcast with previously seen size {sizes[label]}")
+            sizes[label] = n if sizes.get(label, 1) == 1 else sizes[label]
+    x, labels = terms[0]
+    for i in range(1, len(terms)):
+        needed = set(output).union(*(later for _, later in terms[i + 1:]))
+        x, labels = _einsum_pair(x, labels, *terms[i], needed, sizes)
+    x, labels = _einsum_sum_out(x, labels, set(output))
+    x = x.permute([labels.index(label) for label in output]) if output else x
+    return _broadcast(x, tuple(sizes[label] for label in output))  # a size-1 dim that met no full-size one
+
+
+def _einsum_subscripts(equation, operands):
+    """The labels of each operand's dims and of the output's: one character per dim, "..." spelled out."""
+    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(operands):
+        raise ValueError(f"einsum(): the equation {equation!r} has subscripts for {len(inputs)} operands, but "
+                         f"{len(operands)} were given")
+    for subscripts in inputs + [rhs]:
+        letters = subscripts.replace("...", "")
+        if not all(c.isascii() and c.isalpha() for c in letters):
+            raise ValueError(f"einsum(): invalid subscripts {subscripts!r} in {equation!r}: use letters a-z, A-Z and "
+                             "at most one ellipsis (...) per operand")
+    broadcast_ndims = []
+    for i, (subscripts, x) in enumerate(zip(inputs, operands)):
+        letters = len(subscripts.replace("...", ""))
+        if ("..." in subscripts and x.ndim < letters) or ("..." not in subscripts and x.ndim != letters):
+            raise ValueError(f"einsum(): the subscripts {subscripts!r} do not fit operand {i} of shape {x.shape}")
+        broadcast_ndims.append(x.ndim - letters)
+    spread = max(broadcast_ndims)
+    broadcast = BROADCAST_LABELS[:spread]
+    labels = [s.replace("...", broadcast[spread - n:]) for s, n in zip(inputs, broadcast_ndims)]
+    if arrow:
+        output = rhs.replace("...", broadcast)
+        for label in output:
+            if output.count(label) > 1 or not any(label in s for s in labels):
+                raise ValueError(f"einsum(): output subscript {label} in {equation!r} appears more than once or "
+                                 "in no operand")
+    else:
+        every = "".join(labels)
+        output = broadcast + "".join(sorted(c for c in set(every) if every.count(c) == 1 and c not in broadcast))
+    return labels, output
+
+
+def _einsum_diagonal(x, labels):
+    """x with a subscript repeated within it ("ii") replaced by the diagonal along those dims, and its labels."""
+    labels = list(labels)
+    for label in dict.fromkeys(labels):
+        while labels.count(label) > 1:
+            first = labels.index(label)
+            second = labels.index(label, first + 1)
+            if x.shape[first] != x.shape[second]:
+                raise ValueError(f"einsum(): subscript {label} is repeated for dims of sizes {x.shape[first]} and "
+                                 f"{x.shape[second]}")
+            rest = [d for d in range(x.ndim) if d not in (first, second)]
+            diagonal = np.arange(x.shape[first])
+            x = x.permute(rest + [first, second])[..., diagonal, diagonal]
+            labels = [labels[d] for d in rest] + [label]
+    return x, labels
+
+
+def _einsum_sum_out(x, labels, keep):
+    """x summed over the dims whose labels are not in `keep`."""
+    gone = tuple(d for d, label in enumerate(labels) if label not in keep)
+    return (x.sum(gone) if gone else x), [label for label in labels if label in keep]
+
+
+def _broadcast(x, shape):
+    return x if x.shape == shape else x.expand(shape)
+
+
+def _einsum_pair(x, x_labels, y, y_labels, needed, sizes):
+    """The product of two operands summed over the labels they share that are not `needed` later: one matmul of
+    (batch, left, summed) by (batch, summed, right) matrices."""
+    x, x_labels = _einsum_sum_out(x, x_labels, needed | set(y_labels))
+    y, y_labels = _einsum_sum_out(y, y_labels, needed | set(x_labels))
+    shared = [label for label in x_labels if label in y_labels]
+    batch = [label for label in shared if label in needed]
+    summed = [label for label in shared if label not in needed]
+    left = [label for label in x_labels if label not in y_labels]
+    right = [label for label in y_labels if label not in x_labels]
+    # A shared dim of size 1 meets one of full size: broadcast it first, so the two line up in the matmul.
+    x = _broadcast(x, tuple(sizes[label] if label in shared else n for label, n in zip(x_labels, x.shape)))
+    y = _broadcast(y, tuple(sizes[label] if label in shared else n for label, n in zip(y_labels, y.shape)))
+    size_x = dict(zip(x_labels, x.shape))
+    size_y = dict(zip(y_labels, y.shape))
+
+    def count(labels, size_of):
+        return int(np.prod([size_of[label] for label in labels]))
+
+    x = x.permute([x_labels.index(label) for label in batch + left + summed])
+    y = y.permute([y_labels.index(label) for label in batch + summed + right])
+    product = x.reshape(count(batch, size_x), count(left, size_x), count(summed, size_x)) @ \
+        y.reshape(count(batch, size_y), count(summed, size_y), count(right, size_y))
+    shape = [size_x[label] for label in batch + left] + [size_y[label] for label in right]
+    return product.reshape(shape), batch + left + right
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
@@ -326,6 +484,9 @@ _SAME_NAME = [
     "transpose", "permute", "unsqueeze", "squeeze", "roll", "t", "flip", "split", "chunk", "index_select",
     "broadcast_to", "outer", "tril", "triu", "square", "rsqrt", "reciprocal", "norm", "logsumexp", "sign", "floor",
     "isnan", "isfinite", "logical_not", "nonzero", "argsort", "linspace", "get_default_dtype",
+    "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "arcsin", "arccos", "arctan", "arctan2",
+    "prod", "cumsum", "cumprod", "sort", "topk", "gather", "scatter", "scatter_add", "index_add", "einsum",
+    "multinomial",
 ]
 TORCH_NAMES = {name: globals()[name] for name in _SAME_NAME}
 TORCH_NAMES.update({name: globals()["torch_" + name] for name in
