@@ -391,3 +391,38 @@ def test_unfold_and_fold_layers_match_torch():
 def test_unfold_and_fold_errors(call, words):
     with pytest.raises(RuntimeError, match=words):
         call()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# interpolate / Upsample on sequences (images: tests/test_conv_variants.py)
+# ---------------------------------------------------------------------------------------------------------------
+SEQUENCE_RESIZES = [dict(scale_factor=2), dict(size=11), dict(scale_factor=1.7), dict(size=(3,)),
+                    dict(scale_factor=0.6, recompute_scale_factor=True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode, align_corners", [("nearest", None), ("linear", False), ("linear", True)])
+@pytest.mark.parametrize("resize", SEQUENCE_RESIZES, ids=[str(r) for r in SEQUENCE_RESIZES])
+def test_interpolate_sequences_matches_torch(resize, mode, align_corners, dtype):
+    torch = import_torch()
+    x = np.random.default_rng(21).standard_normal((2, 3, 7)).astype(dtype)
+    assert_same_as_torch(lambda x: F.interpolate(x, mode=mode, align_corners=align_corners, **resize),
+                         lambda x: torch.nn.functional.interpolate(x, mode=mode, align_corners=align_corners,
+                                                                   **resize), [x])
+
+
+def test_upsample_sequences_matches_torch_and_gradcheck():
+    torch = import_torch()
+    ours, theirs = nn.Upsample(scale_factor=3, mode="linear"), torch.nn.Upsample(scale_factor=3, mode="linear")
+    assert repr(ours) == repr(theirs)
+    assert_same_as_torch(ours, theirs, [np.random.default_rng(22).standard_normal((2, 3, 5))])
+    x = tg.Tensor(np.random.default_rng(23).standard_normal((1, 2, 4)), requires_grad=True)
+    assert gradcheck(lambda x: F.interpolate(x, size=7, mode="linear", align_corners=True), [x])
+
+
+@pytest.mark.parametrize("shape, mode, words", [((1, 2, 4), "bilinear", "Got 3D input, but bilinear mode needs 4D"),
+                                                ((1, 2, 4, 4), "linear", "Got 4D input, but linear mode needs 3D"),
+                                                ((1, 2, 3, 4, 4), "nearest", r"\(1, 2, 3, 4, 4\)")])
+def test_interpolate_rejects_a_mode_for_other_dims(shape, mode, words):
+    with pytest.raises(NotImplementedError, match=words):
+        F.interpolate(tg.zeros(*shape), size=3, mode=mode)

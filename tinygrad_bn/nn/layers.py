@@ -394,7 +394,8 @@ class Unflatten(Module):
 
 
 class Upsample(Module):
-    """Resize (N, C, H, W) images to `size` or by `scale_factor`, mode "nearest" or "bilinear" (F.interpolate)."""
+    """Resize (N, C, H, W) images (mode "nearest" or "bilinear") or (N, C, L) sequences ("nearest" or "linear") to
+    `size` or by `scale_factor` (F.interpolate)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
         super().__init__()
