@@ -167,6 +167,7 @@ def test_pool1d_layers_match_torch(name, args):
     (lambda: F.max_pool1d(tg.zeros(1, 2, 6), 2, dilation=2), NotImplementedError, "dilation=2"),
     (lambda: F.avg_pool1d(tg.zeros(1, 2, 6), (2, 2)), ValueError, r"kernel_size.*\(2, 2\)"),
     (lambda: F.adaptive_avg_pool1d(tg.zeros(2, 6), (2, 3)), ValueError, r"output_size.*\(2, 3\)"),
+    (lambda: nn.MaxPool1d(2, dilation=(2,)), NotImplementedError, r"MaxPool1d: dilation=\(2,\)"),
 ])
 def test_pool1d_errors(call, error, words):
     with pytest.raises(error, match=words):

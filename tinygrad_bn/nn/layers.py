@@ -492,7 +492,13 @@ class Conv1d(Module):
 
 class MaxPool1d(MaxPool2d):
     """The maximum over each window of kernel_size positions of (N, C, L) input, moved by stride (default:
-    kernel_size), after padding with -inf."""
+    kernel_size), after padding with -inf. dilation must be 1 and return_indices False, as for MaxPool2d."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        if return_indices or single(dilation, "MaxPool1d: dilation") != (1,):
+            raise NotImplementedError(f"MaxPool1d: dilation={dilation!r}, return_indices={return_indices!r}: "
+                                      "tinygrad_bn supports only dilation=1 and return_indices=False")
+        super().__init__(kernel_size, stride, padding, dilation, return_indices, ceil_mode)
 
     def forward(self, input):
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
