@@ -7,6 +7,9 @@
 from . import functional, init
 from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Sigmoid, SiLU,
                          Softmax, Softplus, Tanh)
+from .layers import (AdaptiveAvgPool1d, AvgPool1d, CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
+                     Conv1d, Fold, MaxPool1d, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
+                     ReplicationPad1d, ReplicationPad2d, Unfold, ZeroPad1d, ZeroPad2d)
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout,
                      Dropout2d, Flatten, Identity, Linear, MaxPool2d, ReLU, Unflatten, Upsample, UpsamplingBilinear2d,
                      UpsamplingNearest2d)
@@ -14,7 +17,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    SmoothL1Loss)
 from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module, Parameter
-from .normalization import GroupNorm, LayerNorm
+from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from .sparse import Embedding
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "ReLU", "MaxPool2d",
@@ -26,5 +29,10 @@ __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d
            "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss",
            "HuberLoss",
            # convolution and upsampling variants (groups, dilation, transposed convolution, interpolation)
-           "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+           "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+           # 1-D layers, padding layers, image ops
+           "Conv1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "ReflectionPad1d", "ReflectionPad2d",
+           "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d",
+           "ZeroPad1d", "ZeroPad2d", "PixelShuffle", "PixelUnshuffle", "InstanceNorm1d", "InstanceNorm2d", "Unfold",
+           "Fold"]
 

@@ -8,6 +8,7 @@ import math
 from ..arguments import check_groups, dims, pair
 from ..tensors import float32, int64, zeros
 from . import functional as F
+from .functional.conv import single
 from . import init
 from .module import Module, Parameter
 
@@ -81,16 +82,16 @@ class Conv2d(Module):
             raise ValueError(f"padding='same' is not supported for strided convolutions, got stride={self.stride}")
         self.dilation = pair(dilation, "Conv2d: dilation")
         self.groups = check_groups("Conv2d", groups, in_channels, out_channels)
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r} is not supported by tinygrad_bn "
-                                      "(only 'zeros')")
-        self.padding_mode = padding_mode
+        self.padding_mode = _check_padding_mode(padding_mode)
         _add_weight_and_bias(self, (out_channels, in_channels // self.groups) + self.kernel_size, bias, device, dtype)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
+        if self.padding_mode != "zeros":  # pad with the mode first, then convolve without padding (as PyTorch does)
+            return F.conv2d(F.pad(input, _padding_for_mode(self), mode=self.padding_mode), self.weight, self.bias,
+                            self.stride, 0, self.dilation, self.groups)
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
@@ -141,17 +142,45 @@ class ConvTranspose2d(Module):
 def _conv_repr(layer):
     """PyTorch's repr: the channels and kernel, then only the options that differ from their defaults."""
     text = f"{layer.in_channels}, {layer.out_channels}, kernel_size={layer.kernel_size}, stride={layer.stride}"
-    if layer.padding != (0, 0):
+    none, single_step = (0,) * len(layer.kernel_size), (1,) * len(layer.kernel_size)   # (0, 0) in 2-D, (0,) in 1-D
+    if layer.padding != none:
         text += f", padding={layer.padding}"
-    if layer.dilation != (1, 1):
+    if layer.dilation != single_step:
         text += f", dilation={layer.dilation}"
-    if getattr(layer, "output_padding", (0, 0)) != (0, 0):
+    if getattr(layer, "output_padding", none) != none:
         text += f", output_padding={layer.output_padding}"
     if layer.groups != 1:
         text += f", groups={layer.groups}"
     if layer.bias is None:
         text += ", bias=False"
+    if layer.padding_mode != "zeros":
+        text += f", padding_mode={layer.padding_mode}"
     return text
+
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _check_padding_mode(padding_mode):
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, but got padding_mode={padding_mode!r}")
+    return padding_mode
+
+
+def _padding_for_mode(layer):
+    """F.pad's sizes (last dim first, before and after) for a convolution's padding_mode: its `padding` on both
+    sides, or for "same" D*(K-1) in all, the odd one after (PyTorch's choice; "valid" pads nothing)."""
+    sizes = []
+    for p, d, k in zip(reversed(_as_tuple(layer.padding, len(layer.kernel_size))), reversed(layer.dilation),
+                       reversed(layer.kernel_size)):
+        total = d * (k - 1) if p == "same" else 2 * p
+        sizes += [total // 2, total - total // 2]
+    return tuple(sizes)
+
+
+def _as_tuple(padding, dims):
+    """A padding string ("same", "valid" = 0) repeated for each dim, or the padding tuple itself."""
+    return (0 if padding == "valid" else padding,) * dims if isinstance(padding, str) else padding
 
 
 def _reset_weight_and_bias(weight, bias):
@@ -369,7 +398,8 @@ class Unflatten(Module):
 
 
 class Upsample(Module):
-    """Resize (N, C, H, W) images to `size` or by `scale_factor`, mode "nearest" or "bilinear" (F.interpolate)."""
+    """Resize (N, C, H, W) images (mode "nearest" or "bilinear") or (N, C, L) sequences ("nearest" or "linear") to
+    `size` or by `scale_factor` (F.interpolate)."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
         super().__init__()
@@ -425,3 +455,223 @@ class Dropout2d(Dropout):
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 1-D layers (sequences (N, C, L)): the 2-D ones' math along the width (nn/functional/conv.py, pooling.py)
+# ----------------------------------------------------------------------------------------------------------------
+class Conv1d(Module):
+    """1-D convolution (cross-correlation) over (N, C, L) input with a weight of shape (out, in/groups, k).
+
+    out[n, o, l] = b[o] + sum_{c, u} W[o, c, u] * x_padded[n, g*in/groups + c, l*s + u*d]
+    for output channel o in group g. padding: an int, "valid" or "same"; padding_mode "zeros", "reflect",
+    "replicate" or "circular". Init (PyTorch's): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in/groups * k.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", *, device=None, dtype=None):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = single(kernel_size, "Conv1d: kernel_size")
+        self.stride = single(stride, "Conv1d: stride")
+        self.padding = padding if isinstance(padding, str) else single(padding, "Conv1d: padding")
+        self.dilation = single(dilation, "Conv1d: dilation")
+        self.groups = check_groups("Conv1d", groups, in_channels, out_channels)
+        self.padding_mode = _check_padding_mode(padding_mode)
+        _add_weight_and_bias(self, (out_channels, in_channels // self.groups) + self.kernel_size, bias, device, dtype)
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":  # pad with the mode first, then convolve without padding (as PyTorch does)
+            return F.conv1d(F.pad(input, _padding_for_mode(self), mode=self.padding_mode), self.weight, self.bias,
+                            self.stride, 0, self.dilation, self.groups)
+        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        return _conv_repr(self)
+
+
+class MaxPool1d(MaxPool2d):
+    """The maximum over each window of kernel_size positions of (N, C, L) input, moved by stride (default:
+    kernel_size), after padding with -inf. dilation must be 1 and return_indices False, as for MaxPool2d."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        if return_indices or single(dilation, "MaxPool1d: dilation") != (1,):
+            raise NotImplementedError(f"MaxPool1d: dilation={dilation!r}, return_indices={return_indices!r}: "
+                                      "tinygrad_bn supports only dilation=1 and return_indices=False")
+        super().__init__(kernel_size, stride, padding, dilation, return_indices, ceil_mode)
+
+    def forward(self, input):
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+
+class AvgPool1d(_Pool2d):
+    """The mean over each window of kernel_size positions of (N, C, L) input, moved by stride (default:
+    kernel_size), after zero padding (counted in the mean unless count_include_pad=False)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(single(kernel_size, "AvgPool1d: kernel_size"),
+                         single(stride if stride is not None else kernel_size, "AvgPool1d: stride"),
+                         single(padding, "AvgPool1d: padding"), ceil_mode)
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input):
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """Average pooling of (N, C, L) input to a fixed length output_size whatever L."""
+
+    def forward(self, input):
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Padding layers: F.pad with a fixed mode and sizes; an int pads every side by that much
+# ----------------------------------------------------------------------------------------------------------------
+class _PadNd(Module):
+    """Pads the last `dims` dims by `padding` ((left, right[, top, bottom]) as F.pad; an int: all sides) in `mode`."""
+    dims, mode = 1, "constant"
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = (padding,) * (2 * self.dims) if isinstance(padding, int) else tuple(padding)
+        if len(self.padding) != 2 * self.dims:
+            raise ValueError(f"{type(self).__name__}: padding should be an int or {2 * self.dims} ints, got "
+                             f"{padding!r}")
+
+    def forward(self, input):
+        return F.pad(input, self.padding, mode=self.mode)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ReflectionPad1d(_PadNd):
+    """Pad the last dim with its mirror image (the edge not repeated): [1 2 3] by 2 -> [3 2 1 2 3 2 1]."""
+    dims, mode = 1, "reflect"
+
+
+class ReflectionPad2d(_PadNd):
+    """Pad the last two dims with their mirror images (the edges not repeated)."""
+    dims, mode = 2, "reflect"
+
+
+class ReplicationPad1d(_PadNd):
+    """Pad the last dim with copies of its edge values: [1 2 3] by 2 -> [1 1 1 2 3 3 3]."""
+    dims, mode = 1, "replicate"
+
+
+class ReplicationPad2d(_PadNd):
+    """Pad the last two dims with copies of their edge values."""
+    dims, mode = 2, "replicate"
+
+
+class CircularPad1d(_PadNd):
+    """Pad the last dim with the values from its other end: [1 2 3] by 2 -> [2 3 1 2 3 1 2]."""
+    dims, mode = 1, "circular"
+
+
+class CircularPad2d(_PadNd):
+    """Pad the last two dims with the values from their other ends (the image as a torus)."""
+    dims, mode = 2, "circular"
+
+
+class ConstantPad1d(_PadNd):
+    """Pad the last dim with `value`."""
+    dims = 1
+
+    def __init__(self, padding, value):
+        super().__init__(padding)
+        self.value = value
+
+    def forward(self, input):
+        return F.pad(input, self.padding, mode="constant", value=self.value)
+
+    def extra_repr(self):
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad2d(ConstantPad1d):
+    """Pad the last two dims with `value`."""
+    dims = 2
+
+
+class ZeroPad1d(ConstantPad1d):
+    """Pad the last dim with zeros."""
+
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ZeroPad2d(ZeroPad1d):
+    """Pad the last two dims with zeros."""
+    dims = 2
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Image ops: pixels between space and channels, sliding blocks (nn/functional/pixel.py)
+# ----------------------------------------------------------------------------------------------------------------
+class PixelShuffle(Module):
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r), r = upscale_factor: each r*r channels become an r x r pixel block."""
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input):
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """(*, C, H*r, W*r) -> (*, C*r*r, H, W), r = downscale_factor: the inverse of PixelShuffle."""
+
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input):
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self):
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class Unfold(Module):
+    """(N, C, H, W) -> (N, C*KH*KW, L): every sliding kernel_size block of the padded input as a column."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Module):
+    """(N, C*KH*KW, L) -> (N, C, H, W), (H, W) = output_size: Unfold's adjoint, summing where blocks overlap."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size = output_size
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")

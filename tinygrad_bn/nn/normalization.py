@@ -1,8 +1,9 @@
-"""LayerNorm and GroupNorm: normalization per sample (not per batch, unlike BatchNorm), so they behave the same in
-training and eval and keep no running statistics. Both are composed from Tensor ops (nn/functional/normalization.py),
+"""LayerNorm, GroupNorm and InstanceNorm: normalization per sample (not per batch, unlike BatchNorm), so they behave
+the same in training and eval and keep no running statistics (InstanceNorm may keep them, as an option). All are
+composed from Tensor ops (nn/functional/normalization.py),
 unlike BatchNorm's fused, hand-derived backward.
 """
-from ..tensors import float32, ones, zeros
+from ..tensors import float32, int64, ones, zeros
 from . import functional as F
 from .module import Module, Parameter
 
@@ -54,3 +55,55 @@ class GroupNorm(Module):
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.has_bias}"
+
+
+class _InstanceNorm(Module):
+    """Normalize each sample's each channel over its positions (F.instance_norm), then scale and shift per channel
+    (weight (1) and bias (0) of shape (num_features,) when affine=True).
+
+    track_running_stats=True keeps running_mean (0) and running_var (1) buffers, moved in training towards the batch's
+    average instance statistics by `momentum`, and used in eval instead of each instance's own (as BatchNorm does).
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None,
+                 dtype=None, *, bias=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats, self.has_bias = affine, track_running_stats, bias and affine
+        _add_scale_and_shift(self, (num_features,), affine, bias, device, dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros((num_features,), dtype=dtype or float32, device=device))
+            self.register_buffer("running_var", ones((num_features,), dtype=dtype or float32, device=device))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, input):
+        if input.ndim not in (self.dims + 1, self.dims + 2):
+            raise ValueError(f"expected {self.dims + 1}D or {self.dims + 2}D input (got {input.ndim}D input)")
+        channels = input.ndim - self.dims - 1
+        if input.shape[channels] != self.num_features and self.affine:
+            raise ValueError(f"expected input's size at dim={channels} to match num_features ({self.num_features}), "
+                             f"but got: {input.shape[channels]}.")
+        if channels == 0:  # unbatched (C, ...): a batch of one
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        # As PyTorch: momentum=None means no update (not a cumulative average), num_batches_tracked stays 0.
+        use_input_stats = self.training or not self.track_running_stats
+        return F.instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                               self.momentum if self.momentum is not None else 0.0, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.has_bias}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) (or unbatched (C, L)) input: statistics over L for each (n, c)."""
+    dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of (N, C, H, W) (or unbatched (C, H, W)) input: statistics over H, W for each (n, c)."""
+    dims = 2

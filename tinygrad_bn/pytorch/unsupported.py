@@ -13,10 +13,9 @@ KNOWN = {
     "attention and transformers": ("Transformer", "TransformerEncoder", "TransformerDecoder", "MultiheadAttention",
                                    "TransformerEncoderLayer", "TransformerDecoderLayer",
                                    "scaled_dot_product_attention", "multi_head_attention_forward"),
-    "1-D and 3-D convolution and pooling": ("Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose3d", "MaxPool1d",
-                                            "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d",
-                                            "AdaptiveAvgPool3d", "BatchNorm3d", "conv1d", "conv3d", "max_pool1d",
-                                            "avg_pool1d", "max_pool3d", "avg_pool3d"),
+    "3-D convolution and pooling, transposed 1-D convolution": ("Conv3d", "ConvTranspose1d", "ConvTranspose3d",
+                                                                "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
+                                                                "BatchNorm3d", "conv3d", "max_pool3d", "avg_pool3d"),
     "compilation, distribution and mixed precision": ("compile", "jit", "distributed", "amp", "autocast",
                                                       "DataParallel", "parallel", "quantization", "fx"),
 }

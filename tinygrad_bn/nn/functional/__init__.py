@@ -2,20 +2,22 @@
 
 Read in this order: conv.py (convolution as im2col + matrix products), conv_transpose.py (its adjoint),
 batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, loss.py, normalization.py (layer and
-group norm), embedding.py, padding.py. Each op's forward and backward sit side by side and read like the math; the
-speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
+group norm), embedding.py, padding.py, pixel.py (pixel shuffle, unfold and fold). Each op's forward and backward sit
+side by side and read like the math; the speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
 """
 from .activation import (dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, linear,
                          log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh)
 from .batchnorm import batch_norm, batch_norm_simple
-from .conv import conv2d, conv2d_simple
+from .conv import conv1d, conv2d, conv2d_simple
 from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
 from .embedding import embedding
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
                    mse_loss, nll_loss, one_hot, smooth_l1_loss)
-from .normalization import group_norm, layer_norm
+from .normalization import group_norm, instance_norm, layer_norm
 from .padding import pad
-from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .pixel import fold, pixel_shuffle, pixel_unshuffle, unfold
+from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,
+                      max_pool2d)
 from .upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple", "binary_cross_entropy_with_logits", "conv2d", "conv2d_simple",
@@ -26,5 +28,8 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "sigmoid", "silu", "smooth_l1_loss", "softplus", "tanh",
            # transposed convolution and interpolation (groups, dilation and ceil_mode are arguments of the above)
            "conv_transpose2d", "conv_transpose2d_simple", "interpolate", "upsample", "upsample_bilinear",
-           "upsample_nearest"]
+           "upsample_nearest",
+           # 1-D layers, padding modes, image ops (pad takes mode "reflect", "replicate" and "circular")
+           "conv1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "pixel_shuffle", "pixel_unshuffle",
+           "instance_norm", "unfold", "fold"]
 

@@ -195,3 +195,36 @@ def _check_conv_args(input, weight, bias, stride, padding, dilation=1, groups=1)
         raise ValueError(f"conv2d: kernel {KH}x{KW} (dilation {dilation}) is larger than the padded input "
                          f"{H + 2 * PH}x{W + 2 * PW} (input shape {input.shape}, padding {padding})")
     return stride, padding, dilation, groups
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of an (N, C, L) (or unbatched (C, L)) input with (OC, C/groups, K) filters: the 2-D
+    convolution of the same numbers seen as (N, C, 1, L) images and (OC, C/groups, 1, K) filters, every option
+    acting along the width only. No new math: reshapes in and out, whose backward is the reshape back.
+    padding may be an int, "valid" or "same"."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
+                           f"{list(input.shape)}")
+    if input.ndim == 2:
+        return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if weight.ndim != 3:
+        raise RuntimeError(f"conv1d: expected a 3D (out_channels, in_channels/groups, K) weight, got shape "
+                           f"{weight.shape}")
+    groups = positive_int("conv1d: groups", groups)
+    if input.shape[1] != weight.shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got "
+                           f"{input.shape[1]} channels instead")
+    (stride,), (dilation,) = single(stride, "conv1d: stride"), single(dilation, "conv1d: dilation")
+    padding = padding if isinstance(padding, str) else (0, single(padding, "conv1d: padding")[0])
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), padding, (1, dilation), groups)
+    return out.squeeze(2)
+
+
+def single(value, name):
+    """An int or a 1-tuple -> a 1-tuple (the 1-D layers' kernel_size, stride, padding, dilation); a clear error
+    otherwise."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) != 1:
+        raise ValueError(f"{name} must be an int or a tuple of one int, got {value!r}")
+    return (pair(items[0], name)[0],)

@@ -1,10 +1,14 @@
-"""Layer normalization and group normalization, composed from Tensor ops.
+"""Layer, group and instance normalization, composed from Tensor ops.
 
 Unlike batch_norm (batchnorm.py), whose backward is one fused, hand-derived op, these are written as the formula
 itself: mean, biased variance, normalize, scale and shift. Autograd differentiates the composition, which is exact;
 it costs more memory and time than a fused op, which matters less here since these layers are not the hot path of
-the CNNs this library is tuned for. Both are gradchecked in float64 and compared with PyTorch in tests/test_compat.py.
+the CNNs this library is tuned for. They are gradchecked in float64 and compared with PyTorch in tests/test_compat.py
+and tests/test_one_d_and_images.py.
 """
+import math
+
+from .batchnorm import _raw, _update_running
 
 
 def _normalize(x, dims, eps):
@@ -51,3 +55,45 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias.reshape(per_channel)
     return out
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalize each sample's each channel of an (N, C, ...) input over its positions, then y = x_hat * weight[c]
+    + bias[c]: batch norm applied to every sample on its own (style transfer, GANs).
+
+    use_input_stats=True: the instance's own mean and (biased) variance; running_mean/running_var, if given, move
+    towards their average over the batch, in place, as batch norm's do:
+        running = (1 - momentum) * running + momentum * stat averaged over n    (the unbiased variance)
+    use_input_stats=False: normalize with running_mean and running_var instead.
+    """
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, L...), got {input.shape}")
+    per_channel = (input.shape[1],) + (1,) * (input.ndim - 2)      # one value per channel, broadcast over positions
+    positions = tuple(range(2, input.ndim))
+    if use_input_stats:
+        if math.prod(input.shape[2:]) == 1:  # one position: x - mean is 0 and the variance is undefined
+            raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                             f"{list(input.shape)}")
+        out = _normalize(input, positions, eps)
+        if running_mean is not None or running_var is not None:
+            _update_instance_running_stats(input, positions, running_mean, running_var, momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        mean, var = running_mean.astype(input.dtype), running_var.astype(input.dtype)
+        out = (input - mean.reshape(per_channel)) / (var.reshape(per_channel) + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
+    return out
+
+
+def _update_instance_running_stats(input, positions, running_mean, running_var, momentum):
+    """Each instance's mean and unbiased variance (constants: statistics are not differentiated), averaged over the
+    batch, moved into the running estimates in place."""
+    x = input.detach()
+    for running, stat in ((running_mean, x.mean(dim=positions)), (running_var, x.var(dim=positions, unbiased=True))):
+        if running is not None:
+            _update_running(_raw(running), stat.mean(dim=0).array.astype(running.dtype), momentum)

@@ -16,6 +16,7 @@ from ...backend import get_array_module
 from ...kernels import (is_channel_major, output_hw, pad_hw, route_to_window_max, unpad_hw, window_positions,
                         zeros_in_layout)
 from ...tensors import Tensor, stack
+from .conv import single
 from .padding import pad
 
 
@@ -171,3 +172,48 @@ def adaptive_avg_pool2d(input, output_size):
         cells = [input[:, :, h0:h1, (c * W) // OW: -(-((c + 1) * W) // OW)].mean(dim=(2, 3)) for c in range(OW)]
         rows.append(stack(cells, dim=-1))
     return stack(rows, dim=-2)
+
+
+# 1-D pooling: the 2-D pooling of the same numbers seen as (N, C, 1, L) images, with windows of height 1 (no new
+# math; the reshapes' backward is the reshape back). Unbatched (C, L) input gets a batch dim of 1 and loses it again.
+def _as_images(name, input):
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected a 2D (C, L) or 3D (N, C, L) input, got shape {input.shape}")
+    return input.unsqueeze(2) if input.ndim == 3 else input.unsqueeze(0).unsqueeze(2)
+
+
+def _as_sequences(out, input):
+    return out.squeeze(2) if input.ndim == 3 else out.squeeze(2).squeeze(0)
+
+
+def _widths(name, kernel_size, stride, padding):
+    """(1, K), (1, S) and (0, P): the 2-D window, stride and padding of a 1-D pooling (stride defaults to K)."""
+    (kernel,) = single(kernel_size, f"{name}: kernel_size")
+    (stride,) = (kernel,) if stride is None or stride == [] else single(stride, f"{name}: stride")
+    (padding,) = single(padding, f"{name}: padding")
+    return (1, kernel), (1, stride), (0, padding)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over each window of K positions of an (N, C, L) input; stride defaults to kernel_size."""
+    if return_indices:
+        raise NotImplementedError("max_pool1d: return_indices=True is not supported by tinygrad_bn")
+    if single(dilation, "max_pool1d: dilation") != (1,):
+        raise NotImplementedError(f"max_pool1d: dilation={dilation!r} is not supported by tinygrad_bn (only 1)")
+    kernel, stride, padding = _widths("max_pool1d", kernel_size, stride, padding)
+    out = max_pool2d(_as_images("max_pool1d", input), kernel, stride, padding, 1, ceil_mode)
+    return _as_sequences(out, input)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each window of K positions of an (N, C, L) input; stride defaults to kernel_size."""
+    kernel, stride, padding = _widths("avg_pool1d", kernel_size, stride, padding)
+    out = avg_pool2d(_as_images("avg_pool1d", input), kernel, stride, padding, ceil_mode, count_include_pad)
+    return _as_sequences(out, input)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of an (N, C, L) input to a fixed length output_size (windows as adaptive_avg_pool2d's)."""
+    (length,) = single(output_size, "adaptive_avg_pool1d: output_size")
+    out = adaptive_avg_pool2d(_as_images("adaptive_avg_pool1d", input), (1, length))
+    return _as_sequences(out, input)

@@ -1,6 +1,8 @@
-"""interpolate: resize (N, C, H, W) images by nearest-neighbour or bilinear sampling (PyTorch's F.interpolate).
+"""interpolate: resize (N, C, H, W) images or (N, C, L) sequences by nearest-neighbour or (bi)linear sampling
+(PyTorch's F.interpolate).
 
-Resizing is separable: first every output row is made from input rows, then every output column from those. Each
+Resizing is separable: first every output row is made from input rows, then every output column from those (a
+sequence has only the one axis). Each
 output index `dst` reads an input position `src` (a real number), computed exactly as PyTorch does:
 
     nearest                      src = floor(dst * scale)                    scale = in/out, or 1/scale_factor
@@ -18,18 +20,22 @@ import numpy as np
 
 from ...tensors import Tensor
 
-MODES = ("nearest", "bilinear")
+MODES = ("nearest", "linear", "bilinear")
+LINEAR_DIMS = {"linear": 3, "bilinear": 4}     # the input dims each interpolating mode works on
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize 4-D input to `size` (an int or (OH, OW)) or by `scale_factor` (out = floor(in * scale_factor)),
-    with mode "nearest" or "bilinear"; align_corners (bilinear only) defaults to False."""
-    if input.ndim != 4:
-        raise NotImplementedError(f"interpolate: tinygrad_bn supports 4-D (N, C, H, W) input only, got shape "
-                                  f"{input.shape}")
+    with mode "nearest" or "bilinear", or 3-D input to `size` (an int) with mode "nearest" or "linear";
+    align_corners (linear and bilinear only) defaults to False."""
+    if input.ndim not in (3, 4):
+        raise NotImplementedError(f"interpolate: tinygrad_bn supports 3-D (N, C, L) and 4-D (N, C, H, W) input "
+                                  f"only, got shape {input.shape}")
     if mode not in MODES:
         raise NotImplementedError(f"interpolate: mode={mode!r} is not supported by tinygrad_bn (only {MODES})")
+    if LINEAR_DIMS.get(mode, input.ndim) != input.ndim:
+        raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {LINEAR_DIMS[mode]}D input")
     if align_corners is not None and mode == "nearest":
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
@@ -38,7 +44,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     in_hw = input.shape[2:]
     out_hw, scales = _output_size(in_hw, size, scale_factor)
     if recompute_scale_factor:  # PyTorch then samples with in/out, forgetting the scale_factor
-        scales = (None, None)
+        scales = (None,) * len(in_hw)
     out = input
     for dim, (n_in, n_out, scale) in enumerate(zip(in_hw, out_hw, scales), start=2):
         if n_out == n_in:  # PyTorch keeps an axis whose size does not change as it is, whatever the scale_factor
@@ -51,19 +57,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 def _output_size(in_hw, size, scale_factor):
-    """(OH, OW) and the scale factors PyTorch samples with (None where the size was given)."""
+    """(OH, OW) (or (OL,)) and the scale factors PyTorch samples with (None where the size was given)."""
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: either size or scale_factor should be defined, and only one of them")
+    k = len(in_hw)
     if size is not None:
-        out_hw = (size, size) if isinstance(size, int) else tuple(size)
-        if len(out_hw) != 2:
-            raise ValueError(f"interpolate: size {size!r} should be an int or 2 ints for a 4-D input")
+        out_hw = (size,) * k if isinstance(size, int) else tuple(size)
+        if len(out_hw) != k:
+            raise ValueError(f"interpolate: size {size!r} should be an int or {k} ints for a {k + 2}-D input")
         out_hw = tuple(int(s) for s in out_hw)
         _check_sizes(in_hw, out_hw, f"size {size!r}")
-        return out_hw, (None, None)
-    scales = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
-    if len(scales) != 2:
-        raise ValueError(f"interpolate: scale_factor {scale_factor!r} should be a number or 2 numbers for a 4-D input")
+        return out_hw, (None,) * k
+    scales = (scale_factor,) * k if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+    if len(scales) != k:
+        raise ValueError(f"interpolate: scale_factor {scale_factor!r} should be a number or {k} numbers for a "
+                         f"{k + 2}-D input")
     out_hw = tuple(math.floor(n * float(s)) for n, s in zip(in_hw, scales))
     _check_sizes(in_hw, out_hw, f"scale_factor {scale_factor!r}")
     return out_hw, tuple(float(s) for s in scales)
@@ -72,8 +80,10 @@ def _output_size(in_hw, size, scale_factor):
 def _check_sizes(in_hw, out_hw, argument):
     """PyTorch's RuntimeError for an empty input or output (the sampling scale in/out would divide by zero)."""
     if min(in_hw) < 1 or min(out_hw) < 1:
-        raise RuntimeError(f"interpolate: Input and output sizes should be greater than 0, but got input (H: "
-                           f"{in_hw[0]}, W: {in_hw[1]}) output (H: {out_hw[0]}, W: {out_hw[1]}) from {argument}")
+        def named(sizes):  # PyTorch's wording: (H: 4, W: 4) for images, (L: 4) for sequences
+            return ", ".join(f"{name}: {n}" for name, n in zip(("H", "W") if len(sizes) == 2 else ("L",), sizes))
+        raise RuntimeError(f"interpolate: Input and output sizes should be greater than 0, but got input "
+                           f"({named(in_hw)}) output ({named(out_hw)}) from {argument}")
 
 
 def _source_scale(n_in, n_out, scale, dtype):
