@@ -7,6 +7,7 @@ speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
 """
 from .activation import (dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, linear,
                          log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh)
+from .attention import scaled_dot_product_attention
 from .batchnorm import batch_norm, batch_norm_simple
 from .conv import conv2d, conv2d_simple
 from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
@@ -26,5 +27,7 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "sigmoid", "silu", "smooth_l1_loss", "softplus", "tanh",
            # transposed convolution and interpolation (groups, dilation and ceil_mode are arguments of the above)
            "conv_transpose2d", "conv_transpose2d_simple", "interpolate", "upsample", "upsample_bilinear",
-           "upsample_nearest"]
+           "upsample_nearest",
+           # attention (attention.py), composed from matmul and softmax
+           "scaled_dot_product_attention"]
 
