@@ -680,7 +680,8 @@ def test_random_split_and_subset():
 # ---------------------------------------------------------------------------------------------------------------
 # What is not supported says so by name
 # ---------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("where, name", [(nn, "LSTM"), (nn, "TransformerEncoderLayer"), (nn, "Conv1d"),
+@pytest.mark.parametrize("where, name", [(F, "multi_head_attention_forward"), (nn, "AdaptiveLogSoftmaxWithLoss"),
+                                         (nn, "Conv1d"),
                                          (F, "conv1d"), (tg, "fft"), (nn, "Bilinear")])
 def test_unsupported_names_raise_a_clear_error(where, name):
     with pytest.raises(AttributeError, match=f"{name}.*(not supported|does not support)") as error:

@@ -9,10 +9,8 @@ SEE_ALSO = "see \"Coming from PyTorch\" in README.md for what is supported"
 
 # Names that are real PyTorch features (not typos), grouped by what they are, for a more precise message.
 KNOWN = {
-    "recurrent layers": ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "rnn"),
-    "attention and transformers": ("Transformer", "TransformerEncoder", "TransformerDecoder", "MultiheadAttention",
-                                   "TransformerEncoderLayer", "TransformerDecoderLayer",
-                                   "scaled_dot_product_attention", "multi_head_attention_forward"),
+    "packed sequences (nn.utils.rnn)": ("rnn",),
+    "functional forms of multi-head attention": ("multi_head_attention_forward",),
     "1-D and 3-D convolution and pooling": ("Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose3d", "MaxPool1d",
                                             "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d",
                                             "AdaptiveAvgPool3d", "BatchNorm3d", "conv1d", "conv3d", "max_pool1d",
