@@ -163,6 +163,16 @@ def test_parameter_names_and_shapes_are_pytorchs(name, args, options):
     assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
         [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
     assert repr(ours) == repr(theirs)
+    if hasattr(theirs, "all_weights"):
+        assert [[tuple(w.shape) for w in ws] for ws in ours.all_weights] == \
+            [[tuple(w.shape) for w in ws] for ws in theirs.all_weights]
+        assert ours.flatten_parameters() is None  # PyTorch's cuDNN idiom: nothing to pack here
+
+
+def test_gru_gradcheck_through_time():
+    gru = nn.GRU(2, 3, bidirectional=True).double()
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((4, 2, 2)), requires_grad=True)
+    assert tg.gradcheck(lambda x: gru(x)[0], (x,))
 
 
 def test_init_is_uniform_within_one_over_sqrt_hidden():

@@ -237,20 +237,13 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {input.shape[-1]}")
 
-    def _check_hidden(self, input, h):
-        """h must be batched (3-D) when input is (3-D), unbatched (2-D) when input is (2-D)."""
-        if input.ndim == 3 and h.ndim != 3:
-            raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {h.ndim}-D tensor")
-        if input.ndim == 2 and h.ndim != 2:
-            raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got {h.ndim}-D tensor")
-
     def _expected_hidden_shape(self, batch):
         return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
 
     def _run(self, input, states):
-        """input (T, B, input_size), states: a list over the state tensors (one for RNN/GRU, h and c for LSTM),
-        each (num_layers * num_directions, B, hidden). Returns output (T, B, D * hidden) and the final states."""
-        step, num_directions = _STEPS[self.mode], 2 if self.bidirectional else 1
+        """input (T, B, input_size); states: a tuple of (num_layers * num_directions, B, hidden) tensors, h (and c
+        for LSTM). Returns output (T, B, num_directions * hidden) and the final states, stacked the same way."""
+        num_directions = 2 if self.bidirectional else 1
         finals = []
         x = input
         for layer in range(self.num_layers):
@@ -258,50 +251,65 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, self.training)
             outputs = []
             for direction in range(num_directions):
-                weight_ih, weight_hh, bias_ih, bias_hh = self._weights(layer, direction)
                 index = layer * num_directions + direction
                 state = tuple(s[index] for s in states)
-                state = state if self.mode == "LSTM" else state[0]
-                gx = F.linear(x, weight_ih, bias_ih)  # the input's part of every gate at every time step at once
-                times = range(x.shape[0]) if direction == 0 else reversed(range(x.shape[0]))
-                hs = [None] * x.shape[0]
-                for t in times:
-                    h = state[0] if self.mode == "LSTM" else state
-                    state = step(gx[t], F.linear(h, weight_hh, bias_hh), state)
-                    hs[t] = state[0] if self.mode == "LSTM" else state
-                outputs.append(stack(hs))
-                finals.append(state if self.mode == "LSTM" else (state,))
+                hs, state = self._run_one_direction(x, self._weights(layer, direction), state, reverse=direction)
+                outputs.append(hs)
+                finals.append(state)
             x = cat(outputs, dim=-1)  # both directions side by side: (T, B, D * hidden), forward first
-        final_states = tuple(stack([f[k] for f in finals]) for k in range(len(states)))
-        return x, final_states
+        return x, tuple(stack([state[k] for state in finals]) for k in range(len(states)))
+
+    def _run_one_direction(self, x, weights, state, reverse):
+        """Step through x (T, B, features) forward in time, or backward if reverse, from `state` (a tuple: (h,) or
+        (h, c)). Returns h at every time step (T, B, hidden), in x's order, and the final state."""
+        weight_ih, weight_hh, bias_ih, bias_hh = weights
+        step = _STEPS[self.mode]
+        gx = F.linear(x, weight_ih, bias_ih)  # the input's part of every gate, at every time step at once
+        hs = [None] * x.shape[0]
+        for t in (reversed(range(x.shape[0])) if reverse else range(x.shape[0])):
+            gh = F.linear(state[0], weight_hh, bias_hh)
+            state = step(gx[t], gh, state if self.mode == "LSTM" else state[0])
+            state = state if self.mode == "LSTM" else (state,)
+            hs[t] = state[0]
+        return stack(hs), state
 
     def _forward(self, input, hx):
         """The shared forward: hx is None or a tuple of state tensors; returns (output, tuple of final states)."""
         self._check_input(input)
         batched = input.ndim == 3
-        if not batched:
-            input = input.unsqueeze(1)
+        count = 2 if self.mode == "LSTM" else 1
+        for h in hx or ():
+            if batched and h.ndim != 3:
+                raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {h.ndim}-D tensor")
+            if not batched and h.ndim != 2:
+                raise RuntimeError(f"For unbatched 2-D input, hx should also be 2-D but got {h.ndim}-D tensor")
+        if not batched:  # one sequence: a batch of one, in dim 1 (batch_first does not apply)
+            input, hx = input.unsqueeze(1), None if hx is None else tuple(h.unsqueeze(1) for h in hx)
         elif self.batch_first:
             input = input.transpose(0, 1)
         expected = self._expected_hidden_shape(input.shape[1])
-        count = 2 if self.mode == "LSTM" else 1
         if hx is None:
-            states = [zeros(expected, dtype=input.dtype, device=input.device)] * count
-        else:
-            states = []
-            for k, h in enumerate(hx):
-                self._check_hidden(input if batched else input.squeeze(1), h)
-                h = h if batched else h.unsqueeze(1)
-                if tuple(h.shape) != expected:
-                    which = f"hidden[{k}]" if count == 2 else "hidden"
-                    raise RuntimeError(f"Expected {which} size {expected}, got {list(h.shape)}")
-                states.append(h)
-        output, finals = self._run(input, states)
+            hx = (zeros(expected, dtype=input.dtype, device=input.device),) * count
+        for k, h in enumerate(hx):
+            if tuple(h.shape) != expected:
+                which = f"hidden[{k}]" if count == 2 else "hidden"
+                raise RuntimeError(f"Expected {which} size {expected}, got {list(h.shape)}")
+        output, finals = self._run(input, hx)
         if not batched:
             return output.squeeze(1), tuple(f.squeeze(1) for f in finals)
         if self.batch_first:
             output = output.transpose(0, 1)
         return output, finals
+
+    def flatten_parameters(self):
+        """PyTorch packs the weights into one cuDNN buffer here; these layers use them as they are: nothing to do."""
+
+    @property
+    def all_weights(self):
+        """The parameters of each layer and direction: [[weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0], ...]."""
+        num_directions = 2 if self.bidirectional else 1
+        return [[w for w in self._weights(layer, direction) if w is not None]
+                for layer in range(self.num_layers) for direction in range(num_directions)]
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
