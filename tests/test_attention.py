@@ -15,7 +15,7 @@ import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
 import tinygrad_bn.nn.functional as F
 
-TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
+TOLERANCE = {np.float32: {"rtol": 1e-5, "atol": 1e-5}, np.float64: {"rtol": 1e-10, "atol": 1e-10}}
 DTYPES = [np.float32, np.float64]
 pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # PyTorch, about its fast path
 
@@ -104,6 +104,30 @@ def test_scaled_dot_product_attention_matches_torch(mask, options, dtype, device
     expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, **options)
     actual = F.scaled_dot_product_attention(q, k, v, attn_mask=m, **options)
     compare(expected, actual, dtype, (tq, tk, tv, tm), (q, k, v, m))
+
+
+def test_a_query_that_sees_no_key_gets_zeros_as_in_torch(device):
+    """PyTorch's attention gives such a query zero weights (and zero gradient), not NaN; MultiheadAttention gives
+    NaN when it returns the weights (need_weights=True), zeros when it does not."""
+    torch = import_torch()
+    (tq, q), (tk, k), (tv, v) = (pair(random((2, 3, 4), np.float64, seed), device) for seed in range(3))
+    mask = np.array([[True, False, True], [False, False, False], [False, True, False]])
+    tm, m = pair(mask, device)
+    expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm)
+    actual = F.scaled_dot_product_attention(q, k, v, attn_mask=m)
+    assert not actual.numpy()[:, 1].any()
+    compare(expected, actual, np.float64, (tq, tk, tv), (q, k, v))
+
+    theirs, ours = twins(lambda nn: nn.MultiheadAttention(4, 2), lambda nn: nn.MultiheadAttention(4, 2),
+                         np.float64, device)
+    tx, x = pair(random((3, 2, 4), np.float64, 1), device)
+    tp, p = pair(np.array([[True] * 3, [False] * 3]), device)  # the first sequence's keys are all padding
+    compare(theirs(tx, tx, tx, key_padding_mask=tp, need_weights=False),
+            ours(x, x, x, key_padding_mask=p, need_weights=False), np.float64, (tx,), (x,), theirs, ours)
+    with np.errstate(invalid="ignore"):  # the softmax of a row of -inf is 0/0, on purpose here
+        output, weights = ours(x, x, x, key_padding_mask=p)
+    assert np.isnan(output.numpy()[:, 0]).all() and np.isnan(weights.numpy()[0]).all()
+    assert not np.isnan(output.numpy()[:, 1]).any()
 
 
 def test_scaled_dot_product_attention_on_3d_input_and_gradcheck():
@@ -219,8 +243,8 @@ def test_multihead_attention_init_and_names():
     (lambda: nn.MultiheadAttention(4, 2)(tg.zeros(3, 2, 4), tg.zeros(3, 2, 4), tg.zeros(3, 2, 4),
                                          attn_mask=tg.zeros(2, 3)), RuntimeError,
      r"The shape of the 2D attn_mask is \(2, 3\), but should be \(3, 3\)"),
-    (lambda: nn.TransformerEncoderLayer(4, 2, activation="tanh"), RuntimeError, "activation should be relu/gelu, "
-     "not tanh"),
+    (lambda: nn.TransformerEncoderLayer(4, 2, activation="tanh"), RuntimeError,
+     "activation should be relu/gelu, not tanh"),
 ])
 def test_attention_argument_errors_are_pytorchs(make, error, match):
     with pytest.raises(error, match=match):
@@ -298,7 +322,7 @@ def test_encoder_and_decoder_stacks_copy_their_layer(device):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("options", [{}, {"batch_first": True, "norm_first": True}])
 def test_transformer_matches_torch(options, dtype, device):
-    sizes = dict(d_model=4, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=8)
+    sizes = {"d_model": 4, "nhead": 2, "num_encoder_layers": 2, "num_decoder_layers": 2, "dim_feedforward": 8}
     theirs, ours = twins(lambda nn: nn.Transformer(**sizes, **options), lambda nn: nn.Transformer(**sizes, **options),
                          dtype, device)
     N, S, T = 2, 5, 4
@@ -317,7 +341,7 @@ def test_transformer_matches_torch(options, dtype, device):
 
 def test_transformer_init_names_mask_and_errors():
     torch = import_torch()
-    sizes = dict(d_model=4, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=8)
+    sizes = {"d_model": 4, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "dim_feedforward": 8}
     model = nn.Transformer(**sizes)
     assert list(model.state_dict()) == list(torch.nn.Transformer(**sizes).state_dict())
     bound = np.sqrt(6 / (8 + 4))  # xavier_uniform_ on every matrix, here linear1.weight (8, 4)

@@ -12,7 +12,7 @@ from conftest import assert_close, import_torch, tensor, torch_tensor
 import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
 
-TOLERANCE = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
+TOLERANCE = {np.float32: {"rtol": 1e-5, "atol": 1e-5}, np.float64: {"rtol": 1e-10, "atol": 1e-10}}
 
 
 def twins(name, *args, dtype=np.float64, **kwargs):
@@ -205,8 +205,8 @@ def test_init_is_uniform_within_one_over_sqrt_hidden():
     (lambda: nn.GRUCell(3, 4)(tg.zeros(2, 5)), "input has inconsistent input_size: got 5 expected 3", RuntimeError),
     (lambda: nn.RNNCell(3, 4)(tg.zeros(2, 3), tg.zeros(3, 4)), "Input batch size 2 doesn't match hidden0 batch size 3",
      RuntimeError),
-    (lambda: nn.RNNCell(3, 4)(tg.zeros(2, 3), tg.zeros(2, 5)), "hidden0 has inconsistent hidden_size: got 5, "
-     "expected 4", RuntimeError),
+    (lambda: nn.RNNCell(3, 4)(tg.zeros(2, 3), tg.zeros(2, 5)),
+     "hidden0 has inconsistent hidden_size: got 5, expected 4", RuntimeError),
     (lambda: nn.LSTMCell(3, 4)(tg.zeros(2, 3), tg.zeros(2, 4)), "tuple", TypeError),
 ])
 def test_argument_errors_are_pytorchs(make, match, error):

@@ -41,7 +41,7 @@ def rnn_relu_step(gx, gh, h):
 
 
 def lstm_step(gx, gh, state):
-    h, c = state
+    _, c = state  # h enters through gh
     i, f, g, o = _gates(gx + gh, 4)
     i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
     c = f * c + i * g

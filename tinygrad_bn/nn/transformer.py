@@ -14,9 +14,9 @@ from ..tensors import Tensor, float32, zeros
 from . import functional as F
 from . import init
 from .containers import ModuleList
+from .functional.attention import attention_weights
 from .layers import Dropout, Linear
 from .module import Module, Parameter
-from .functional.attention import attention_weights
 from .normalization import LayerNorm
 
 
@@ -147,7 +147,8 @@ class MultiheadAttention(Module):
 
         use_causal = is_causal and key_padding_mask is None and not need_weights  # PyTorch's rule for the hint
         mask = None if use_causal else self._mask(attn_mask, key_padding_mask, query.dtype, N, L, S)
-        weights = attention_weights(q, k, mask, is_causal=use_causal)  # (N, H, L, S)
+        # (N, H, L, S); a query that may see no key gets zeros, or NaN when the weights are returned (PyTorch's rule)
+        weights = attention_weights(q, k, mask, is_causal=use_causal, empty_rows_to_zero=not need_weights)
         weights = F.dropout(weights, self.dropout, self.training)
         heads = weights @ v  # (N, H, L, d)
         out = self.out_proj(heads.permute(2, 0, 1, 3).reshape(L, N, E))  # Concat(head_1, ..., head_h) W^O + b^O
@@ -198,7 +199,7 @@ class TransformerEncoderLayer(Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, *, device=None, dtype=None):
         super().__init__()
-        options = dict(device=device, dtype=dtype)
+        options = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             **options)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **options)
@@ -238,7 +239,7 @@ class TransformerDecoderLayer(Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, *, device=None, dtype=None):
         super().__init__()
-        options = dict(device=device, dtype=dtype)
+        options = {"device": device, "dtype": dtype}
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             **options)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
@@ -332,10 +333,10 @@ class Transformer(Module):
                  dropout=0.1, activation="relu", custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
                  batch_first=False, norm_first=False, bias=True, *, device=None, dtype=None):
         super().__init__()
-        options = dict(device=device, dtype=dtype)
-        layer_options = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
-                             layer_norm_eps=layer_norm_eps, batch_first=batch_first, norm_first=norm_first, bias=bias,
-                             **options)
+        options = {"device": device, "dtype": dtype}
+        layer_options = {"dim_feedforward": dim_feedforward, "dropout": dropout, "activation": activation,
+                         "layer_norm_eps": layer_norm_eps, "batch_first": batch_first, "norm_first": norm_first,
+                         "bias": bias, **options}
         if custom_encoder is not None:
             self.encoder = custom_encoder
         else:

@@ -19,11 +19,13 @@ def causal_mask(L, S, device=None):
     return Tensor._wrap(xp.tril(xp.ones((L, S), dtype=bool)))
 
 
-def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None):
+def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None, empty_rows_to_zero=True):
     """softmax(query @ key^T * scale + mask) over the keys: (..., L, S), each row sums to 1.
 
     attn_mask: boolean (True = may attend, False becomes -inf) or float (added to the scores); is_causal masks the
-    keys after each query. A query that may attend to no key gets a row of NaN, as in PyTorch.
+    keys after each query. A query that may attend to no key (a row of -inf) gets a row of zeros, as PyTorch's
+    scaled_dot_product_attention gives (its "safe softmax"), or a row of NaN with empty_rows_to_zero=False, as
+    MultiheadAttention gives when it returns its weights.
     """
     L, S = query.shape[-2], key.shape[-2]
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
@@ -35,7 +37,11 @@ def attention_weights(query, key, attn_mask=None, is_causal=False, scale=None):
             scores = scores.masked_fill(~attn_mask.array, float("-inf"))
         else:
             scores = scores + attn_mask
-    return scores.softmax(-1)
+    empty = (scores.array == float("-inf")).all(axis=-1, keepdims=True)
+    if not empty_rows_to_zero or not empty.any():
+        return scores.softmax(-1)
+    # softmax of a row of -inf is 0/0; give such rows finite scores first, so no NaN reaches the gradient either
+    return scores.masked_fill(empty, 0.0).softmax(-1).masked_fill(empty, 0.0)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
