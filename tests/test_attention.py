@@ -254,8 +254,17 @@ def test_attention_argument_errors_are_pytorchs(make, error, match):
 # ---------------------------------------------------------------------------------------------------------------
 # Transformer layers
 # ---------------------------------------------------------------------------------------------------------------
+def tanh(x):
+    """An activation given as a callable (the Tensor method exists in both libraries)."""
+    return x.tanh()
+
+
 LAYER_OPTIONS = [{}, {"norm_first": True}, {"activation": "gelu", "batch_first": True}, {"bias": False},
-                 {"layer_norm_eps": 1e-3, "dropout": 0.0}]
+                 {"layer_norm_eps": 1e-3, "dropout": 0.0}, {"activation": tanh}]
+
+
+def layer_id(options):
+    return ",".join(f"{k}={getattr(v, '__name__', v)}" for k, v in options.items()) or "default"
 
 
 def sequence_masks(device, L=4, N=2, dtype=np.float64):
@@ -268,7 +277,7 @@ def sequence_masks(device, L=4, N=2, dtype=np.float64):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=lambda o: ",".join(o) or "default")
+@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=layer_id)
 def test_encoder_layer_matches_torch(options, dtype, device):
     theirs, ours = twins(lambda nn: nn.TransformerEncoderLayer(4, 2, 8, **options),
                          lambda nn: nn.TransformerEncoderLayer(4, 2, 8, **options), dtype, device)
@@ -279,7 +288,7 @@ def test_encoder_layer_matches_torch(options, dtype, device):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=lambda o: ",".join(o) or "default")
+@pytest.mark.parametrize("options", LAYER_OPTIONS, ids=layer_id)
 def test_decoder_layer_matches_torch(options, dtype, device):
     theirs, ours = twins(lambda nn: nn.TransformerDecoderLayer(4, 2, 8, **options),
                          lambda nn: nn.TransformerDecoderLayer(4, 2, 8, **options), dtype, device)
