@@ -77,8 +77,9 @@ def _reset_uniform(module):
 # ----------------------------------------------------------------------------------------------------------------
 # Cells: one time step on a (batch, input_size) or unbatched (input_size,) input.
 # ----------------------------------------------------------------------------------------------------------------
-class _CellBase(Module):
-    """weight_ih (gates * hidden, input), weight_hh (gates * hidden, hidden), bias_ih and bias_hh (gates * hidden)."""
+class RNNCellBase(Module):
+    """What the cells share: weight_ih (gates * hidden, input), weight_hh (gates * hidden, hidden), bias_ih and
+    bias_hh (gates * hidden), and the shape checks. (PyTorch's takes num_chunks where this takes the mode.)"""
 
     def __init__(self, input_size, hidden_size, bias, mode, device, dtype):
         super().__init__()
@@ -132,7 +133,7 @@ class _CellBase(Module):
         return text
 
 
-class _SingleStateCell(_CellBase):
+class _SingleStateCell(RNNCellBase):
     """RNNCell and GRUCell: the state is one tensor h of shape (batch, hidden_size), zeros when not given."""
 
     def forward(self, input, hx=None):
@@ -160,7 +161,7 @@ class GRUCell(_SingleStateCell):
         super().__init__(input_size, hidden_size, bias, "GRU", device, dtype)
 
 
-class LSTMCell(_CellBase):
+class LSTMCell(RNNCellBase):
     """i = sigma(W_ii x + b_ii + W_hi h + b_hi), f = sigma(...), g = tanh(...), o = sigma(...) (gates stacked in
     the order i, f, g, o); c' = f * c + i * g, h' = o * tanh(c'). Returns (h', c'); hx is (h, c), zeros if None."""
 
