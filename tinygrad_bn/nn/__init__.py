@@ -18,6 +18,9 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
 from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module, Parameter
 from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
+                          TransformerEncoder, TransformerEncoderLayer)
 from .sparse import Embedding
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "ReLU", "MaxPool2d",
@@ -34,5 +37,8 @@ __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d
            "Conv1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "ReflectionPad1d", "ReflectionPad2d",
            "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d",
            "ZeroPad1d", "ZeroPad2d", "PixelShuffle", "PixelUnshuffle", "InstanceNorm1d", "InstanceNorm2d", "Unfold",
-           "Fold"]
-
+           "Fold",
+           # recurrent layers and attention, composed from the ops above (nn/rnn.py, nn/transformer.py)
+           "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU", "MultiheadAttention",
+           "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
+           "Transformer"]
