@@ -20,7 +20,7 @@ installs the PyTorch surface (`pytorch.install()`), so that `import tinygrad_bn 
 """
 import sys
 
-from .autograd import is_grad_enabled, no_grad
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_available, manual_seed
 from .gradcheck import GradcheckError, gradcheck
 from .tensors import (Tensor, arange, bool_, cat, float32, float64, full, int32, int64, ones, ones_like, rand,

@@ -16,6 +16,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..arguments import is_device_name
+from ..autograd import RemovableHandle, is_grad_enabled
 from ..backend import device_of, is_cupy_array, to_device, to_numpy
 from ..tensors import Tensor
 
@@ -51,12 +52,48 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        """forward(), with the hooks around it in PyTorch's order: forward pre-hooks (may replace the inputs),
+        forward, forward hooks (may replace the output); backward hooks watch the inputs and the output."""
+        for hook in list(self._forward_pre_hooks.values()):
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
+        backward_hook = _BackwardHookCall(self, args) if self._backward_hooks and is_grad_enabled() else None
+        if backward_hook is not None:
+            args = backward_hook.watch_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            replaced = hook(self, args, output)
+            if replaced is not None:
+                output = replaced
+        if backward_hook is not None:
+            output = backward_hook.watch_output(output)
+        return output
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Hooks: functions called around forward() and backward(); each registration returns a handle with remove()
+    # ------------------------------------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """`hook(module, args)` runs before forward(); it may return new args (a tuple, or one value)."""
+        return _register(self._forward_pre_hooks, hook, prepend, with_kwargs, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """`hook(module, args, output)` runs after forward(); it may return a new output."""
+        return _register(self._forward_hooks, hook, prepend, with_kwargs, "register_forward_hook")
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """`hook(module, grad_input, grad_output)` runs when the gradients with respect to the module's inputs are
+        computed: grad_output holds dL/d(output), grad_input dL/d(each Tensor argument) (None for arguments that
+        need no gradient). It may return a new grad_input. Built on Tensor.register_hook: see _BackwardHookCall."""
+        return _register(self._backward_hooks, hook, prepend, False, "register_full_backward_hook")
 
     # ------------------------------------------------------------------------------------------------------------
     # Registration: attribute assignment sorts values into parameters, buffers and sub-modules.
@@ -370,6 +407,72 @@ class Module:
         elif lines:
             body = "\n  " + "\n  ".join(lines) + "\n"
         return f"{type(self).__name__}({body})"
+
+
+def _register(hooks, hook, prepend, with_kwargs, method):
+    if with_kwargs:
+        raise NotImplementedError(f"{method}(with_kwargs=True) is not supported by tinygrad_bn: hooks receive the "
+                                  "positional arguments only")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+class _BackwardHookCall:
+    """One call of a module with full backward hooks. The Tensor argument that needs a gradient and the output each
+    pass through an identity (`x.view(x.shape)`), a graph node of this call only; a tensor hook on the output's node
+    records grad_output, and a tensor hook on the input's node calls the module's hooks with grad_input.
+
+    A single graph node sees all of grad_input at once only when there is one such argument, so a call with several
+    Tensor arguments that need gradients is not supported (PyTorch joins them in one node)."""
+
+    def __init__(self, module, args):
+        self.module, self.grad_output = module, None
+        self.tensor_args = [i for i, arg in enumerate(args) if isinstance(arg, Tensor)]
+        self.watched = [i for i in self.tensor_args if args[i].requires_grad]
+        if len(self.watched) > 1:
+            raise NotImplementedError(f"register_full_backward_hook: {type(module).__name__} was called with "
+                                      f"{len(self.watched)} Tensor arguments that require grad; tinygrad_bn supports "
+                                      "backward hooks on modules with one such argument")
+
+    def watch_inputs(self, args):
+        args = list(args)
+        for i in self.watched:
+            args[i] = args[i].view(args[i].shape)
+            args[i].register_hook(self.on_grad_input)
+        return tuple(args)
+
+    def watch_output(self, output):
+        if not isinstance(output, Tensor):
+            raise NotImplementedError(f"register_full_backward_hook: {type(self.module).__name__} returned "
+                                      f"{type(output).__name__}; tinygrad_bn supports modules that return one Tensor")
+        if not output.requires_grad:
+            return output
+        output = output.view(output.shape)
+        output.register_hook(self.on_grad_output)
+        return output
+
+    def on_grad_output(self, grad):
+        self.grad_output = (grad,)
+        if not self.watched:  # nothing to wait for: the hooks see grad_input all None now (as in PyTorch)
+            self.call_hooks(grad_input=(None,) * len(self.tensor_args))
+
+    def on_grad_input(self, grad):
+        position = self.tensor_args.index(self.watched[0])
+        grad_input = tuple(grad if i == position else None for i in range(len(self.tensor_args)))
+        return self.call_hooks(grad_input)[position]
+
+    def call_hooks(self, grad_input):
+        for hook in list(self.module._backward_hooks.values()):
+            replaced = hook(self.module, grad_input, self.grad_output)
+            if replaced is not None:
+                grad_input = tuple(replaced) if isinstance(replaced, (tuple, list)) else (replaced,)
+                if len(grad_input) != len(self.tensor_args):
+                    raise RuntimeError(f"backward hook returned {len(grad_input)} gradients, expected "
+                                       f"{len(self.tensor_args)} (one per Tensor argument)")
+        return grad_input
 
 
 def _indent(text, spaces):
