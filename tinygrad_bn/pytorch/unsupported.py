@@ -17,8 +17,8 @@ KNOWN = {
                                             "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d",
                                             "AdaptiveAvgPool3d", "BatchNorm3d", "conv1d", "conv3d", "max_pool1d",
                                             "avg_pool1d", "max_pool3d", "avg_pool3d"),
-    "compilation, distribution and mixed precision": ("compile", "jit", "distributed", "amp", "autocast",
-                                                      "DataParallel", "parallel", "quantization", "fx"),
+    "compilation, distribution and mixed precision": ("compile", "distributed", "amp", "autocast",
+                                                      "quantization", "fx"),
 }
 
 

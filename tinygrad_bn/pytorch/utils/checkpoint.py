@@ -1,0 +1,5 @@
+"""`torch.utils.checkpoint`: activation checkpointing. The mechanism is part of the core (tinygrad_bn/checkpoint.py:
+a graph node whose backward runs the function again); this is the import path PyTorch code uses."""
+from tinygrad_bn.checkpoint import checkpoint, checkpoint_sequential
+
+__all__ = ["checkpoint", "checkpoint_sequential"]
