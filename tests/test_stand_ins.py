@@ -189,3 +189,51 @@ def test_layer_constructors_take_device_and_dtype_positionally():
         theirs = inspect.signature(getattr(torch.nn, name)).parameters.values()
         assert [(p.name, p.default) for p in ours if p.kind == p.POSITIONAL_OR_KEYWORD] == \
             [(p.name, p.default) for p in theirs if p.kind == p.POSITIONAL_OR_KEYWORD], name
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# nn.init.orthogonal_ and nn.KLDivLoss (the differentiable kl_div is a row of test_compat.py's CASES)
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (4, 4), (4, 2, 3)])
+def test_orthogonal_is_pytorchs_qr_of_a_gaussian(shape):
+    """The result is Q of the Gaussian the library draws, with R's diagonal positive (what PyTorch computes from its
+    own draw), and its rows (rows <= cols) or columns (rows >= cols) are orthonormal."""
+    torch = import_torch()
+    rows = shape[0]
+    cols = int(np.prod(shape)) // rows
+    tg.manual_seed(3)
+    gaussian = tg.randn(rows, cols, dtype=tg.float64).numpy()
+    tg.manual_seed(3)
+    weight = nn.init.orthogonal_(tg.zeros(*shape, dtype=tg.float64), gain=2.0)
+    q = weight.numpy().reshape(rows, cols) / 2
+    tall = torch.tensor(gaussian if rows >= cols else gaussian.T)  # PyTorch's steps, on the same numbers
+    torch_q, torch_r = torch.linalg.qr(tall)
+    torch_q = torch_q * torch.diag(torch_r).sign()
+    assert_close(q, torch_q.numpy() if rows >= cols else torch_q.numpy().T, atol=1e-12)
+    small = min(rows, cols)
+    assert_close(q @ q.T if rows <= cols else q.T @ q, np.eye(small), atol=1e-12)
+
+
+def test_orthogonal_errors_and_float32():
+    with pytest.raises(ValueError, match="Only tensors with 2 or more dimensions"):
+        nn.init.orthogonal_(tg.zeros(3))
+    weight = nn.Linear(6, 4).weight
+    nn.init.orthogonal_(weight)
+    assert weight.dtype == tg.float32
+    assert_close(weight.numpy() @ weight.numpy().T, np.eye(4), atol=1e-6)
+
+
+def test_kl_div_loss_module_and_warning():
+    torch = import_torch()
+    rng = np.random.default_rng(4)
+    logits, target = rng.standard_normal((3, 4)), rng.random((3, 4))
+    target[1, 2] = 0.0  # 0 log 0 = 0, as PyTorch's xlogy
+    for options in ({"reduction": "batchmean"}, {"reduction": "sum"}, {"reduction": "batchmean", "log_target": True}):
+        ours = nn.KLDivLoss(**options)(tg.tensor(logits).log_softmax(1), tg.tensor(target))
+        theirs = torch.nn.KLDivLoss(**options)(torch.tensor(logits).log_softmax(1), torch.tensor(target))
+        assert_close(ours, theirs, what=str(options))
+    with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+        mean = nn.KLDivLoss()(tg.tensor(logits), tg.tensor(target))
+    assert_close(mean, tg.nn.functional.kl_div(tg.tensor(logits), tg.tensor(target), reduction="sum") / 12)
+    with pytest.raises(ValueError, match="batchmean"):
+        tg.nn.functional.kl_div(tg.tensor(logits), tg.tensor(target), reduction="average")
