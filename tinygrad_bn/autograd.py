@@ -15,6 +15,9 @@ The lesson that goes with this file is docs/autograd.md. In short:
    into `leaf.grad`, where it accumulates across `backward()` calls until zeroed.
 4. **Freeing.** Once a function has been visited, its `parents` and saved arrays are dropped: a training step's
    activations are freed during the backward pass, not kept until the next step.
+
+Around these: the grad mode (`no_grad`, `enable_grad`, `set_grad_enabled`) decides whether `apply` records at all,
+and hooks (`register_hook`) let a user see or replace the gradient as backward() reaches a node.
 """
 import contextlib
 import copy
