@@ -223,16 +223,51 @@ def test_prepend_puts_a_hook_first():
     assert order == ["prepended", "first"]
 
 
+def test_backward_hook_on_a_module_with_several_inputs():
+    """grad_input has one entry per argument (None for a non-Tensor, zeros for a Tensor that needs no gradient), all
+    at once; a returned replacement is what flows on. A replacement of None is a gradient of zeros here, and none at
+    all in PyTorch (the only difference)."""
+    torch = import_torch()
+    rng = np.random.default_rng(2)
+    a_values, b_values, c_values = rng.standard_normal((2, 3)), rng.standard_normal(3), rng.standard_normal(3)
+
+    def run(lib):
+        class Mix(lib.nn.Module):
+            def forward(self, a, scale, b, c):
+                return (a * b).tanh() * scale + c
+
+        mix, calls = Mix(), []
+
+        def hook(module, grad_input, grad_output):
+            calls.append([None if g is None else numpy_of(g) for g in grad_input] + [numpy_of(grad_output[0])])
+            return grad_input[0] * 2, None, None, None
+
+        mix.register_full_backward_hook(hook)
+        a, b = lib.tensor(a_values, requires_grad=True), lib.tensor(b_values, requires_grad=True)
+        c = lib.tensor(c_values)
+        (mix(a, 3.0, b, c) ** 2).sum().backward()
+        return calls, numpy_of(a.grad), b.grad
+
+    (calls, a_grad, b_grad), (torch_calls, torch_a_grad, torch_b_grad) = run(tg), run(torch)
+    assert len(calls) == len(torch_calls) == 1
+    for got, expected in zip(calls[0], torch_calls[0]):
+        assert (got is None) == (expected is None)
+        if got is not None:
+            assert_close(got, expected)
+    assert_close(a_grad, torch_a_grad)
+    assert torch_b_grad is None and not b_grad.numpy().any()
+
+
 def test_module_hook_limits_are_named():
     layer = tg.nn.Identity()
     with pytest.raises(NotImplementedError, match="with_kwargs"):
         layer.register_forward_hook(lambda *a: None, with_kwargs=True)
 
-    class Add(tg.nn.Module):
+    class Pair(tg.nn.Module):
         def forward(self, a, b):
-            return a + b
+            return a.sum()
 
-    add = Add()
-    add.register_full_backward_hook(lambda *a: None)
-    with pytest.raises(NotImplementedError, match="2 Tensor arguments that require grad"):
-        add(tg.ones(1, requires_grad=True), tg.ones(1, requires_grad=True))
+    pair = Pair()
+    pair.register_full_backward_hook(lambda *a: None)
+    with pytest.raises(NotImplementedError, match="share one dtype"):
+        pair(tg.ones(1, requires_grad=True), tg.ones(1, requires_grad=True, dtype=tg.float64))

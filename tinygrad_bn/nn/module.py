@@ -11,6 +11,7 @@ are the attribute path joined with dots, parameters before buffers within a modu
 `0.weight`, `1.running_mean`, `1.num_batches_tracked` -- the same keys as a twin PyTorch model, so weights load both
 ways.
 """
+import math
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from ..arguments import is_device_name
 from ..autograd import RemovableHandle, is_grad_enabled
 from ..backend import device_of, is_cupy_array, to_device, to_numpy
-from ..tensors import Tensor
+from ..tensors import Tensor, cat, zeros, zeros_like
 
 
 class Parameter(Tensor):
@@ -91,8 +92,9 @@ class Module:
 
     def register_full_backward_hook(self, hook, prepend=False):
         """`hook(module, grad_input, grad_output)` runs when the gradients with respect to the module's inputs are
-        computed: grad_output holds dL/d(output), grad_input dL/d(each Tensor argument) (None for arguments that
-        need no gradient). It may return a new grad_input. Built on Tensor.register_hook: see _BackwardHookCall."""
+        computed: grad_output holds dL/d(output), grad_input dL/d(each positional argument): None for an argument
+        that is not a Tensor, zeros for a Tensor that needs no gradient (all None if no argument needs one). It may
+        return a new grad_input. Built on Tensor.register_hook: see _BackwardHookCall."""
         return _register(self._backward_hooks, hook, prepend, False, "register_full_backward_hook")
 
     # ------------------------------------------------------------------------------------------------------------
@@ -421,28 +423,41 @@ def _register(hooks, hook, prepend, with_kwargs, method):
 
 
 class _BackwardHookCall:
-    """One call of a module with full backward hooks. The Tensor argument that needs a gradient and the output each
-    pass through an identity (`x.view(x.shape)`), a graph node of this call only; a tensor hook on the output's node
-    records grad_output, and a tensor hook on the input's node calls the module's hooks with grad_input.
+    """One call of a module with full backward hooks, built on Tensor.register_hook.
 
-    A single graph node sees all of grad_input at once only when there is one such argument, so a call with several
-    Tensor arguments that need gradients is not supported (PyTorch joins them in one node)."""
+    The module's hooks need all of grad_input at once, so the Tensor arguments that need a gradient are joined into
+    one flat tensor (`cat`), and the module receives pieces of it (slices, reshaped): when backward() reaches the
+    joined tensor's node, every piece has sent its gradient, and a tensor hook there calls the module's hooks with
+    grad_input, and may replace it. The output passes through an identity (`view`) whose tensor hook records
+    grad_output first. Both nodes belong to this call only."""
 
     def __init__(self, module, args):
-        self.module, self.grad_output = module, None
-        self.tensor_args = [i for i, arg in enumerate(args) if isinstance(arg, Tensor)]
-        self.watched = [i for i in self.tensor_args if args[i].requires_grad]
-        if len(self.watched) > 1:
-            raise NotImplementedError(f"register_full_backward_hook: {type(module).__name__} was called with "
-                                      f"{len(self.watched)} Tensor arguments that require grad; tinygrad_bn supports "
-                                      "backward hooks on modules with one such argument")
+        self.module, self.grad_output, self.n_args = module, None, len(args)
+        self.watched = [i for i, arg in enumerate(args) if isinstance(arg, Tensor) and arg.requires_grad]
+        # PyTorch gives the other Tensor arguments a gradient of zeros (when some argument needs a gradient)
+        self.constants = {i: (arg.shape, arg.dtype, arg.device) for i, arg in enumerate(args)
+                          if isinstance(arg, Tensor) and not arg.requires_grad}
+        self.shapes = [args[i].shape for i in self.watched]
+        dtypes = {args[i].dtype for i in self.watched}
+        if len(dtypes) > 1:
+            raise NotImplementedError(f"register_full_backward_hook: {type(module).__name__} was called with Tensor "
+                                      f"arguments of dtypes {sorted(map(str, dtypes))} that require grad; tinygrad_bn "
+                                      "supports backward hooks when they share one dtype")
 
     def watch_inputs(self, args):
+        if not self.watched:
+            return args
         args = list(args)
-        for i in self.watched:
-            args[i] = args[i].view(args[i].shape)
-            args[i].register_hook(self.on_grad_input)
+        joined = cat([args[i].reshape(-1) for i in self.watched])
+        joined.register_hook(self.on_grad_input)
+        for i, piece in zip(self.watched, self.split(joined)):
+            args[i] = piece
         return tuple(args)
+
+    def split(self, flat):
+        """The pieces of a joined flat tensor (or array), in the watched arguments' shapes."""
+        offsets = np.cumsum([0] + [math.prod(shape) for shape in self.shapes])
+        return [flat[start:end].reshape(shape) for start, end, shape in zip(offsets, offsets[1:], self.shapes)]
 
     def watch_output(self, output):
         if not isinstance(output, Tensor):
@@ -457,21 +472,27 @@ class _BackwardHookCall:
     def on_grad_output(self, grad):
         self.grad_output = (grad,)
         if not self.watched:  # nothing to wait for: the hooks see grad_input all None now (as in PyTorch)
-            self.call_hooks(grad_input=(None,) * len(self.tensor_args))
+            self.call_hooks(grad_input=(None,) * self.n_args)
 
-    def on_grad_input(self, grad):
-        position = self.tensor_args.index(self.watched[0])
-        grad_input = tuple(grad if i == position else None for i in range(len(self.tensor_args)))
-        return self.call_hooks(grad_input)[position]
+    def on_grad_input(self, joined_grad):
+        pieces = dict(zip(self.watched, self.split(joined_grad)))
+        pieces.update({i: zeros(shape, dtype=dtype, device=device) for i, (shape, dtype, device) in
+                       self.constants.items()})
+        grad_input = self.call_hooks(tuple(pieces.get(i) for i in range(self.n_args)))
+        grads = [grad_input[i] for i in self.watched]
+        if all(g is pieces[i] for g, i in zip(grads, self.watched)):
+            return None  # unchanged
+        blank = zeros_like(joined_grad)  # a replacement of None: zeros (PyTorch sends no gradient at all)
+        return cat([(blank[:math.prod(shape)] if g is None else g).reshape(-1) for g, shape in zip(grads, self.shapes)])
 
     def call_hooks(self, grad_input):
         for hook in list(self.module._backward_hooks.values()):
             replaced = hook(self.module, grad_input, self.grad_output)
             if replaced is not None:
                 grad_input = tuple(replaced) if isinstance(replaced, (tuple, list)) else (replaced,)
-                if len(grad_input) != len(self.tensor_args):
-                    raise RuntimeError(f"backward hook returned {len(grad_input)} gradients, expected "
-                                       f"{len(self.tensor_args)} (one per Tensor argument)")
+                if len(grad_input) != self.n_args:
+                    raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got "
+                                       f"{len(grad_input)}, but expected {self.n_args}")
         return grad_input
 
 
