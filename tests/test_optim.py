@@ -404,3 +404,26 @@ def test_lbfgs_arguments():
     with pytest.raises(ValueError, match="parameter groups"):
         optim.LBFGS([{"params": [p]}, {"params": [Tensor(np.ones(1), requires_grad=True)]}])
     assert optim.LBFGS([p], max_iter=8).param_groups[0]["max_eval"] == 10  # max_iter * 5 // 4, as PyTorch
+
+
+def test_lbfgs_state_dict_round_trip_resumes_exactly():
+    def make():
+        w = Tensor(np.array([-1.2, 1.0, 0.3]), requires_grad=True)
+        optimizer = optim.LBFGS([w], max_iter=3, history_size=2)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = (100 * (w[1:] - w[:-1] ** 2) ** 2 + (1 - w[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+        return w, optimizer, closure
+
+    w, optimizer, closure = make()
+    optimizer.step(closure)
+    saved = optimizer.state_dict()  # a snapshot: the steps below must not change it
+    optimizer.step(closure), optimizer.step(closure)
+    resumed_w, resumed, resumed_closure = make()
+    resumed.step(resumed_closure)
+    resumed.load_state_dict(saved)
+    resumed.step(resumed_closure), resumed.step(resumed_closure)
+    np.testing.assert_array_equal(resumed_w.numpy(), w.numpy())

@@ -170,9 +170,11 @@ class LBFGS(Optimizer):
         if abs(flat_grad).max() <= tolerance_grad:  # already at a stationary point
             return orig_loss
 
-        # What carries over from the previous step() call
+        # What carries over from the previous step() call. The history lists are copied, not changed in place, so
+        # that a state_dict() taken earlier stays as it was (the arrays in them are never changed in place).
         d, t = state.get("d"), state.get("t")
-        old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
+        old_dirs, old_stps, ro = (None if state.get(key) is None else list(state[key])
+                                  for key in ("old_dirs", "old_stps", "ro"))
         H_diag, prev_flat_grad, prev_loss = state.get("H_diag"), state.get("prev_flat_grad"), state.get("prev_loss")
 
         n_iter = 0
