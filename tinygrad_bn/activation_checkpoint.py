@@ -4,7 +4,9 @@ A forward pass normally keeps every activation a backward will read. `checkpoint
 `function` under no_grad, so nothing inside it is kept but its inputs, and puts one node in the graph, CheckpointFn.
 When backward reaches that node, it runs `function` again, this time recording, and backpropagates through the
 fresh graph: the parameters used inside get their gradients there, and the node returns the inputs' gradients.
-Values and gradients are the same as without checkpointing; the random draws (dropout) are replayed on the CPU.
+Values and gradients are the same as without checkpointing. The random draws (dropout) of the host generator are
+replayed; those of CuPy's generator (dropout on the GPU) are not, so on the GPU checkpoint only functions that draw
+nothing (dropout in eval mode, or none).
 PyTorch's `torch.utils.checkpoint` (tinygrad_bn/pytorch/utils/checkpoint.py) is this module.
 """
 import warnings
