@@ -189,6 +189,11 @@ CASES = [
          (normal(4, 3), normal(4, 3))),
     Case("huber_loss", lambda lib, x, t: lib.nn.functional.huber_loss(x * 2, t, delta=0.7, reduction="sum"),
          (normal(4, 3), normal(4, 3))),
+    Case("kl_div-batchmean",
+         lambda lib, x, t: lib.nn.functional.kl_div(x.log_softmax(1), t, reduction="batchmean"),
+         (normal(4, 3), probabilities01(4, 3))),
+    Case("kl_div-log_target-none",
+         lambda lib, x, t: lib.nn.functional.kl_div(x, t, reduction="none", log_target=True), (normal(4, 3), normal(4, 3))),
     # normalization and embedding
     Case("layer_norm", lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (4,), w, b),
          (normal(3, 5, 4), normal(4), normal(4))),

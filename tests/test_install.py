@@ -57,7 +57,8 @@ def test_the_wheel_has_no_generic_top_level_package(tmp_path):
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"tinygrad_bn", "tinygrad_bn_models"}
     for module in ("tinygrad_bn_models/catsdogs.py", "tinygrad_bn_models/images/cache.py",
-                   "tinygrad_bn/formats/onnx.py", "tinygrad_bn/pytorch/utils/data.py", "tinygrad_bn/kernels/switch.py"):
+                   "tinygrad_bn/formats/onnx.py", "tinygrad_bn/pytorch/utils/data/dataloader.py",
+                   "tinygrad_bn/kernels/switch.py"):
         assert module in names, f"the wheel lacks {module}"
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "catsdogs = tinygrad_bn_models.catsdogs:main" in entry_points

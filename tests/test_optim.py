@@ -376,3 +376,89 @@ def test_scheduler_state_dict_round_trip():
         resumed_scheduler.step()
         assert resumed_scheduler.get_last_lr() == scheduler.get_last_lr()
         assert resumed_optimizer.param_groups[0]["momentum"] == optimizer.param_groups[0]["momentum"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# LBFGS: the closure computes loss and gradients in each library, so the whole algorithm is compared
+# ---------------------------------------------------------------------------------------------------------------
+def lbfgs_trajectory(lib, kwargs, n_steps=4):
+    """Rosenbrock in a 4-vector plus a least-squares fit of a (3, 2) weight and a bias, in float64; the parameters
+    after each step() call, and the losses step() returned."""
+    rng = np.random.default_rng(5)
+    inputs, targets = lib.tensor(rng.standard_normal((6, 3))), lib.tensor(rng.standard_normal((6, 2)))
+    params = [lib.tensor(x, requires_grad=True) for x in (np.array([-1.2, 1.0, -0.5, 0.8]),
+                                                           rng.standard_normal((3, 2)), np.zeros(2))]
+    optimizer = getattr(lib, "optim").LBFGS(params, **kwargs)
+
+    def closure():
+        optimizer.zero_grad()
+        x, weight, bias = params
+        rosenbrock = (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+        loss = rosenbrock + ((inputs @ weight + bias - targets) ** 2).mean()
+        loss.backward()
+        return loss
+
+    trajectory, losses = [], []
+    for _ in range(n_steps):
+        losses.append(optimizer.step(closure).item())
+        trajectory.append([p.detach().numpy().copy() for p in params])
+    return trajectory, losses, closure().item()
+
+
+LBFGS_CASES = [{"lr": 0.5, "max_iter": 5}, {"lr": 1, "max_iter": 7, "history_size": 3},
+               {"max_iter": 10, "line_search_fn": "strong_wolfe"},
+               {"max_iter": 20, "max_eval": 12, "history_size": 4, "line_search_fn": "strong_wolfe"}]
+
+
+@pytest.mark.parametrize("kwargs", LBFGS_CASES, ids=[str(k) for k in LBFGS_CASES])
+def test_lbfgs_trajectory_matches_torch(kwargs):
+    import tinygrad_bn
+    ours, our_losses, _ = lbfgs_trajectory(tinygrad_bn, kwargs)
+    expected, torch_losses, _ = lbfgs_trajectory(torch, kwargs)
+    np.testing.assert_allclose(our_losses, torch_losses, rtol=1e-9)
+    for step, (ours_step, torch_step) in enumerate(zip(ours, expected)):
+        for a, b in zip(ours_step, torch_step):
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10, err_msg=f"step {step + 1}")
+
+
+def test_lbfgs_with_strong_wolfe_converges():
+    import tinygrad_bn
+    _, losses, final = lbfgs_trajectory(tinygrad_bn, {"max_iter": 50, "line_search_fn": "strong_wolfe"}, n_steps=5)
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    design = np.hstack([a, np.ones((6, 1))])
+    residual = b - design @ np.linalg.lstsq(design, b, rcond=None)[0]
+    assert final == pytest.approx((residual ** 2).mean(), abs=1e-9)  # Rosenbrock at its minimum 0, the fit exact
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_lbfgs_arguments():
+    p = Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(ValueError, match="strong_wolfe"):
+        optim.LBFGS([p], line_search_fn="backtracking")
+    with pytest.raises(ValueError, match="parameter groups"):
+        optim.LBFGS([{"params": [p]}, {"params": [Tensor(np.ones(1), requires_grad=True)]}])
+    assert optim.LBFGS([p], max_iter=8).param_groups[0]["max_eval"] == 10  # max_iter * 5 // 4, as PyTorch
+
+
+def test_lbfgs_state_dict_round_trip_resumes_exactly():
+    def make():
+        w = Tensor(np.array([-1.2, 1.0, 0.3]), requires_grad=True)
+        optimizer = optim.LBFGS([w], max_iter=3, history_size=2)
+
+        def closure():
+            optimizer.zero_grad()
+            loss = (100 * (w[1:] - w[:-1] ** 2) ** 2 + (1 - w[:-1]) ** 2).sum()
+            loss.backward()
+            return loss
+        return w, optimizer, closure
+
+    w, optimizer, closure = make()
+    optimizer.step(closure)
+    saved = optimizer.state_dict()  # a snapshot: the steps below must not change it
+    optimizer.step(closure), optimizer.step(closure)
+    resumed_w, resumed, resumed_closure = make()
+    resumed.step(resumed_closure)
+    resumed.load_state_dict(saved)
+    resumed.step(resumed_closure), resumed.step(resumed_closure)
+    np.testing.assert_array_equal(resumed_w.numpy(), w.numpy())

@@ -20,7 +20,7 @@ installs the PyTorch surface (`pytorch.install()`), so that `import tinygrad_bn 
 """
 import sys
 
-from .autograd import is_grad_enabled, no_grad
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_available, manual_seed
 from .gradcheck import GradcheckError, gradcheck
 from .tensors import (Tensor, arange, bool_, cat, float32, float64, full, int32, int64, ones, ones_like, rand,
@@ -30,7 +30,7 @@ from . import nn, optim, viz
 # The PyTorch surface: torch.* names (tensor, flatten, max, float, ...), torch.device, torch.cuda, torch.backends,
 # torch.utils; then the Tensor's idioms and the "not supported" errors (tinygrad_bn.fft, nn.LSTM) are attached.
 from . import pytorch
-from .pytorch import device, torch_backends as backends, torch_cuda as cuda, utils
+from .pytorch import device, torch_backends as backends, torch_cuda as cuda, torch_jit as jit, utils
 
 globals().update(pytorch.TORCH_NAMES)
 pytorch.install()

@@ -15,26 +15,103 @@ The lesson that goes with this file is docs/autograd.md. In short:
    into `leaf.grad`, where it accumulates across `backward()` calls until zeroed.
 4. **Freeing.** Once a function has been visited, its `parents` and saved arrays are dropped: a training step's
    activations are freed during the backward pass, not kept until the next step.
+
+Around these: the grad mode (`no_grad`, `enable_grad`, `set_grad_enabled`) decides whether `apply` records at all,
+and hooks (`register_hook`) let a user see or replace the gradient as backward() reaches a node.
 """
 import contextlib
+import copy
 import threading
 
-_state = threading.local()
+_state = threading.local()  # grad mode is per thread, as in PyTorch
 
 
 def is_grad_enabled():
     return getattr(_state, "grad_enabled", True)
 
 
-@contextlib.contextmanager
-def no_grad():
-    """Inside `with no_grad():` ops record no graph (inference, optimizer updates, gradcheck's probes)."""
-    previous = is_grad_enabled()
-    _state.grad_enabled = False
-    try:
-        yield
-    finally:
-        _state.grad_enabled = previous
+class _GradMode(contextlib.ContextDecorator):
+    """A grad-mode switch, as a context manager or a decorator: on entry remember the mode and set `self.mode`, on
+    exit put the remembered mode back."""
+
+    def __enter__(self):
+        self.previous = is_grad_enabled()
+        _state.grad_enabled = self.mode
+
+    def __exit__(self, *exc_info):
+        _state.grad_enabled = self.previous
+        return False
+
+    def _recreate_cm(self):  # a decorated function gets a fresh switch per call, so that it may call itself
+        return copy.copy(self)
+
+
+class no_grad(_GradMode):
+    """Inside `with no_grad():` ops record no graph (inference, optimizer updates, gradcheck's probes). Also a
+    decorator, with or without parentheses: `@no_grad()` or `@no_grad`."""
+    mode = False
+
+    def __new__(cls, function=None):
+        if function is None:
+            return super().__new__(cls)
+        return cls()(function)  # bare @no_grad
+
+
+class enable_grad(no_grad):
+    """Record the graph again inside a `no_grad` block (context manager or decorator)."""
+    mode = True
+
+
+class inference_mode(no_grad):
+    """PyTorch's faster no_grad. Here it is no_grad itself (inference_mode(False) records, like enable_grad):
+    there is no separate kind of inference tensor."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # bare @inference_mode
+            return cls()(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode=True):
+        self.mode = not mode  # the grad mode: off in inference mode
+
+
+class set_grad_enabled(_GradMode):
+    """`set_grad_enabled(False)` switches at once (a plain call); in a `with` block, the mode from before the call
+    comes back on exit; as a decorator, the mode is set only while the function runs."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self.previous = is_grad_enabled()
+        _state.grad_enabled = self.mode
+
+    def __enter__(self):
+        _state.grad_enabled = self.mode
+
+    def __call__(self, function):
+        _state.grad_enabled = self.previous  # decorating does not switch the mode
+        return super().__call__(function)
+
+    def _recreate_cm(self):
+        return set_grad_enabled(self.mode)
+
+
+class RemovableHandle:
+    """What register_hook and the Module hook registrations return: `handle.remove()` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self.hooks, self.id = hooks, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
 
 
 def unbroadcast(grad, shape):
@@ -166,6 +243,7 @@ def backward(root, grad, retain_graph=False):
         grad = pending.pop(id(node), None)
         if grad is None:  # nothing flowed here: no path from the root needs this node's gradient
             continue
+        grad = _run_hooks(node, grad)
         if not isinstance(node, Function):
             _accumulate(node, grad)
             continue
@@ -188,6 +266,34 @@ def backward(root, grad, retain_graph=False):
             pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
         if not retain_graph:
             node.parents, node.saved = None, None  # free the graph: saved activations go as soon as they are used
+
+
+def register_hook(tensor, hook):
+    """Tensor.register_hook: `hook(grad)` is called with dL/d(tensor) once it is complete, and may return a
+    replacement gradient (or None to keep it). The hook is kept on the tensor's graph node, where backward() sees
+    the summed gradient: its grad_fn for an intermediate result, the tensor itself for a leaf (before `.grad`)."""
+    if not tensor.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    node = tensor.grad_fn if tensor.grad_fn is not None else tensor
+    if getattr(node, "grad_hooks", None) is None:
+        node.grad_hooks = {}
+    handle = RemovableHandle(node.grad_hooks)
+    node.grad_hooks[handle.id] = hook
+    return handle
+
+
+def _run_hooks(node, grad):
+    from .tensors import Tensor
+
+    for hook in list((getattr(node, "grad_hooks", None) or {}).values()):
+        replaced = hook(Tensor._wrap(grad))
+        if replaced is not None:
+            replaced = replaced.array if isinstance(replaced, Tensor) else replaced
+            if replaced.shape != grad.shape:
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} has changed the size of value: "
+                                   f"expected {tuple(grad.shape)}, got {tuple(replaced.shape)}")
+            grad = replaced
+    return grad
 
 
 def _check_saved_versions(fn):

@@ -139,6 +139,11 @@ class Tensor:
             gradient = gradient.astype(self.dtype, copy=False)
         autograd.backward(self, gradient, retain_graph=retain_graph)
 
+    def register_hook(self, hook):
+        """Call `hook(grad)` when this tensor's gradient is computed; it may return a new gradient. Returns a handle
+        whose remove() unregisters it (see autograd.register_hook)."""
+        return autograd.register_hook(self, hook)
+
     def detach(self):
         """The same numbers, cut from the graph (shares memory, and so the count of in-place changes)."""
         return Tensor._wrap(self.array, self._version)

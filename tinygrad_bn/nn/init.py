@@ -136,3 +136,26 @@ def eye_(tensor):
     if len(tensor.shape) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     return _fill(tensor, np.eye(*tensor.shape))
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """Fill with a (semi-)orthogonal matrix times gain (Saxe et al., 2013), PyTorch's construction: the tensor is
+    seen as rows x cols (rows = size of dim 0, cols = the rest), a Gaussian matrix of that shape (transposed if
+    rows < cols, so that it is tall) is factored as Q R, and Q's columns are multiplied by the signs of R's diagonal,
+    which makes Q the unique factor with R's diagonal positive: uniformly distributed over orthogonal matrices.
+    Then rows are orthonormal if rows <= cols, columns if rows >= cols."""
+    if len(tensor.shape) < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    draw = rng("cpu") if generator is None else getattr(generator, "rng", generator)
+    gaussian = draw.standard_normal((rows, cols), dtype=_draw_dtype(tensor))
+    if rows < cols:
+        gaussian = gaussian.T
+    q, r = np.linalg.qr(gaussian)
+    q = q * np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(tensor.shape))

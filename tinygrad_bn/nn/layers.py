@@ -44,7 +44,7 @@ class Linear(Module):
     Init (PyTorch's): W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
     """
 
-    def __init__(self, in_features, out_features, bias=True, *, device=None, dtype=None):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -69,7 +69,7 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", *, device=None, dtype=None):
+                 padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -105,7 +105,7 @@ class ConvTranspose2d(Module):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, padding_mode="zeros", *, device=None, dtype=None):
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -203,7 +203,7 @@ class _BatchNorm(Module):
     weight (1) and bias (0), or None when affine=False. track_running_stats=False: no buffers, batch stats always.
     """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *,
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None):
         super().__init__()
         self.num_features = num_features

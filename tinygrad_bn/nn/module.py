@@ -11,13 +11,15 @@ are the attribute path joined with dots, parameters before buffers within a modu
 `0.weight`, `1.running_mean`, `1.num_batches_tracked` -- the same keys as a twin PyTorch model, so weights load both
 ways.
 """
+import math
 from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from ..arguments import is_device_name
+from ..autograd import RemovableHandle, is_grad_enabled
 from ..backend import device_of, is_cupy_array, to_device, to_numpy
-from ..tensors import Tensor
+from ..tensors import Tensor, cat, zeros, zeros_like
 
 
 class Parameter(Tensor):
@@ -51,12 +53,49 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        """forward(), with the hooks around it in PyTorch's order: forward pre-hooks (may replace the inputs),
+        forward, forward hooks (may replace the output); backward hooks watch the inputs and the output."""
+        for hook in list(self._forward_pre_hooks.values()):
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
+        backward_hook = _BackwardHookCall(self, args) if self._backward_hooks and is_grad_enabled() else None
+        if backward_hook is not None:
+            args = backward_hook.watch_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            replaced = hook(self, args, output)
+            if replaced is not None:
+                output = replaced
+        if backward_hook is not None:
+            output = backward_hook.watch_output(output)
+        return output
+
+    # ------------------------------------------------------------------------------------------------------------
+    # Hooks: functions called around forward() and backward(); each registration returns a handle with remove()
+    # ------------------------------------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """`hook(module, args)` runs before forward(); it may return new args (a tuple, or one value)."""
+        return _register(self._forward_pre_hooks, hook, prepend, with_kwargs, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """`hook(module, args, output)` runs after forward(); it may return a new output."""
+        return _register(self._forward_hooks, hook, prepend, with_kwargs, "register_forward_hook")
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """`hook(module, grad_input, grad_output)` runs when the gradients with respect to the module's inputs are
+        computed: grad_output holds dL/d(output), grad_input dL/d(each positional argument): None for an argument
+        that is not a Tensor, zeros for a Tensor that needs no gradient (all None if no argument needs one). It may
+        return a new grad_input. Built on Tensor.register_hook: see _BackwardHookCall."""
+        return _register(self._backward_hooks, hook, prepend, False, "register_full_backward_hook")
 
     # ------------------------------------------------------------------------------------------------------------
     # Registration: attribute assignment sorts values into parameters, buffers and sub-modules.
@@ -370,6 +409,91 @@ class Module:
         elif lines:
             body = "\n  " + "\n  ".join(lines) + "\n"
         return f"{type(self).__name__}({body})"
+
+
+def _register(hooks, hook, prepend, with_kwargs, method):
+    if with_kwargs:
+        raise NotImplementedError(f"{method}(with_kwargs=True) is not supported by tinygrad_bn: hooks receive the "
+                                  "positional arguments only")
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
+
+
+class _BackwardHookCall:
+    """One call of a module with full backward hooks, built on Tensor.register_hook.
+
+    The module's hooks need all of grad_input at once, so the Tensor arguments that need a gradient are joined into
+    one flat tensor (`cat`), and the module receives pieces of it (slices, reshaped): when backward() reaches the
+    joined tensor's node, every piece has sent its gradient, and a tensor hook there calls the module's hooks with
+    grad_input, and may replace it. The output passes through an identity (`view`) whose tensor hook records
+    grad_output first. Both nodes belong to this call only."""
+
+    def __init__(self, module, args):
+        self.module, self.grad_output, self.n_args = module, None, len(args)
+        self.watched = [i for i, arg in enumerate(args) if isinstance(arg, Tensor) and arg.requires_grad]
+        # PyTorch gives the other Tensor arguments a gradient of zeros (when some argument needs a gradient)
+        self.constants = {i: (arg.shape, arg.dtype, arg.device) for i, arg in enumerate(args)
+                          if isinstance(arg, Tensor) and not arg.requires_grad}
+        self.shapes = [args[i].shape for i in self.watched]
+        dtypes = {args[i].dtype for i in self.watched}
+        if len(dtypes) > 1:
+            raise NotImplementedError(f"register_full_backward_hook: {type(module).__name__} was called with Tensor "
+                                      f"arguments of dtypes {sorted(map(str, dtypes))} that require grad; tinygrad_bn "
+                                      "supports backward hooks when they share one dtype")
+
+    def watch_inputs(self, args):
+        if not self.watched:
+            return args
+        args = list(args)
+        joined = cat([args[i].reshape(-1) for i in self.watched])
+        joined.register_hook(self.on_grad_input)
+        for i, piece in zip(self.watched, self.split(joined)):
+            args[i] = piece
+        return tuple(args)
+
+    def split(self, flat):
+        """The pieces of a joined flat tensor (or array), in the watched arguments' shapes."""
+        offsets = np.cumsum([0] + [math.prod(shape) for shape in self.shapes])
+        return [flat[start:end].reshape(shape) for start, end, shape in zip(offsets, offsets[1:], self.shapes)]
+
+    def watch_output(self, output):
+        if not isinstance(output, Tensor):
+            raise NotImplementedError(f"register_full_backward_hook: {type(self.module).__name__} returned "
+                                      f"{type(output).__name__}; tinygrad_bn supports modules that return one Tensor")
+        if not output.requires_grad:
+            return output
+        output = output.view(output.shape)
+        output.register_hook(self.on_grad_output)
+        return output
+
+    def on_grad_output(self, grad):
+        self.grad_output = (grad,)
+        if not self.watched:  # nothing to wait for: the hooks see grad_input all None now (as in PyTorch)
+            self.call_hooks(grad_input=(None,) * self.n_args)
+
+    def on_grad_input(self, joined_grad):
+        pieces = dict(zip(self.watched, self.split(joined_grad)))
+        pieces.update({i: zeros(shape, dtype=dtype, device=device) for i, (shape, dtype, device) in
+                       self.constants.items()})
+        grad_input = self.call_hooks(tuple(pieces.get(i) for i in range(self.n_args)))
+        grads = [grad_input[i] for i in self.watched]
+        if all(g is pieces[i] for g, i in zip(grads, self.watched)):
+            return None  # unchanged
+        blank = zeros_like(joined_grad)  # a replacement of None: zeros (PyTorch sends no gradient at all)
+        return cat([(blank[:math.prod(shape)] if g is None else g).reshape(-1) for g, shape in zip(grads, self.shapes)])
+
+    def call_hooks(self, grad_input):
+        for hook in list(self.module._backward_hooks.values()):
+            replaced = hook(self.module, grad_input, self.grad_output)
+            if replaced is not None:
+                grad_input = tuple(replaced) if isinstance(replaced, (tuple, list)) else (replaced,)
+                if len(grad_input) != self.n_args:
+                    raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got "
+                                       f"{len(grad_input)}, but expected {self.n_args}")
+        return grad_input
 
 
 def _indent(text, spaces):

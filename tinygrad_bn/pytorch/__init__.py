@@ -9,7 +9,9 @@ twins.py            module-level twins of Tensor methods (torch.flatten, torch.m
 torch_device.py     torch.device
 torch_cuda.py       torch.cuda (is_available, manual_seed, synchronize)
 torch_backends/     torch.backends.cudnn's flags, accepted and ignored
-utils/              torch.utils.data: Dataset, TensorDataset, DataLoader, random_split, ...
+utils/              torch.utils.data: Dataset, TensorDataset, DataLoader, random_split, ...; torch.utils.checkpoint
+torch_jit.py        torch.jit as an eager pass-through (script and trace return what they are given)
+torch_nn_parallel.py  torch.nn.parallel on one device: DataParallel, data_parallel
 unsupported.py      one clear error for the PyTorch names tinygrad_bn lacks (nn.LSTM, ...)
 
 `install()` below is the one place where the surface attaches itself to the core: it is called once, at the end of
@@ -17,7 +19,7 @@ tinygrad_bn/__init__.py.
 """
 import sys
 
-from . import torch_backends, torch_cuda, unsupported, utils
+from . import torch_backends, torch_cuda, torch_jit, torch_nn_parallel, unsupported, utils
 from .torch_device import device
 from .tensor_methods import attach_to
 from .twins import TORCH_NAMES, Generator, tensor
@@ -30,6 +32,12 @@ TORCH_MODULE_PATHS = {
     "tinygrad_bn.backends.cudnn": torch_backends.cudnn,
     "tinygrad_bn.utils": utils,
     "tinygrad_bn.utils.data": utils.data,
+    "tinygrad_bn.utils.data.dataset": utils.data.dataset,
+    "tinygrad_bn.utils.data.sampler": utils.data.sampler,
+    "tinygrad_bn.utils.data.dataloader": utils.data.dataloader,
+    "tinygrad_bn.utils.checkpoint": utils.checkpoint,
+    "tinygrad_bn.jit": torch_jit,
+    "tinygrad_bn.nn.parallel": torch_nn_parallel,
 }
 
 
@@ -42,9 +50,10 @@ def install():
     from tinygrad_bn.tensors import Tensor
     attach_to(Tensor)
     sys.modules.update(TORCH_MODULE_PATHS)
+    nn.parallel, nn.DataParallel = torch_nn_parallel, torch_nn_parallel.DataParallel
     for module in (tinygrad_bn, nn, nn.functional):
         module.__getattr__ = unsupported.missing_attribute_of(module.__name__)
 
 
 __all__ = ["TORCH_NAMES", "TORCH_MODULE_PATHS", "Generator", "device", "install", "tensor", "torch_backends",
-           "torch_cuda", "unsupported", "utils"]
+           "torch_cuda", "torch_jit", "torch_nn_parallel", "unsupported", "utils"]

@@ -14,8 +14,8 @@ KNOWN = {
     "3-D convolution and pooling, transposed 1-D convolution": ("Conv3d", "ConvTranspose1d", "ConvTranspose3d",
                                                                 "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
                                                                 "BatchNorm3d", "conv3d", "max_pool3d", "avg_pool3d"),
-    "compilation, distribution and mixed precision": ("compile", "jit", "distributed", "amp", "autocast",
-                                                      "DataParallel", "parallel", "quantization", "fx"),
+    "compilation, distribution and mixed precision": ("compile", "distributed", "amp", "autocast",
+                                                      "quantization", "fx"),
 }
 
 

@@ -14,6 +14,7 @@ from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
 from .embedding import embedding
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
                    mse_loss, nll_loss, one_hot, smooth_l1_loss)
+from .loss import kl_div
 from .normalization import group_norm, instance_norm, layer_norm
 from .padding import pad
 from .pixel import fold, pixel_shuffle, pixel_unshuffle, unfold
@@ -27,6 +28,7 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "binary_cross_entropy", "dropout2d", "elu", "embedding", "gelu", "group_norm", "hardsigmoid", "hardswish",
            "hardtanh", "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "nll_loss", "one_hot", "pad", "relu6",
            "sigmoid", "silu", "smooth_l1_loss", "softplus", "tanh",
+           "kl_div",
            # transposed convolution and interpolation (groups, dilation and ceil_mode are arguments of the above)
            "conv_transpose2d", "conv_transpose2d_simple", "interpolate", "upsample", "upsample_bilinear",
            "upsample_nearest",

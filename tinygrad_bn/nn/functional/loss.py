@@ -1,4 +1,6 @@
 """Loss functions, with PyTorch's arguments and reductions ("mean", "sum", "none")."""
+import warnings
+
 import numpy as np
 
 from ...autograd import Function
@@ -263,6 +265,31 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     loss = BinaryCrossEntropyFn.apply(input, target)
     if weight is not None:
         loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target || model) pointwise, with `input` the model's log-probabilities:
+    target * (log(target) - input), or exp(target) * (target - input) when log_target (target given as log-probs);
+    0 log 0 = 0. reduction="batchmean" (sum / batch size) is the KL divergence of the math; "mean" divides by every
+    element and warns, as PyTorch does."""
+    legacy = size_average is not None or reduce is not None
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction not in REDUCTIONS + ("batchmean",):
+        raise ValueError(f"reduction must be one of {REDUCTIONS + ('batchmean',)}, got {reduction!r}")
+    if reduction == "mean" and not legacy:
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target.array > 0
+        log_target_values = target.where(positive, 1.0).log()  # log(t) where t > 0; where t = 0, t log t is 0
+        loss = target * (log_target_values - input)
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim != 0 else loss.sum()
     return _reduce(loss, reduction)
 
 
