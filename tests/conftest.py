@@ -73,3 +73,22 @@ class FakeCudaArray(np.ndarray):
 
 
 FakeCudaArray.__module__ = "cupy"
+
+
+@pytest.fixture(scope="module")
+def check_links():
+    """docs/scripts/check_links.py as a module (docs/scripts is not a package; registered while in use, so that its
+    dataclasses resolve their module). Its link parser skips code blocks and code spans."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "docs" / "scripts" / "check_links.py"
+    spec = importlib.util.spec_from_file_location("check_links", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["check_links"] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("check_links", None)

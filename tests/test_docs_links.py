@@ -3,27 +3,12 @@
 A line link's text names its code (`function` or a quoted `snippet`), so a stale line number is a detectable error,
 and `python docs/scripts/check_links.py --fix` repairs it. Only the standard library runs here: fast.
 """
-import importlib.util
-import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "docs" / "scripts" / "check_links.py"
 
 
-@pytest.fixture(scope="module")
-def check_links():
-    # docs/scripts is not a package: load the script as a module (registered, so its dataclasses resolve it).
-    spec = importlib.util.spec_from_file_location("check_links", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["check_links"] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop("check_links", None)
 
 
 def test_repository_docs_links_point_at_the_code_they_name(check_links):

@@ -14,14 +14,11 @@ The prose is translated, so it cannot be compared word for word; what a reader c
 
 Run from the repository root: python -m pytest tests/test_docs_translation.py
 """
-import importlib.util
 import re
-import sys
 import unicodedata
 from collections import Counter
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGLISH, VIETNAMESE = ROOT / "docs" / "batchnorm.md", ROOT / "docs" / "batchnorm.vi.md"
@@ -31,17 +28,6 @@ TAG = re.compile(r"^<!-- (?:output of|part of the output of): .+ -->$")
 NUMBER = re.compile(r"(?<![\w.,])\d+\.\d+(?:e[-+]?\d+)?(?!\w|[.,]\d)|(?<![\w.,])\d+e[-+]?\d+(?!\w|[.,]\d)")
 
 
-@pytest.fixture(scope="module")
-def check_links():
-    """docs/scripts/check_links.py, whose link parser skips code blocks and code spans."""
-    spec = importlib.util.spec_from_file_location("check_links", ROOT / "docs" / "scripts" / "check_links.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["check_links"] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop("check_links", None)
 
 
 def fenced_blocks(text):

@@ -60,13 +60,34 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class Conv2d(Module):
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: PyTorch's init, the forward (padding_mode other than zeros pads the input
+    first, then convolves without padding, as PyTorch does) and the repr. Each subclass says which F function
+    `_convolve` calls (looked up at each call, so that the ONNX exporter's recording of F.conv2d sees it)."""
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, input):
+        if self.padding_mode != "zeros":  # pad with the mode first, then convolve without padding (as PyTorch does)
+            padded = F.pad(input, _padding_for_mode(self), mode=self.padding_mode)
+            return self._convolve(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return self._convolve(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        return _conv_repr(self)
+
+
+class Conv2d(_ConvNd):
     """2-D convolution (cross-correlation) over NCHW input with a weight of shape (out, in/groups, kh, kw).
 
     out[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] * x_padded[n, g*in/groups + c, i*sh + u*dh, j*sw + v*dw]
     for output channel o in group g (groups=in_channels: depthwise). padding: an int, a pair, "valid" or "same".
     Init (PyTorch's): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels/groups * kh * kw.
     """
+
+    def _convolve(self, *args):
+        return F.conv2d(*args)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
@@ -85,17 +106,6 @@ class Conv2d(Module):
         self.padding_mode = _check_padding_mode(padding_mode)
         _add_weight_and_bias(self, (out_channels, in_channels // self.groups) + self.kernel_size, bias, device, dtype)
 
-    def reset_parameters(self):
-        _reset_weight_and_bias(self.weight, self.bias)
-
-    def forward(self, input):
-        if self.padding_mode != "zeros":  # pad with the mode first, then convolve without padding (as PyTorch does)
-            return F.conv2d(F.pad(input, _padding_for_mode(self), mode=self.padding_mode), self.weight, self.bias,
-                            self.stride, 0, self.dilation, self.groups)
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self):
-        return _conv_repr(self)
 
 
 class ConvTranspose2d(Module):
@@ -460,7 +470,7 @@ class Dropout2d(Dropout):
 # ----------------------------------------------------------------------------------------------------------------
 # 1-D layers (sequences (N, C, L)): the 2-D ones' math along the width (nn/functional/conv.py, pooling.py)
 # ----------------------------------------------------------------------------------------------------------------
-class Conv1d(Module):
+class Conv1d(_ConvNd):
     """1-D convolution (cross-correlation) over (N, C, L) input with a weight of shape (out, in/groups, k).
 
     out[n, o, l] = b[o] + sum_{c, u} W[o, c, u] * x_padded[n, g*in/groups + c, l*s + u*d]
@@ -468,8 +478,11 @@ class Conv1d(Module):
     "replicate" or "circular". Init (PyTorch's): W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in/groups * k.
     """
 
+    def _convolve(self, *args):
+        return F.conv1d(*args)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", *, device=None, dtype=None):
+                 padding_mode="zeros", device=None, dtype=None):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -481,17 +494,6 @@ class Conv1d(Module):
         self.padding_mode = _check_padding_mode(padding_mode)
         _add_weight_and_bias(self, (out_channels, in_channels // self.groups) + self.kernel_size, bias, device, dtype)
 
-    def reset_parameters(self):
-        _reset_weight_and_bias(self.weight, self.bias)
-
-    def forward(self, input):
-        if self.padding_mode != "zeros":  # pad with the mode first, then convolve without padding (as PyTorch does)
-            return F.conv1d(F.pad(input, _padding_for_mode(self), mode=self.padding_mode), self.weight, self.bias,
-                            self.stride, 0, self.dilation, self.groups)
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self):
-        return _conv_repr(self)
 
 
 class MaxPool1d(MaxPool2d):
