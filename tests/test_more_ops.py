@@ -326,3 +326,14 @@ def test_tril_triu_follow_torch_on_batches_and_diagonals(shape, diagonal, device
 def test_tril_refuses_a_vector():
     with pytest.raises(ValueError, match=r"tril: input tensor must have at least 2 dimensions, got shape \(3,\)"):
         tg.zeros(3).tril()
+
+
+def test_hardswish_gradient_at_its_kinks_is_pytorchs():
+    """At x = -3 and x = 3 the slope is PyTorch's choice, 0 and 1 (the middle piece would give -1/2 and 3/2)."""
+    torch = import_torch()
+    points = [-3.5, -3.0, -1.0, 0.0, 2.5, 3.0, 3.5]
+    x = tg.tensor(points, dtype="float64", requires_grad=True)
+    F.hardswish(x).sum().backward()
+    expected = torch.tensor(points, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.hardswish(expected).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expected.grad.numpy())

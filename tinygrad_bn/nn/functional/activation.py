@@ -143,12 +143,12 @@ class HardswishFn(Function):
         return x * get_array_module(x).clip(x + 3, 0, 6) / 6
 
     def backward(self, g):
-        """out = x * relu6(x + 3) / 6:  gx = 0 for x < -3, g * (x/3 + 1/2) for -3 <= x <= 3, g for x > 3"""
+        """out = x * relu6(x + 3) / 6:  gx = 0 for x <= -3, g * (x/3 + 1/2) for -3 < x < 3, g for x >= 3
+        (at the kinks, x = -3 and x = 3, PyTorch takes the outer pieces' slopes, 0 and 1: so does this)"""
         (x,) = self.saved
         xp = get_array_module(x)
-        slope = xp.where(x < -3, 0, xp.where(x <= 3, x / 3 + x.dtype.type(0.5), 1)).astype(g.dtype, copy=False)
+        slope = xp.where(x <= -3, 0, xp.where(x < 3, x / 3 + x.dtype.type(0.5), 1)).astype(g.dtype, copy=False)
         return g * slope
-
 
 
 def relu(input, inplace=False):
