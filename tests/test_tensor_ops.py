@@ -365,3 +365,18 @@ def test_matmul_with_broadcast_batches_matches_torch(batch, m, k, n, seed, devic
     expected.sum().backward()
     assert_close(x.grad, tx.grad)
     assert_close(y.grad, ty.grad)
+
+
+def test_masks_combine_with_invert_and_or_xor_like_torch(device):
+    """`~pad & causal`: logical on bool tensors, bitwise on integers, with a Tensor or a Python scalar on the right."""
+    torch = import_torch()
+    a, b = np.array([True, True, False, False]), np.array([True, False, True, False])
+    n = np.array([12, 10, -3, 0])
+    ours_a, ours_b, ours_n = tensor(a, device), tensor(b, device), tensor(n, device)
+    theirs_a, theirs_b, theirs_n = torch.tensor(a), torch.tensor(b), torch.tensor(n)
+    for ours, theirs in [(~ours_a, ~theirs_a), (ours_a & ours_b, theirs_a & theirs_b),
+                         (ours_a | ours_b, theirs_a | theirs_b), (ours_a ^ ours_b, theirs_a ^ theirs_b),
+                         (ours_a & True, theirs_a & True), (~ours_n, ~theirs_n), (ours_n & 6, theirs_n & 6),
+                         (ours_n | ours_n.flip(0), theirs_n | theirs_n.flip(0))]:
+        assert ours.dtype == theirs.numpy().dtype
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

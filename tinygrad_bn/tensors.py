@@ -236,6 +236,12 @@ class Tensor:
     def __ge__(self, other): return self._compare(lambda a, b: a >= b, other)
     __hash__ = object.__hash__  # tensors are compared elementwise, but hashed (in sets, dicts) by identity
 
+    # masks combine with the bitwise operators, as in PyTorch: logical on bool tensors, bitwise on integers
+    def __invert__(self): return Tensor._wrap(~self.array)
+    def __and__(self, other): return self._compare(lambda a, b: a & b, other)
+    def __or__(self, other): return self._compare(lambda a, b: a | b, other)
+    def __xor__(self, other): return self._compare(lambda a, b: a ^ b, other)
+
     # --------------------------------------------------------------------------------------- elementwise math
     def exp(self): return ops.ExpFn.apply(self)
     def log(self): return ops.LogFn.apply(self)
