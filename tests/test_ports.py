@@ -12,6 +12,16 @@ import tinygrad_bn
 
 torch = pytest.importorskip("torch")
 
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_on_one_thread():
+    """The ports are many tiny ops: PyTorch's threads then only fight each other (and a busy machine), so PyTorch
+    runs them on one thread here, and gets its setting back afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 PORTS_DIR = Path(__file__).parent / "ports"
 PORTS = sorted(path.stem for path in PORTS_DIR.glob("*.py"))
 # float32: the issue's 1e-4 relative; float64: both libraries then agree to far below that.
