@@ -45,10 +45,11 @@ from .catsdogs_net import (ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS, CatsDogsNet, n
                            scale_initial_weights)
 from .checkpoint import (CatsDogsError, checkpoint_contents, describe_entries, load_checkpoint, load_data,
                          non_finite_entries, resolve_device, restore_training_state)
+from .checkpoint_checks import MAX_BLOCKS, MAX_COUNT, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_WIDTH
 from .recipes import ModelEMA, mixup
 from .reports import evaluate_model, plot_curves, write_metrics_csv
 from .runfolder import RunFolder, check_free_space, repair_run_folder
-from tinygrad_bn.data import DataLoader, channel_stats, train_val_split
+from tinygrad_bn.data import DataLoader, channel_stats, printable, train_val_split
 
 # The default recipe: VGG-style net with BN, 60x60 crops of 68x68 images, SGD with Nesterov momentum and a
 # one-cycle learning rate that warms up to LR over the first 30% of the steps and then anneals far below it.
@@ -134,6 +135,15 @@ def setting_problems(config):
                 ("limit", 2), ("blocks", 1), ("val_every", 1))
     problems = [f"{name} must be at least {minimum}, got {getattr(config, name)}" for name, minimum in minimums
                 if getattr(config, name) is not None and getattr(config, name) < minimum]
+    # sizes that would exhaust the memory (a 40000 px image, 100000 channels) before anything could fail
+    maximums = (("image_size", MAX_IMAGE_SIZE), ("blocks", MAX_BLOCKS), ("epochs", MAX_COUNT),
+                ("batch_size", MAX_COUNT))
+    problems += [f"{name} must be at most {maximum}, got {getattr(config, name)}" for name, maximum in maximums
+                 if getattr(config, name) > maximum]
+    if len(config.widths) > MAX_LAYERS or any(width != "M" and width > MAX_WIDTH for width in config.widths
+                                              if isinstance(width, int)):
+        problems.append(f"widths must be at most {MAX_LAYERS} layers of at most {MAX_WIDTH} channels, got "
+                        f"{','.join(map(str, config.widths))}")
     # `not a <= x < b` is also true for NaN, which every comparison rejects
     intervals = (("val_fraction", 0, 1), ("momentum", 0, 1), ("label_smoothing", 0, 1),
                  ("weight_decay", 0, math.inf), ("mixup", 0, math.inf))
@@ -249,15 +259,16 @@ class Trainer:
         self.ctrl_c = CtrlC()
 
     def check_resumable(self, checkpoint):
-        """Refuse to continue a run on other classes, or from weights that already went non-finite."""
+        """Refuse to continue a run on other classes, or at a batch its epochs do not have (load_checkpoint
+        checked each entry on its own, and refused non-finite weights)."""
+        step = checkpoint["progress"]["step"]
+        if step > len(self.train_loader):
+            raise CatsDogsError(f"unusable checkpoint {checkpoint['path']}: entry progress.step is {step}, but an "
+                                f"epoch of this run has {len(self.train_loader)} batches")
         if list(checkpoint["classes"]) != list(self.classes):
             raise CatsDogsError(f"{self.config.data} has the classes {self.classes}, but {checkpoint['path']} was "
                                 f"trained on {checkpoint['classes']}: resume with its own data folder "
                                 f"({checkpoint['config']['data']}), or start a new run")
-        bad = non_finite_entries(weights_and_state(checkpoint))
-        if bad:
-            raise CatsDogsError(f"{checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): it "
-                                f"cannot be resumed; start again with a lower --lr")
 
     def checkpoint_bytes(self):
         """About the size of one checkpoint: the weights and buffers, as many momentum buffers (and the average)."""
@@ -280,7 +291,7 @@ class Trainer:
         self.classes, self.num_images = data.classes, len(data.labels)
         train_idx, val_idx = train_val_split(data.labels, config.val_fraction, config.seed)
         counts = ", ".join(f"{count} {name}" for name, count in zip(data.classes, np.bincount(data.labels)))
-        self.log(f"{root}: {len(data.labels)} images ({counts}); training on {len(train_idx)}, "
+        self.log(f"{printable(root)}: {len(data.labels)} images ({counts}); training on {len(train_idx)}, "
                  f"validating on {len(val_idx)}")
         if checkpoint is None:
             self.mean, self.std = channel_stats(data.images, train_idx)
@@ -324,13 +335,14 @@ class Trainer:
                 while self.progress.epoch < self.config.epochs:
                     self.train_one_epoch()
                     self.finish_epoch()
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stop:
+                how = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
                 if self.ctrl_c.in_step:  # a second Ctrl-C inside a step: the weights may be half updated
-                    self.log(f"interrupted in the middle of a step: {last} was left as it was")
+                    self.log(f"{how} in the middle of a step: {last} was left as it was")
                 else:
                     self.save(last)
-                    self.log(f"interrupted: saved {last} at epoch {self.progress.epoch + 1}, batch "
-                             f"{self.progress.step}; continue with --resume {last}")
+                    self.log(f"{how}: saved {last} at epoch {self.progress.epoch + 1}, batch "
+                             f"{self.progress.step}; continue with --resume {self.out}")
                 raise
         return self.progress.history
 
@@ -498,41 +510,53 @@ def gradient_norms(model):
             for name, param in model.named_parameters() if param.grad is not None}
 
 
-class CtrlC:
-    """Makes Ctrl-C save a consistent checkpoint.
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, what `timeout`, `docker stop` and batch schedulers send: stops the run as Ctrl-C does."""
 
-    Inside a training step (between zero_grad and the scheduler step) a Ctrl-C is deferred to the end of the step,
-    so the weights, the momentum buffers and the step count always describe a whole number of steps. Anywhere else,
-    or when pressed a second time, it raises KeyboardInterrupt at once. Signal handlers can only be installed from
-    the main thread; elsewhere Python's default behaviour stays.
+
+def raise_terminated(signum, frame):
+    raise Terminated
+
+
+class CtrlC:
+    """Makes Ctrl-C, and SIGTERM, save a consistent checkpoint.
+
+    Inside a training step (between zero_grad and the scheduler step) the signal is deferred to the end of the
+    step, so the weights, the momentum buffers and the step count always describe a whole number of steps. Anywhere
+    else, or when it comes a second time, it raises at once: KeyboardInterrupt for Ctrl-C (SIGINT), Terminated (a
+    KeyboardInterrupt) for SIGTERM. Signal handlers can only be installed from the main thread; elsewhere Python's
+    default behaviour stays.
     """
+    SIGNALS = {signal.SIGINT: ("Ctrl-C", KeyboardInterrupt), signal.SIGTERM: ("SIGTERM", Terminated)}
 
     def __init__(self):
         self.in_step = False
-        self.requested = False
-        self.previous_handler = None
+        self.requested = None  # the exception class of a signal deferred to the end of the step
+        self.previous_handlers = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous_handler = signal.signal(signal.SIGINT, self._handle)
+            self.previous_handlers = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
         return self
 
     def __exit__(self, *exception):
-        if self.previous_handler is not None:
-            signal.signal(signal.SIGINT, self.previous_handler)
+        for signum, handler in self.previous_handlers.items():
+            signal.signal(signum, handler)
+        self.previous_handlers = {}
 
     def _handle(self, signum, frame):
-        if self.in_step and not self.requested:
-            self.requested = True
-            print("\nCtrl-C: stopping after this step to save a checkpoint (press again to quit at once)",
+        name, exception = self.SIGNALS[signum]
+        if self.in_step and self.requested is None:
+            self.requested = exception
+            print(f"\n{name}: stopping after this step to save a checkpoint (press Ctrl-C to quit at once)",
                   file=sys.stderr)
         else:
-            raise KeyboardInterrupt
+            raise exception
 
     def end_step(self):
         self.in_step = False
-        if self.requested:
-            raise KeyboardInterrupt
+        if self.requested is not None:
+            raise self.requested
 
 
 @dataclass

@@ -5,6 +5,7 @@ images.py    decode one file to square RGB uint8 (every Pillow mode; broken file
 cache.py     decode every image once, in threads, into a memory-mapped uint8 .npy keyed by the file list
 dataset.py   load_dataset: the three steps above in one call
 split.py     seeded, stratified train/validation split
+printable.py file names that are not valid UTF-8, escaped so that they can be printed
 loader.py    DataLoader: crop, flip, normalize, shuffle per epoch, prefetch in threads, Tensors on a device
 download.py  fetch and unpack Microsoft's kagglecatsanddogs_5340.zip (python data/download.py)
 
@@ -24,11 +25,12 @@ from tinygrad_bn.data.dataset import Dataset, load_dataset
 from tinygrad_bn.data.folders import DEFAULT_DATA_DIR, ImageFolder, find_images, resolve_data_dir
 from tinygrad_bn.data.images import IMAGE_EXTENSIONS, is_image_name, load_square, read_image, to_rgb
 from tinygrad_bn.data.loader import CROP_MARGIN, DataLoader, cache_size, channel_stats
+from tinygrad_bn.data.printable import printable
 from tinygrad_bn.data.split import balanced_subset, train_val_split
 
 __all__ = [
     "CROP_MARGIN", "CacheSpaceError", "DEFAULT_DATA_DIR", "IMAGE_EXTENSIONS", "DataLoader", "Dataset", "ImageCache",
     "ImageFolder", "SkippedImagesWarning", "balanced_subset", "build_cache", "cache_key", "cache_size",
     "channel_stats", "default_cache_dir", "find_images", "is_image_name", "load_dataset", "load_square",
-    "read_image", "resolve_data_dir", "to_rgb", "train_val_split",
+    "printable", "read_image", "resolve_data_dir", "to_rgb", "train_val_split",
 ]

@@ -7,7 +7,9 @@
 Every layout gives the same answer: sorted paths, int64 labels and sorted class names, so label k means classes[k]
 and "cat" is 0, "dog" is 1 whichever layout the images came in. Nothing is decoded here (see images.py): files whose
 names do not look like labelled images (Thumbs.db, README.txt, ...) are listed in `ignored` with the reason, and
-so are symbolic links that lead nowhere (dangling, or a loop), which are also named in a SkippedImagesWarning.
+so are the entries named like images that cannot be one: symbolic links that lead nowhere (dangling, or a loop) and
+anything but a regular file (a named pipe would make the decoder wait for ever, a socket, a device), which are also
+named in a SkippedImagesWarning.
 
 A folder with class folders and, at its root, files named like Kaggle's (sample.1.jpg) matches two layouts: the
 class folders win, as in torchvision's ImageFolder, which ignores root files; a LayoutWarning says so.
@@ -20,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_bn.data.cache import SkippedImagesWarning
-from tinygrad_bn.data.images import broken_link_reason, is_image_name
+from tinygrad_bn.data.images import is_image_name, not_an_image_file_reason
+from tinygrad_bn.data.printable import printable
 
 DEFAULT_DATA_DIR = "data/dogs-vs-cats"
 DATA_ENV_VAR = "TINYGRAD_BN_DATA"
@@ -114,8 +117,8 @@ def _kaggle(root, files):
             ignored.append((path, "not an image file name"))
         elif name.count(".") < 2:
             ignored.append((path, "no class in the file name (expected e.g. cat.123.jpg)"))
-        elif broken_link_reason(path):
-            ignored.append((path, broken_link_reason(path)))
+        elif not_an_image_file_reason(path):
+            ignored.append((path, not_an_image_file_reason(path)))
         else:
             class_of_path[path] = name.split(".", 1)[0]
     return _labelled(root, "kaggle", class_of_path, ignored)
@@ -135,8 +138,8 @@ def _class_folders(root, classes_root, layout):
                     continue
                 if not is_image_name(name):
                     ignored.append((path, "not an image file name"))
-                elif broken_link_reason(path):
-                    ignored.append((path, broken_link_reason(path)))
+                elif not_an_image_file_reason(path):
+                    ignored.append((path, not_an_image_file_reason(path)))
                 else:
                     class_of_path[path] = class_name
     return _labelled(root, layout, class_of_path, ignored)
@@ -160,10 +163,12 @@ def _labelled(root, layout, class_of_path, ignored):
 
 
 def _warn_about_broken_links(ignored):
-    """Name the links that lead nowhere as the cache names undecodable images: a bad file never stops a run."""
-    broken = [(path, reason) for path, reason in ignored if "symbolic link" in reason]
+    """Name the entries with an image's name that cannot be one (links that lead nowhere, named pipes, sockets,
+    devices) as the cache names undecodable images: a bad file never stops a run, nor is it left out unsaid."""
+    broken = [(path, reason) for path, reason in ignored if reason != "not an image file name"
+              and not reason.startswith(("no class in the file name", "a file at the root"))]
     if broken:
-        shown = "; ".join(f"{path} ({reason})" for path, reason in broken[:5])
+        shown = "; ".join(f"{printable(path)} ({reason})" for path, reason in broken[:5])
         more = f"; and {len(broken) - 5} more" if len(broken) > 5 else ""
         warnings.warn(f"skipped {len(broken)} files that cannot be opened: {shown}{more}", SkippedImagesWarning,
                       stacklevel=3)

@@ -1,0 +1,407 @@
+"""Nothing lost, nothing silently wrong, round two (issue 24): what a hostile test run found in the program.
+
+Each test recreates one case: a run folder given to --resume, SIGTERM during training and while the image cache is
+built, a named pipe or a name that is not valid UTF-8 among the images, a reader that closes our output early,
+checkpoints with bad numbers, unknown, missing or absurd entries, a later format, a bad --opset or --figures. The
+data are tiny generated images, so the file runs in seconds without the real dataset.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import models.catsdogs
+import tinygrad_bn as tg
+from models.catsdogs import main
+from models.checkpoint import load_checkpoint
+from models.checkpoint_checks import FORMAT_VERSION
+from models.training import Terminated, TrainConfig, train
+from tinygrad_bn.data import build_cache, printable
+from tinygrad_bn.data.cache import remove_stale_temporaries
+
+REPO = Path(__file__).resolve().parents[1]
+QUIET = {"log": lambda line: None, "progress_bar": False}
+TINY_FLAGS = ["--image-size", "16", "--widths", "8,M,8", "--batch-size", "8", "--workers", "0"]
+
+
+def make_images(root, per_class=12):
+    """20x20 PNGs, reddish cats and bluish dogs: root/cat.0.png ... (Kaggle's layout)."""
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, (20, 20, 3), dtype=np.uint8)
+            pixels[..., 2 * k] += 120
+            Image.fromarray(pixels).save(root / f"{name}.{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    return make_images(tmp_path_factory.mktemp("images"), per_class=20)
+
+
+def tiny_config(data, out, **settings):
+    values = dict(data=str(data), out=str(out), epochs=2, batch_size=8, image_size=16, widths=(8, "M", 8),
+                  val_fraction=0.2, workers=0)
+    values.update(settings)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def trained_run(images, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    train(tiny_config(images, out), **QUIET)
+    return out
+
+
+def subprocess_env(cache_dir=None):
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    if cache_dir is not None:
+        env["TINYGRAD_BN_CACHE"] = str(cache_dir)
+    return env
+
+
+def catsdogs(*args, timeout=180, **kwargs):
+    """`python -m models.catsdogs ARGS` in a subprocess (the timeout only guards against a hang)."""
+    return subprocess.run([sys.executable, "-m", "models.catsdogs", *map(str, args)], cwd=REPO, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def one_line_error(capsys, code, *fragments):
+    """Exit status 2, no traceback, and the last line of stderr is the error holding every fragment."""
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "Traceback" not in err, err
+    line = err.splitlines()[-1]
+    assert line.startswith("catsdogs "), err
+    for fragment in fragments:
+        assert fragment in line, err
+    return line
+
+
+def copy_run(run, folder):
+    folder.mkdir(parents=True)
+    for name in ("last.npz", "best.npz"):
+        (folder / name).write_bytes((run / name).read_bytes())
+    return folder
+
+
+# ---- 1: --resume with a run folder ------------------------------------------------------------------------------
+
+def test_resume_with_a_run_folder_continues_last_npz_at_its_batch_inside_that_folder(images, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    out = runs / "x"
+
+    def stop_in_epoch_2(info):  # after epoch 1 (best.npz written), 3 batches into epoch 2
+        if info.epoch == 1 and info.step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(images, out), on_step=stop_in_epoch_2, **QUIET)
+    assert tg.load(out / "last.npz")["progress"]["step"] == 3
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 0
+    output = capsys.readouterr().out
+    assert f"resuming {out / 'last.npz'}: epoch 2/2, 3 of " in output, output
+    assert sorted(path.name for path in runs.iterdir()) == ["x"]  # no lock, metrics or checkpoint beside it
+    assert tg.load(out / "last.npz")["progress"]["epoch"] == 2
+    assert (out / "metrics.csv").read_text().count("\n") == 3  # header and 2 epochs
+
+
+def test_resume_with_a_folder_that_has_no_last_npz_says_so(tmp_path, capsys):
+    (tmp_path / "x").mkdir()
+    code = main(["train", "--resume", str(tmp_path / "x")])
+    one_line_error(capsys, code, f"no last.npz in {tmp_path / 'x'}")
+
+
+# ---- 2: SIGTERM during training ---------------------------------------------------------------------------------
+
+def test_sigterm_during_training_saves_the_exact_batch_like_ctrl_c(images, tmp_path):
+    def terminate_at_batch_2(info):
+        if info.epoch == 0 and info.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # what `timeout` and `docker stop` send
+
+    lines = []
+    with pytest.raises(Terminated):
+        train(tiny_config(images, tmp_path), on_step=terminate_at_batch_2, log=lines.append, progress_bar=False)
+    progress = tg.load(tmp_path / "last.npz")["progress"]
+    assert (progress["epoch"], progress["step"]) == (0, 2)
+    assert any(line.startswith("stopped by SIGTERM: saved") and "batch 2" in line for line in lines), lines
+
+
+def test_sigterm_to_the_training_program_exits_143_after_saving(images, tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "models.catsdogs", "train", "--data", str(images), "--out",
+                                str(out), "--epochs", "200", *TINY_FLAGS], cwd=REPO, env=subprocess_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:  # wait until the first epoch has been written
+            if line.startswith("epoch 1/200"):
+                break
+        process.send_signal(signal.SIGTERM)
+        out_rest, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM: saved" in out_rest and "Traceback" not in err, (out_rest, err)
+    assert load_checkpoint(out / "last.npz")["progress"]["epoch"] >= 1
+
+
+# ---- 3: SIGTERM while the cache is built; stale temporary files -----------------------------------------------
+
+def test_sigterm_while_the_cache_is_built_leaves_no_temporary_file(tmp_path):
+    data, cache_dir = make_images(tmp_path / "data"), tmp_path / "cache"
+    script = f"""
+import os, signal, sys
+import tinygrad_bn.data.cache as cache
+from models.catsdogs import main
+real_read_image, calls = cache.read_image, []
+def read_then_terminate(path, size):
+    calls.append(path)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return real_read_image(path, size)
+cache.read_image = read_then_terminate
+sys.exit(main(["train", "--data", {str(data)!r}, "--out", {str(tmp_path / 'run')!r}, "--workers", "0",
+               "--image-size", "16", "--widths", "8,M,8", "--batch-size", "8"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=subprocess_env(cache_dir),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert list(cache_dir.iterdir()) == []  # the temporary file, reserved at full size, is gone
+
+
+def test_a_later_build_removes_the_temporary_files_of_dead_builders_only(tmp_path, capsys):
+    data, cache_dir = make_images(tmp_path / "data", per_class=2), tmp_path / "cache"
+    cache_dir.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = cache_dir / f"images-18px-0123456789abcdef0123.npy.{int(dead.stdout)}-0123abcd.tmp"
+    running = cache_dir / f"images-18px-0123456789abcdef0123.npy.{os.getpid()}-4567cdef.tmp"
+    mine = cache_dir / "notes.tmp"
+    for path in (stale, running, mine):
+        path.write_bytes(b"x" * 1000)
+    build_cache(sorted(str(path) for path in data.iterdir()), 18, cache_dir, progress=False)
+    assert not stale.exists() and running.exists() and mine.exists()
+    err = capsys.readouterr().err
+    assert f"removed {stale}" in err and f"pid {int(dead.stdout)}, no longer running" in err, err
+    assert remove_stale_temporaries(cache_dir) == []
+
+
+# ---- 4: entries that are not regular files ----------------------------------------------------------------------
+
+def add_odd_entries(folder):
+    """A named pipe, a socket and a folder, each named like an image."""
+    os.mkfifo(folder / "cat.pipe.jpg")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "dog.socket.png"))
+    (folder / "dog.folder.jpg").mkdir()
+    return server
+
+
+def test_a_named_pipe_or_a_socket_among_the_images_is_skipped_with_the_reason(tmp_path):
+    data = make_images(tmp_path / "data")
+    server = add_odd_entries(data)
+    try:
+        env_cache = tmp_path / "cache"
+        done = subprocess.run([sys.executable, "-m", "models.catsdogs", "train", "--data", str(data), "--out",
+                               str(tmp_path / "run"), "--epochs", "1", *TINY_FLAGS], cwd=REPO,
+                              env=subprocess_env(env_cache), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"{data / 'cat.pipe.jpg'} (not a regular file but a named pipe)" in done.stderr, done.stderr
+        assert f"{data / 'dog.socket.png'} (not a regular file but a socket)" in done.stderr, done.stderr
+
+        done = catsdogs("predict", "--checkpoint", tmp_path / "run", data / "cat.pipe.jpg", data, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"skipping {data / 'cat.pipe.jpg'}: not a regular file but a named pipe" in done.stderr
+        assert f"skipping {data / 'dog.socket.png'}: not a regular file but a socket" in done.stderr
+        assert len(done.stdout.splitlines()) == 24
+    finally:
+        server.close()
+
+
+# ---- 5: file names that are not valid UTF-8 -----------------------------------------------------------------------
+
+def test_file_names_that_are_not_utf8_work_and_are_printed_escaped(tmp_path, capsys):
+    data = make_images(tmp_path / "data")
+    latin1 = data / os.fsdecode(b"cat.caf\xe9.png")  # a Latin-1 name: the byte 0xe9 is not UTF-8
+    latin1.write_bytes((data / "cat.0.png").read_bytes())
+    broken = data / os.fsdecode(b"dog.\xff.png")
+    broken.write_bytes(b"not an image")
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", *TINY_FLAGS])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "dog.\\xff.png (not an image Pillow can read)" in captured.err, captured.err
+    assert load_checkpoint(out / "last.npz")["num_images"] == 25  # the Latin-1 name was trained on
+
+    assert main(["evaluate", "--checkpoint", str(out), "--data", str(data), "--split", "all"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--checkpoint", str(out), str(latin1), str(broken)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{data}/cat.caf\\xe9.png\t"), captured.out
+    assert f"skipping {data}/dog.\\xff.png: not an image Pillow can read" in captured.err
+    assert printable(latin1).endswith("cat.caf\\xe9.png")
+
+
+# ---- 6: a reader that closes our output early -------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_every_command_piped_into_a_reader_that_closes_early(images, trained_run, tmp_path):
+    """As `catsdogs predict ... | head -1`: the reader is gone before the first line. No traceback, exit 0, and
+    train still trains to the end (its output is not what a run is for)."""
+    commands = {
+        "train": ["train", "--data", images, "--out", tmp_path / "run", "--epochs", "1", *TINY_FLAGS],
+        "evaluate": ["evaluate", "--checkpoint", trained_run, "--data", images, "--no-figures"],
+        "evaluate --json": ["evaluate", "--checkpoint", trained_run, "--data", images, "--no-figures", "--json"],
+        "predict": ["predict", "--checkpoint", trained_run, images],
+        "export": ["export", "--checkpoint", trained_run, "--onnx", tmp_path / "model.onnx"],
+        "help": ["--help"],
+    }
+    for name, args in commands.items():
+        process = subprocess.Popen([sys.executable, "-m", "models.catsdogs", *map(str, args)], cwd=REPO,
+                                   env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process.stdout.close()  # the reader is gone: every write to stdout fails with EPIPE
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=120) == 0 and "Traceback" not in err and "Exception ignored" not in err, \
+            (name, err)
+    assert load_checkpoint(tmp_path / "run" / "last.npz")["progress"]["epoch"] == 1
+
+
+# ---- 7: one check of the numbers, for every command ---------------------------------------------------------------
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda c: c["model"]["classifier.2.weight"].fill(np.nan), "holds non-finite weights (model/classifier.2.weight)"),
+    (lambda c: c["mean"].__setitem__(0, np.nan), "entry mean is not finite"),
+    (lambda c: c["std"].__setitem__(1, 0.0), "entry std must be positive"),
+    (lambda c: c["model"]["features.1.running_var"].__setitem__(0, -1.0),
+     "entry model.features.1.running_var holds negative variances"),
+    (lambda c: c["optimizer"]["param_groups"][0].__setitem__("lr", float("nan")),
+     "non-finite weights (optimizer/param_groups/0/lr)"),
+])
+def test_every_command_refuses_a_checkpoint_with_unusable_numbers(images, trained_run, tmp_path, capsys, damage,
+                                                                   message):
+    checkpoint = tg.load(trained_run / "last.npz")
+    damage(checkpoint)
+    run = tmp_path / "run"
+    run.mkdir()
+    tg.save(checkpoint, run / "last.npz")
+    for args in (["evaluate", "--checkpoint", run, "--data", images], ["predict", "--checkpoint", run, images],
+                 ["export", "--checkpoint", run, "--onnx", tmp_path / "model.onnx"], ["train", "--resume", run]):
+        code = main(list(map(str, args)))
+        one_line_error(capsys, code, f"unusable checkpoint {run / 'last.npz'}", message)
+    assert not (tmp_path / "model.onnx").exists()
+
+
+# ---- 8 and versions: unknown entries, later formats, old checkpoints ---------------------------------------------
+
+def test_unknown_entries_of_a_later_minor_version_are_ignored_with_a_warning(images, trained_run, tmp_path, capsys):
+    run = copy_run(trained_run, tmp_path / "run")
+    checkpoint = tg.load(run / "last.npz")
+    assert tuple(checkpoint["format_version"]) == FORMAT_VERSION
+    checkpoint["format_version"] = [FORMAT_VERSION[0], FORMAT_VERSION[1] + 1]
+    checkpoint["config"]["cutout"] = 0.5
+    checkpoint["progress"]["wall_clock"] = 12.0
+    checkpoint["calibration"] = {"temperature": 1.5}
+    tg.save(checkpoint, run / "last.npz")
+    assert main(["train", "--resume", str(run)]) == 0  # a finished run: loaded, checked, nothing to train
+    err = capsys.readouterr().err
+    assert ("holds entries this version does not know, ignored: calibration, config.cutout, "
+            "progress.wall_clock") in err, err
+    assert main(["evaluate", "--checkpoint", str(run / "last.npz"), "--data", str(images), "--no-figures"]) == 0
+
+
+def test_a_later_major_format_is_refused_and_an_unversioned_checkpoint_loads(trained_run, tmp_path, capsys):
+    checkpoint = tg.load(trained_run / "best.npz")
+    checkpoint["format_version"] = [FORMAT_VERSION[0] + 1, 0]
+    tg.save(checkpoint, tmp_path / "later.npz")
+    code = main(["predict", "--checkpoint", str(tmp_path / "later.npz"), str(tmp_path)])
+    one_line_error(capsys, code, "entry format_version is 2.0: the checkpoint was written by a later version",
+                   "upgrade tinygrad_bn")
+    checkpoint["format"] = "tinygrad_bn catsdogs checkpoint v2"
+    tg.save(checkpoint, tmp_path / "later.npz")
+    code = main(["predict", "--checkpoint", str(tmp_path / "later.npz"), str(tmp_path)])
+    one_line_error(capsys, code, "from a later version of this program")
+
+    old = tg.load(trained_run / "best.npz")
+    del old["format_version"]
+    for name in ("progressive", "val_every", "tta", "ema", "mixup", "recipe", "arch", "blocks", "workers"):
+        del old["config"][name]  # settings added after the first checkpoints were written
+    tg.save(old, tmp_path / "old.npz")
+    assert load_checkpoint(tmp_path / "old.npz")["classes"] == ["cat", "dog"]
+
+
+# ---- 9: entries checked one by one --------------------------------------------------------------------------------
+
+def set_entry(checkpoint, entry, value):
+    *parents, last = entry.split(".")
+    tree = checkpoint
+    for name in parents:
+        tree = tree[name]
+    if value is REMOVE:
+        del tree[last]
+    else:
+        tree[last] = value
+
+
+REMOVE = object()
+
+
+@pytest.mark.parametrize("entry, value, message", [
+    ("num_images", REMOVE, "entry num_images is missing"),
+    ("progress.epoch", REMOVE, "entry progress.epoch is missing"),
+    ("progress.epoch", "2", "entry progress.epoch must be a whole number, got '2'"),
+    ("config.data", REMOVE, "entry config.data is missing"),
+    ("config.data", None, "entry config.data must be a string, got None"),
+    ("config.val_fraction", 5, "entry config.val_fraction must be in [0, 1), got 5"),
+    ("config.limit", -5, "entry config.limit must be at least 2, got -5"),
+    ("architecture.widths", [100000, "M", 8], "entry architecture.widths[0] must be one of the numbers of channels "
+                                              "from 1 to 4096"),
+    ("architecture.widths", [4000, "M", 4000], "need at least 144,108,000 weights"),
+    ("image_size", 40000, "entry image_size must be between 2 and 1024, got 40000"),
+    ("image_size", 0, "entry image_size must be between 2 and 1024, got 0"),
+    ("config.image_size", -3, "entry config.image_size must be at least 2, got -3"),
+])
+def test_each_entry_is_checked_before_use(images, trained_run, tmp_path, capsys, entry, value, message):
+    checkpoint = tg.load(trained_run / "last.npz")
+    set_entry(checkpoint, entry, value)
+    run = tmp_path / "run"
+    run.mkdir()
+    tg.save(checkpoint, run / "last.npz")
+    for args in (["evaluate", "--checkpoint", run, "--data", images], ["train", "--resume", run]):
+        code = main(list(map(str, args)))
+        one_line_error(capsys, code, f"unusable checkpoint {run / 'last.npz'}", message)
+
+
+# ---- 10: --opset ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("opset", ["1", "99", "-1"])
+def test_export_refuses_an_opset_it_cannot_write_in_one_line(trained_run, tmp_path, capsys, opset):
+    pytest.importorskip("onnx")
+    code = main(["export", "--checkpoint", str(trained_run), "--onnx", str(tmp_path / "m.onnx"), "--opset", opset])
+    one_line_error(capsys, code, f"--opset {opset} is not supported: use 13 to")
+
+
+# ---- 11: --figures checked before the evaluation ----------------------------------------------------------------
+
+def test_an_unusable_figures_folder_is_refused_before_the_evaluation(images, trained_run, tmp_path, capsys,
+                                                                     monkeypatch):
+    class Evaluated(Exception):
+        pass
+
+    def evaluation_must_not_start(*args, **kwargs):
+        raise Evaluated
+
+    monkeypatch.setattr(models.catsdogs, "model_outputs", evaluation_must_not_start)
+    (tmp_path / "a_file").write_text("not a folder")
+    code = main(["evaluate", "--checkpoint", str(trained_run), "--data", str(images), "--figures",
+                 str(tmp_path / "a_file" / "figures")])
+    one_line_error(capsys, code, f"cannot write the figures into {tmp_path / 'a_file' / 'figures'}",
+                   "--no-figures")
