@@ -196,10 +196,12 @@ def restore_training_state(checkpoint, model, optimizer, scheduler, ema_model=No
         load_weights(model, checkpoint, "training_model")
         load_weights(ema_model, checkpoint)
     try:  # the optimizer and the schedule take any dict: they are checked against the ones built for this run
-        check_optimizer(checkpoint["optimizer"], optimizer)
+        done = checkpoint["progress"]
+        check_optimizer(checkpoint["optimizer"], optimizer, trained=done["epoch"] > 0 or done["step"] > 0)
         check_scheduler(checkpoint["scheduler"], scheduler)
     except EntryProblem as error:
-        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this run: {error}") from None
+        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this run (built from its entry config): "
+                            f"{error}") from None
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])

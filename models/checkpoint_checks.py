@@ -14,6 +14,7 @@ take the value that means what that run did (see `training.saved_config`).
 """
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -33,6 +34,7 @@ TOP_LEVEL_KEYS = {"format", "format_version", "architecture", "model", "training
 ARCHITECTURE_KEYS = {"CatsDogsNet": {"name", "bn", "widths", "num_classes"},
                      "CatsDogsResNet": {"name", "bn", "widths", "blocks", "num_classes"}}
 HISTORY_NUMBERS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s")
+# each row of progress.history holds the first five of HISTORY_NUMBERS (and its epoch) since the first checkpoints
 
 
 class EntryProblem(ValueError):
@@ -247,6 +249,8 @@ def check_config(checkpoint, versioned, setting_problems, config_class):
             raise EntryProblem(entry, f"must be finite, got {config[name]}")
     check_kind(config.get("schedule"), "config.schedule", "str", choices=["constant", "onecycle"], optional=True)
     check_kind(config.get("device"), "config.device", "str", choices=["cpu", "cuda"], optional=True)
+    if not os.path.isabs(config["data"]):  # the run stores the absolute path of its images
+        raise EntryProblem("config.data", f"must be the absolute path of a folder, got {short(config['data'])}")
     widths = config["widths"]
     if not all(width == "M" or is_integer(width) for width in widths) or len(widths) > MAX_LAYERS:
         raise EntryProblem("config.widths", f"must be numbers of channels and M, got {short(widths)}")
@@ -289,9 +293,8 @@ def check_progress(checkpoint, progress_class):
     epochs = checkpoint["config"].get("epochs")
     if progress["epoch"] > epochs:
         raise EntryProblem("progress.epoch", f"is {progress['epoch']}, more than the run's {epochs} epochs")
-    if progress["step"] > 0 and (progress["seen"] == 0 or progress["train_seconds"] == 0):
-        raise EntryProblem("progress.seen", f"is {progress['seen']} after {progress['step']} batches "
-                                            f"(train_seconds {progress['train_seconds']})")
+    if progress["step"] > 0 and progress["seen"] == 0:
+        raise EntryProblem("progress.seen", f"is 0 after {progress['step']} batches")
     if progress["correct"] > progress["seen"]:
         raise EntryProblem("progress.correct", f"is {progress['correct']}, more than the {progress['seen']} images "
                                                f"seen")
@@ -302,6 +305,8 @@ def check_progress(checkpoint, progress_class):
         entry = f"progress.history[{i}]"
         check_kind(row, entry, "dict")
         check_range(entry_of(row, "epoch", f"{entry}.epoch"), f"{entry}.epoch", 1, MAX_COUNT, "int")
+        for name in HISTORY_NUMBERS[:5]:  # those every row has had; the others were added since
+            entry_of(row, name, f"{entry}.{name}")
         check_range(row.get("image_size"), f"{entry}.image_size", 1, MAX_IMAGE_SIZE, "int", optional=True)
         for name in HISTORY_NUMBERS:
             value = row.get(name)
@@ -324,8 +329,12 @@ def numbers_problem(checkpoint):
     for name in ("mean", "std"):
         if not np.isfinite(checkpoint[name]).all():
             return f"its entry {name} is not finite: {checkpoint[name].tolist()}"
-    if not (checkpoint["std"] > 0).all():
-        return f"its entry std must be positive (each input channel is divided by it): {checkpoint['std'].tolist()}"
+    # statistics of pixels scaled to [0, 1]: the mean lies in [0, 1] and the std in (0, 0.5]; each input channel is
+    # divided by the std
+    if not ((checkpoint["mean"] >= 0) & (checkpoint["mean"] <= 1)).all():
+        return f"its entry mean must lie in [0, 1] (pixels scaled to 0..1): {checkpoint['mean'].tolist()}"
+    if not ((checkpoint["std"] > 0) & (checkpoint["std"] <= 1)).all():
+        return f"its entry std must be positive, at most 1: {checkpoint['std'].tolist()}"
     for key in ("model", "training_model"):
         for name, value in checkpoint.get(key, {}).items():
             if name.endswith("running_var") and (value < 0).any():
@@ -391,15 +400,31 @@ def structure_problem(saved, fresh, entry):
             raise EntryProblem(entry, f"must be {short(fresh)}-like, got {short(saved)}")
 
 
-def check_optimizer(saved, optimizer, entry="optimizer"):
-    """An SGD state_dict that fits `optimizer` (built for this model): its groups as the fresh one's, and a
-    momentum buffer of each parameter's shape for the parameters that have one."""
+def check_optimizer(saved, optimizer, trained, entry="optimizer"):
+    """An SGD state_dict that fits `optimizer`, built for this model from the run's settings: the same groups of
+    the same parameters, the same fixed hyperparameters (weight decay, the schedule's bounds...), the lr and the
+    momentum within the schedule's bounds, and (once `trained`) a momentum buffer of each parameter's shape.
+    A weight decay of 1e300 would otherwise turn the loss into NaN a step later."""
     fresh = optimizer.state_dict()
     check_kind(saved, entry, "dict")
     structure_problem({key: value for key, value in saved.items() if key != "state"},
                       {key: value for key, value in fresh.items() if key != "state"}, entry)
+    for i, (group, fresh_group) in enumerate(zip(saved["param_groups"], fresh["param_groups"])):
+        for name, value in fresh_group.items():
+            where = f"{entry}.param_groups[{i}].{name}"
+            if name in ("lr", "momentum"):  # moved by the schedule: between its bounds
+                bounds = {"lr": ("min_lr", "max_lr"), "momentum": ("base_momentum", "max_momentum")}[name]
+                low, high = (fresh_group.get(bound, value) for bound in bounds)
+                check_range(group[name], where, min(low, high, value), max(low, high, value))
+            elif group[name] != value:
+                raise EntryProblem(where, f"is {short(group[name])}, but the run's settings give {short(value)}")
     shapes = [tuple(p.shape) for group in optimizer.param_groups for p in group["params"]]
-    for index, state in check_kind(entry_of(saved, "state", f"{entry}.state"), f"{entry}.state", "dict").items():
+    states = check_kind(entry_of(saved, "state", f"{entry}.state"), f"{entry}.state", "dict")
+    if trained and fresh["param_groups"][0]["momentum"] > 0 and len(states) != len(shapes):
+        # after a step every parameter has a momentum buffer: starting one from zero would change the run
+        raise EntryProblem(f"{entry}.state", f"holds the momentum buffers of {len(states)} parameters, not of all "
+                                             f"{len(shapes)}")
+    for index, state in states.items():
         where = f"{entry}.state.{index}"
         if not (str(index).isdigit() and int(index) < len(shapes)):
             raise EntryProblem(where, f"names no parameter (there are {len(shapes)})")

@@ -193,8 +193,9 @@ def deduplicated_history(history, epochs_done, path):
     """The rows of epochs 1..epochs_done, one each (the last written wins), or a CatsDogsError."""
     by_epoch = {row["epoch"]: row for row in history if row["epoch"] <= epochs_done}
     if sorted(by_epoch) != list(range(1, epochs_done + 1)):
-        raise CatsDogsError(f"{path} is inconsistent: it finished {epochs_done} epochs but its history lists epochs "
-                            f"{[row['epoch'] for row in history]}; continue from another checkpoint")
+        raise CatsDogsError(f"{path} is inconsistent: it finished {epochs_done} epochs (entry progress.epoch) but its "
+                            f"entry progress.history lists epochs {[row['epoch'] for row in history]}; continue "
+                            f"from another checkpoint")
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 

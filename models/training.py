@@ -225,6 +225,10 @@ class Trainer:
         if checkpoint is not None:
             # the run's own recipe; only where the data is, where to write, the device and the threads may change
             saved = saved_config(checkpoint)
+            if not config.data and not Path(saved.data).is_dir():
+                raise CatsDogsError(f"the images of the run {checkpoint['path']} were in {printable(saved.data)} "
+                                    f"(its entry config.data), which is not a folder now: give their folder with "
+                                    f"--data DIR")
             config = replace(saved, data=config.data or saved.data, out=config.out, device=config.device,
                              workers=config.workers, resume=config.resume)
         check_settings(config)
@@ -362,9 +366,11 @@ class Trainer:
             start = time.perf_counter()
             # an epoch's batches are fixed by its seed, so skipping the ones done before a stop resumes exactly
             for images, labels in islice(batches, progress.step, None):
-                self.step(images, labels)
-                progress.train_seconds += time.perf_counter() - start
-                start = time.perf_counter()
+                try:
+                    self.step(images, labels)
+                finally:  # also when Ctrl-C stops the run at the end of this step: the step took this time
+                    progress.train_seconds += time.perf_counter() - start
+                    start = time.perf_counter()
                 bar.update(len(labels.array))
                 bar.set_postfix(loss=f"{progress.loss_sum / progress.seen:.4f}",
                                 acc=f"{progress.correct / progress.seen:.3f}", refresh=False)
@@ -440,7 +446,8 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"],
             "image_size": train_size(self.config, progress.epoch),
             "seconds": progress.train_seconds + time.perf_counter() - start,
-            "images_per_s": progress.seen / progress.train_seconds,
+            # None when no step was timed: a run stopped after its last step, before the time was added, and resumed
+            "images_per_s": progress.seen / progress.train_seconds if progress.train_seconds > 0 else None,
         }
         progress.history.append(row)
         is_best = val is not None and val["accuracy"] > progress.best_accuracy
@@ -457,7 +464,8 @@ class Trainer:
                 f"acc {row['train_accuracy']:.4f}" + (f" at {row['image_size']} px" if resizes(self.config) else ""))
         if val:
             line += f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" + (" (best)" if is_best else "")
-        self.log(line + f" | {row['seconds']:.1f} s, {row['images_per_s']:.0f} images/s")
+        speed = f", {row['images_per_s']:.0f} images/s" if row["images_per_s"] is not None else ""
+        self.log(line + f" | {row['seconds']:.1f} s{speed}")
 
     def write_reports(self):
         """metrics.csv and curves.png from the history (so they always agree with last.npz's)."""
