@@ -76,8 +76,8 @@ def main(argv=None):
         except NonFiniteLossError as error:
             print(f"catsdogs {args.command}: error: {error}", file=sys.stderr)
             return 1
-        except Terminated:
-            return 128 + signal.SIGTERM  # the shell's convention for "stopped by SIGTERM" (143)
+        except Terminated as stop:
+            return 128 + stop.signum  # the shell's convention for "stopped by signal N": 143 for SIGTERM
         except KeyboardInterrupt:
             return 130  # the shell's convention for "stopped by Ctrl-C"; train has already said what it saved
         except BrokenPipeError:
@@ -91,17 +91,21 @@ def main(argv=None):
 
 @contextmanager
 def terminate_as_interrupt():
-    """SIGTERM (sent by `timeout`, `docker stop`, batch schedulers) raises Terminated, a KeyboardInterrupt: train
+    """SIGTERM (sent by `timeout`, `docker stop`, batch schedulers) and SIGHUP (a closed terminal or ssh session)
+    raise Terminated, a KeyboardInterrupt: train
     saves its exact position as on Ctrl-C, and a cache being built removes its temporary file. Without this the
     process would end at once, running no cleanup."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    # a signal ignored on purpose stays ignored: `nohup catsdogs train` must survive the closed terminal
+    previous = {signum: signal.signal(signum, raise_terminated) for signum in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -231,8 +235,8 @@ def evaluate_command(args):
                                 f"use --split all to evaluate every image of {printable(root)}")
         data, _ = load_data(root, checkpoint["image_size"], saved["limit"], saved["seed"])
         if len(data.labels) != checkpoint["num_images"]:
-            print(f"warning: {printable(root)} held {checkpoint['num_images']} images when the model was trained and holds "
-                  f"{len(data.labels)} now, so its validation split differs and may include training images",
+            print(f"warning: {printable(root)} held {checkpoint['num_images']} images when the model was trained and "
+                  f"holds {len(data.labels)} now, so its validation split differs and may include training images",
                   file=sys.stderr)
         _, indices = train_val_split(data.labels, saved["val_fraction"], saved["seed"])
         if len(indices) == 0:

@@ -26,7 +26,8 @@ import numpy as np
 import tinygrad_bn as tg
 from .catsdogs_net import build_model
 from .checkpoint_checks import (FORMAT_VERSION, EntryProblem, check_entries, check_optimizer, check_scheduler,
-                                describe_entries, non_finite_entries, numbers_problem, structure_problem)
+                                numbers_problem, structure_problem)
+from .checkpoint_checks import describe_entries, non_finite_entries  # noqa: F401 (they were defined here)
 from tinygrad_bn.backend import check_device, cupy_module
 from tinygrad_bn.data import SkippedImagesWarning, cache_size, load_dataset, resolve_data_dir
 from tinygrad_bn.data.folders import LayoutWarning

@@ -43,9 +43,10 @@ import tinygrad_bn.nn.functional as F
 import tinygrad_bn.optim as optim
 from .catsdogs_net import (ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS, CatsDogsNet, new_model, output_side,
                            scale_initial_weights)
-from .checkpoint import (CatsDogsError, checkpoint_contents, describe_entries, load_checkpoint, load_data,
-                         non_finite_entries, resolve_device, restore_training_state)
-from .checkpoint_checks import MAX_BLOCKS, MAX_COUNT, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_WIDTH
+from .checkpoint import (CatsDogsError, checkpoint_contents, load_checkpoint, load_data, resolve_device,
+                         restore_training_state)
+from .checkpoint_checks import (MAX_BLOCKS, MAX_COUNT, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_WIDTH, describe_entries,
+                                non_finite_entries)
 from .recipes import ModelEMA, mixup
 from .reports import evaluate_model, plot_curves, write_metrics_csv
 from .runfolder import RunFolder, check_free_space, repair_run_folder
@@ -297,6 +298,8 @@ class Trainer:
         counts = ", ".join(f"{count} {name}" for name, count in zip(data.classes, np.bincount(data.labels)))
         self.log(f"{printable(root)}: {len(data.labels)} images ({counts}); training on {len(train_idx)}, "
                  f"validating on {len(val_idx)}")
+        if len(train_idx) < config.batch_size:  # before the statistics, which would divide by 0 images
+            raise CatsDogsError(f"{len(train_idx)} training images make no full batch of {config.batch_size}")
         if checkpoint is None:
             self.mean, self.std = channel_stats(data.images, train_idx)
         else:
@@ -307,8 +310,6 @@ class Trainer:
         self.train_loader = DataLoader(data.images, data.labels, config.batch_size, indices=train_idx, shuffle=True,
                                        augment=True, drop_last=True, seed=config.seed, **common)
         self.val_loader = DataLoader(data.images, data.labels, 2 * config.batch_size, indices=val_idx, **common)
-        if len(self.train_loader) == 0:
-            raise CatsDogsError(f"{len(train_idx)} training images make no full batch of {config.batch_size}")
         return replace(config, data=root)
 
     def build_model_and_optimizer(self, config):
@@ -340,7 +341,8 @@ class Trainer:
                     self.train_one_epoch()
                     self.finish_epoch()
             except KeyboardInterrupt as stop:
-                how = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+                terminated = isinstance(stop, Terminated)
+                how = f"stopped by {self.ctrl_c.SIGNALS[stop.signum]}" if terminated else "interrupted"
                 if self.ctrl_c.in_step:  # a second Ctrl-C inside a step: the weights may be half updated
                     self.log(f"{how} in the middle of a step: {last} was left as it was")
                 else:
@@ -519,32 +521,39 @@ def gradient_norms(model):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, what `timeout`, `docker stop` and batch schedulers send: stops the run as Ctrl-C does."""
+    """SIGTERM (what `timeout`, `docker stop` and batch schedulers send) or SIGHUP (the terminal or the ssh
+    session went away): stops the run as Ctrl-C does. `signum` is the signal's number."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 def raise_terminated(signum, frame):
-    raise Terminated
+    raise Terminated(signum)
 
 
 class CtrlC:
-    """Makes Ctrl-C, and SIGTERM, save a consistent checkpoint.
+    """Makes Ctrl-C, SIGTERM and SIGHUP save a consistent checkpoint.
 
     Inside a training step (between zero_grad and the scheduler step) the signal is deferred to the end of the
     step, so the weights, the momentum buffers and the step count always describe a whole number of steps. Anywhere
     else, or when it comes a second time, it raises at once: KeyboardInterrupt for Ctrl-C (SIGINT), Terminated (a
-    KeyboardInterrupt) for SIGTERM. Signal handlers can only be installed from the main thread; elsewhere Python's
-    default behaviour stays.
+    KeyboardInterrupt) for SIGTERM and SIGHUP. Signal handlers can only be installed from the main thread;
+    elsewhere Python's default behaviour stays.
     """
-    SIGNALS = {signal.SIGINT: ("Ctrl-C", KeyboardInterrupt), signal.SIGTERM: ("SIGTERM", Terminated)}
+    SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
     def __init__(self):
         self.in_step = False
-        self.requested = None  # the exception class of a signal deferred to the end of the step
+        self.requested = None  # the exception of a signal deferred to the end of the step
         self.previous_handlers = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous_handlers = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+            # a signal ignored on purpose (SIGHUP under nohup) stays ignored
+            self.previous_handlers = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS
+                                      if signal.getsignal(signum) is not signal.SIG_IGN}
         return self
 
     def __exit__(self, *exception):
@@ -553,11 +562,11 @@ class CtrlC:
         self.previous_handlers = {}
 
     def _handle(self, signum, frame):
-        name, exception = self.SIGNALS[signum]
+        exception = KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
         if self.in_step and self.requested is None:
             self.requested = exception
-            print(f"\n{name}: stopping after this step to save a checkpoint (press Ctrl-C to quit at once)",
-                  file=sys.stderr)
+            print(f"\n{self.SIGNALS[signum]}: stopping after this step to save a checkpoint (press Ctrl-C to "
+                  f"quit at once)", file=sys.stderr)
         else:
             raise exception
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -158,6 +159,47 @@ def test_sigterm_to_the_training_program_exits_143_after_saving(images, tmp_path
     assert load_checkpoint(out / "last.npz")["progress"]["epoch"] >= 1
 
 
+def test_sighup_saves_like_sigterm_and_an_ignored_sighup_stays_ignored(images, tmp_path):
+    def hang_up_at_batch_1(info):
+        if info.epoch == 0 and info.step == 1:
+            os.kill(os.getpid(), signal.SIGHUP)  # the terminal or the ssh session went away
+
+    lines = []
+    with pytest.raises(Terminated) as stop:
+        train(tiny_config(images, tmp_path / "run"), on_step=hang_up_at_batch_1, log=lines.append,
+              progress_bar=False)
+    assert stop.value.signum == signal.SIGHUP and any("stopped by SIGHUP: saved" in line for line in lines), lines
+    assert tg.load(tmp_path / "run" / "last.npz")["progress"]["step"] == 1
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under `nohup`
+    try:
+        history = train(tiny_config(images, tmp_path / "nohup", epochs=1), on_step=hang_up_at_batch_1, **QUIET)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert len(history) == 1
+
+
+def test_a_run_stopped_after_the_only_batch_of_an_epoch_resumes(images, tmp_path):
+    """One batch per epoch, stopped right after it: the resumed epoch has no step left to time (it divided by 0)."""
+    def stop_after_the_batch(info):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(images, tmp_path, batch_size=32), on_step=stop_after_the_batch, **QUIET)
+    progress = tg.load(tmp_path / "last.npz")["progress"]
+    assert (progress["epoch"], progress["step"], progress["seen"]) == (0, 1, 32)
+    history = train(TrainConfig(out=str(tmp_path), resume=str(tmp_path / "last.npz"), workers=0), **QUIET)
+    assert [row["epoch"] for row in history] == [1, 2] and history[0]["images_per_s"] > 0
+
+
+def test_no_training_images_is_one_line_without_a_numpy_warning(images, tmp_path, capsys):
+    with warnings.catch_warnings(record=True) as caught:  # as a user sees them: each printed with its source line
+        warnings.simplefilter("always")
+        code = main(["train", "--data", str(images), "--out", str(tmp_path), "--val-fraction", "0.99", *TINY_FLAGS])
+    one_line_error(capsys, code, "0 training images make no full batch of 8")
+    assert [str(warning.message) for warning in caught] == []
+
+
 # ---- 3: SIGTERM while the cache is built; stale temporary files -----------------------------------------------
 
 def test_sigterm_while_the_cache_is_built_leaves_no_temporary_file(tmp_path):
@@ -255,6 +297,15 @@ def test_file_names_that_are_not_utf8_work_and_are_printed_escaped(tmp_path, cap
     assert printable(latin1).endswith("cat.caf\\xe9.png")
 
 
+def test_control_characters_in_a_name_are_escaped_so_each_output_line_stays_one_line(trained_run, tmp_path, capsys):
+    folder = make_images(tmp_path / "photos", per_class=1)
+    odd = folder / "cat.a\nb\tc\x1b[2J.png"  # a newline, a tab and a terminal escape sequence
+    odd.write_bytes((folder / "cat.0.png").read_bytes())
+    assert main(["predict", "--checkpoint", str(trained_run), str(odd)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].split("\t")[0] == f"{folder}/cat.a\\nb\\tc\\x1b[2J.png", lines
+
+
 # ---- 6: a reader that closes our output early -------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -314,7 +365,7 @@ def test_unknown_entries_of_a_later_minor_version_are_ignored_with_a_warning(ima
     checkpoint["progress"]["wall_clock"] = 12.0
     checkpoint["calibration"] = {"temperature": 1.5}
     tg.save(checkpoint, run / "last.npz")
-    assert main(["train", "--resume", str(run)]) == 0  # a finished run: loaded, checked, nothing to train
+    assert main(["train", "--resume", str(run / "last.npz")]) == 0  # a finished run: checked, nothing to train
     err = capsys.readouterr().err
     assert ("holds entries this version does not know, ignored: calibration, config.cutout, "
             "progress.wall_clock") in err, err
@@ -473,7 +524,7 @@ def test_checkpoint_fuzz_every_command_gives_one_line_naming_the_entry_or_works(
     monkeypatch.setattr(models.training, "plot_curves", lambda path, history: None)
     monkeypatch.setattr(models.runfolder, "plot_curves", lambda path, history: None)
     try:
-        import onnx  # noqa: F401
+        import onnx  # noqa: F401 (the export command runs where it is installed)
         has_onnx = True
     except ImportError:
         has_onnx = False
