@@ -31,6 +31,8 @@ from .checkpoint_checks import describe_entries, non_finite_entries  # noqa: F40
 from tinygrad_bn.backend import check_device, cupy_module
 from tinygrad_bn.data import SkippedImagesWarning, cache_size, load_dataset, resolve_data_dir
 from tinygrad_bn.data.folders import LayoutWarning
+from tinygrad_bn.data.images import file_kind
+from tinygrad_bn.data.printable import printable
 
 CHECKPOINT_FORMAT = "tinygrad_bn catsdogs checkpoint v1"
 
@@ -97,9 +99,12 @@ def find_checkpoint(path):
         for name in ("best.npz", "last.npz"):
             if (path / name).is_file():
                 return path / name
-        raise CatsDogsError(f"no best.npz or last.npz in {path}")
+        raise CatsDogsError(f"no best.npz or last.npz in {printable(path)}")
     if not path.exists():
-        raise CatsDogsError(f"checkpoint not found: {path}")
+        raise CatsDogsError(f"checkpoint not found: {printable(path)}")
+    if not path.is_file():  # reading a named pipe would wait for a writer for ever
+        raise CatsDogsError(f"not a tinygrad_bn checkpoint: {printable(path)} (not a regular file but "
+                            f"{file_kind(path.stat().st_mode)})")
     return path
 
 

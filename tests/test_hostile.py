@@ -565,3 +565,41 @@ def test_checkpoint_fuzz_every_command_gives_one_line_naming_the_entry_or_works(
     print(f"{cases} cases in {time.perf_counter() - started:.0f} s")
     assert cases > 300
     assert not failures, f"{len(failures)} of {cases} cases:\n" + "\n".join(failures[:40])
+
+
+# ---- the audit: other entries a folder can hold, a checkpoint that is no regular file ------------------------------
+
+def test_folders_named_like_images_unlistable_folders_and_linked_folders_are_named(tmp_path, monkeypatch):
+    from tinygrad_bn.data import SkippedImagesWarning, find_images
+
+    kaggle = make_images(tmp_path / "kaggle", per_class=2)
+    (kaggle / "cat.9.jpg").mkdir()
+    with pytest.warns(SkippedImagesWarning, match=r"cat\.9\.jpg \(a folder named like an image\)"):
+        assert len(find_images(kaggle)) == 4
+
+    classes = tmp_path / "classes"
+    for name in ("cats", "dogs"):
+        make_images(classes / name / "a", per_class=1)
+    (classes / "cats" / "b").symlink_to(classes / "dogs" / "a")  # a linked folder: not followed, so named
+    locked = classes / "dogs" / "locked"
+    locked.mkdir()
+    real_scandir = os.scandir
+
+    def unlistable(path):  # what a folder without read permission does (root may read anything)
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", unlistable)
+    with pytest.warns(SkippedImagesWarning) as caught:
+        folder = find_images(classes)
+    message = str(caught[0].message)
+    assert f"{locked} (a folder that cannot be listed: Permission denied)" in message, message
+    assert f"{classes / 'cats' / 'b'} (a symbolic link to a folder, not followed)" in message, message
+    assert len(folder) == 4
+
+
+def test_a_named_pipe_given_as_the_checkpoint_is_refused_not_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "best.npz")
+    done = catsdogs("evaluate", "--checkpoint", tmp_path / "best.npz", timeout=60)
+    assert done.returncode == 2 and done.stderr.strip().endswith("(not a regular file but a named pipe)"), done.stderr

@@ -312,7 +312,12 @@ def _announce(npy_file):
     if npy_file in _announced:
         return
     _announced.add(npy_file)
-    folder_bytes = sum(item.stat().st_size for item in npy_file.parent.glob("images-*"))
+    folder_bytes = 0
+    for item in npy_file.parent.glob("images-*"):
+        try:
+            folder_bytes += item.stat().st_size
+        except OSError:  # a dangling link, or removed meanwhile by another build: nothing to count
+            pass
     print(f"image cache: {npy_file} ({_megabytes(npy_file.stat().st_size)}; the folder holds "
           f"{_megabytes(folder_bytes)}; move it with --cache-dir or ${CACHE_ENV_VAR})", file=sys.stderr)
 

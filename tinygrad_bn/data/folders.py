@@ -84,7 +84,7 @@ def find_images(root):
     try:
         found = _class_folders(root, root, "class-folders")
     except ValueError:  # fewer than two class folders with images: the root files are the dataset
-        return _kaggle(root, files)
+        return _kaggle(root, files, folders)
     warnings.warn(f"{root} matches two layouts: class folders {found.classes} and {len(kaggle_names)} files named "
                   f"like Kaggle's at its root (e.g. {kaggle_names[0]}); using the class folders and ignoring the root "
                   f"files, as torchvision's ImageFolder does", LayoutWarning, stacklevel=2)
@@ -109,8 +109,9 @@ def _is_dir(entry):
         return False
 
 
-def _kaggle(root, files):
-    class_of_path, ignored = {}, []
+def _kaggle(root, files, folders=()):
+    class_of_path = {}
+    ignored = [(str(root / name), "a folder named like an image") for name in folders if is_image_name(name)]
     for name in files:
         path = str(root / name)
         if not is_image_name(name):
@@ -130,8 +131,12 @@ def _class_folders(root, classes_root, layout):
     for folder in folders:
         # Microsoft names its folders Cat and Dog; lower-casing makes them the same classes as Kaggle's cat and dog
         class_name = folder.lower() if layout == "petimages" else folder
-        for dirpath, dirnames, filenames in os.walk(classes_root / folder):
+        unlisted = []  # os.walk skips a folder it cannot list, saying nothing: here it is named
+        for dirpath, dirnames, filenames in os.walk(classes_root / folder, onerror=unlisted.append):
             dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+            for name in dirnames:  # os.walk does not follow them (a link may lead back up: a loop)
+                if os.path.islink(os.path.join(dirpath, name)):
+                    ignored.append((os.path.join(dirpath, name), "a symbolic link to a folder, not followed"))
             for name in sorted(filenames):
                 path = os.path.join(dirpath, name)
                 if name.startswith("."):
@@ -142,6 +147,7 @@ def _class_folders(root, classes_root, layout):
                     ignored.append((path, not_an_image_file_reason(path)))
                 else:
                     class_of_path[path] = class_name
+        ignored += [(error.filename, f"a folder that cannot be listed: {error.strerror}") for error in unlisted]
     return _labelled(root, layout, class_of_path, ignored)
 
 
