@@ -1,7 +1,7 @@
 """The cats-vs-dogs program: train a CatsDogsNet, evaluate a checkpoint, label new images.
 
     python -m models.catsdogs train --data ../shared/data/dogs-vs-cats/train --out runs/bn
-    python -m models.catsdogs train --resume runs/bn/last.npz          # after Ctrl-C: continues exactly
+    python -m models.catsdogs train --resume runs/bn      # after Ctrl-C or SIGTERM: continues last.npz exactly
     python -m models.catsdogs evaluate --checkpoint runs/bn/best.npz --data ../shared/data/dogs-vs-cats/train
     python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/ --grid photos.png
     python -m models.catsdogs train --recipe strong --out runs/strong   # 13 epochs, EMA, smoothing, flip averaging
@@ -18,7 +18,10 @@ checkpoint's run folder unless --figures says where.
 Problems a user can fix (a missing folder, a folder with one class, a broken or foreign checkpoint, a run folder that
 can't be written or that another training holds, a failed save) end the program with one line on stderr and exit
 status 2, as do bad flags (argparse's checks, before anything is loaded); a diverging loss, or
-weights that went non-finite, end it with status 1 and leave the last good checkpoint as it was.
+weights that went non-finite, end it with status 1 and leave the last good checkpoint as it was. Ctrl-C ends it
+with status 130, SIGTERM with 143 and SIGHUP with 129, train having saved its exact position first. A reader that
+closes our output early (`predict ... | head -1`) ends evaluate, predict and export quietly with status 0; train
+goes on to the end without its output.
 """
 import argparse
 import json

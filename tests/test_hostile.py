@@ -603,3 +603,11 @@ def test_a_named_pipe_given_as_the_checkpoint_is_refused_not_waited_on(tmp_path)
     os.mkfifo(tmp_path / "best.npz")
     done = catsdogs("evaluate", "--checkpoint", tmp_path / "best.npz", timeout=60)
     assert done.returncode == 2 and done.stderr.strip().endswith("(not a regular file but a named pipe)"), done.stderr
+
+
+def test_the_cache_announcement_counts_the_folder_despite_a_dangling_link(tmp_path, capsys):
+    data, cache_dir = make_images(tmp_path / "data", per_class=2), tmp_path / "cache"
+    cache_dir.mkdir()
+    (cache_dir / "images-old.npy").symlink_to(tmp_path / "gone.npy")  # stat() raised FileNotFoundError
+    build_cache(sorted(str(path) for path in data.iterdir()), 18, cache_dir, progress=True)
+    assert "image cache: " in capsys.readouterr().err
