@@ -289,15 +289,19 @@ def evaluate_command(args):
 
 
 def check_figures_folder(folder):
-    """Create `folder` and write a byte there, or a CatsDogsError saying how to choose another."""
+    check_writable_folder(folder, f"cannot write the figures into {printable(folder)}",
+                          "; choose another folder with --figures DIR, or --no-figures")
+
+
+def check_writable_folder(folder, what, advice):
+    """Create `folder` and write a byte there, or a CatsDogsError: `what`: the reason`advice`."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test.{os.getpid()}.tmp"
         probe.write_bytes(b"x")
         probe.unlink()
     except OSError as error:
-        raise CatsDogsError(f"cannot write the figures into {printable(folder)}: {error.strerror or error}; choose "
-                            f"another folder with --figures DIR, or --no-figures") from None
+        raise CatsDogsError(f"{what}: {error.strerror or error}{advice}") from None
 
 
 def finite_or_none(value):
@@ -325,6 +329,8 @@ def labels_in_model_order(data, model_classes, root):
 # ---------------------------------------------------------------------------------------------------------------------
 def predict_command(args):
     checkpoint = load_checkpoint(args.checkpoint)
+    if args.grid:  # now, not after every image was labelled
+        check_writable_folder(Path(args.grid).parent, f"cannot write the grid {printable(args.grid)}", "")
     device = resolve_device(args.device)
     model = model_from_checkpoint(checkpoint, device)
     classes, image_size = checkpoint["classes"], checkpoint["image_size"]

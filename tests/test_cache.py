@@ -113,7 +113,7 @@ def test_catsdogs_cache_dir_flag(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path / "not-here"))  # restored after the test
     image_folder(tmp_path / "data")
     net = CatsDogsNet(widths=(4,))
-    config = TrainConfig(data="elsewhere", widths=(4,), image_size=16, schedule="constant", epochs=1)
+    config = TrainConfig(data="/elsewhere", widths=(4,), image_size=16, schedule="constant", epochs=1)
     tg.save(checkpoint_contents(net, optim.SGD(net.parameters(), lr=0.1), None, asdict(config),
                                 asdict(Progress(epoch=1, history=[])), ["cat", "dog"], np.full(3, 0.5, np.float32),
                                 np.full(3, 0.25, np.float32), 8), tmp_path / "best.npz")

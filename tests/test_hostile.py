@@ -611,3 +611,12 @@ def test_the_cache_announcement_counts_the_folder_despite_a_dangling_link(tmp_pa
     (cache_dir / "images-old.npy").symlink_to(tmp_path / "gone.npy")  # stat() raised FileNotFoundError
     build_cache(sorted(str(path) for path in data.iterdir()), 18, cache_dir, progress=True)
     assert "image cache: " in capsys.readouterr().err
+
+
+def test_an_unusable_grid_path_is_refused_before_any_image_is_labelled(trained_run, images, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
+    grid = tmp_path / "a_file" / "grid.png"
+    code = main(["predict", "--checkpoint", str(trained_run), str(images), "--grid", str(grid)])
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused first, not after every image was labelled
+    assert code == 2 and captured.err.strip().endswith(f"cannot write the grid {grid}: File exists")

@@ -104,11 +104,13 @@ def _describe(path, error):
     reason = not_an_image_file_reason(path)
     if reason:
         return reason
+    if _is_empty(path):
+        return "empty file"
     if isinstance(error, UnidentifiedImageError):  # its message names the open file object, not the file
         return "not an image Pillow can read"
     if isinstance(error, OSError) and error.filename is not None:  # its message would repeat the path
         return f"{type(error).__name__}: {error.strerror}"
-    return "empty file" if _is_empty(path) else f"{type(error).__name__}: {printable(str(error))}"
+    return f"{type(error).__name__}: {printable(str(error))}"
 
 
 def _is_empty(path):
