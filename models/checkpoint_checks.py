@@ -18,6 +18,8 @@ import os
 
 import numpy as np
 
+from tinygrad_bn.data.printable import printable
+
 FORMAT_VERSION = (1, 1)
 
 # Upper bounds on the sizes read from a checkpoint (and from the flags): far above any useful model on this
@@ -105,7 +107,7 @@ def check_entries(checkpoint, setting_problems, config_class, progress_class):
     `setting_problems`, `config_class` and `progress_class` are training.py's, passed in (training.py imports this
     module's callers).
     """
-    ignored = [name for name in checkpoint if name not in TOP_LEVEL_KEYS]
+    unknown = [(None, name) for name in checkpoint if name not in TOP_LEVEL_KEYS]  # (parent entry, name)
     version = check_version(checkpoint)
     versioned = "format_version" in checkpoint
     architecture = check_architecture(checkpoint)
@@ -130,12 +132,11 @@ def check_entries(checkpoint, setting_problems, config_class, progress_class):
     check_weights_fit(architecture, checkpoint["model"])
     check_kind(entry_of(checkpoint, "optimizer", "optimizer"), "optimizer", "dict")
     check_kind(entry_of(checkpoint, "scheduler", "scheduler"), "scheduler", "dict", optional=True)
-    ignored += [f"config.{name}" for name in check_config(checkpoint, versioned, setting_problems, config_class)]
-    ignored += [f"progress.{name}" for name in check_progress(checkpoint, progress_class)]
-    for name in ignored:
-        parent, _, key = name.rpartition(".")
-        (checkpoint[parent] if parent else checkpoint).pop(key)
-    return version, ignored
+    unknown += [("config", name) for name in check_config(checkpoint, versioned, setting_problems, config_class)]
+    unknown += [("progress", name) for name in check_progress(checkpoint, progress_class)]
+    for parent, name in unknown:
+        (checkpoint[parent] if parent else checkpoint).pop(name)
+    return version, [printable(name if parent is None else f"{parent}.{name}") for parent, name in unknown]
 
 
 def check_version(checkpoint):

@@ -364,10 +364,11 @@ def test_unknown_entries_of_a_later_minor_version_are_ignored_with_a_warning(ima
     checkpoint["config"]["cutout"] = 0.5
     checkpoint["progress"]["wall_clock"] = 12.0
     checkpoint["calibration"] = {"temperature": 1.5}
+    checkpoint["later.entry"] = 1  # a dot in a name is no nesting
     tg.save(checkpoint, run / "last.npz")
     assert main(["train", "--resume", str(run / "last.npz")]) == 0  # a finished run: checked, nothing to train
     err = capsys.readouterr().err
-    assert ("holds entries this version does not know, ignored: calibration, config.cutout, "
+    assert ("holds entries this version does not know, ignored: calibration, later.entry, config.cutout, "
             "progress.wall_clock") in err, err
     assert main(["evaluate", "--checkpoint", str(run / "last.npz"), "--data", str(images), "--no-figures"]) == 0
 
