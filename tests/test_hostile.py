@@ -621,3 +621,9 @@ def test_an_unusable_grid_path_is_refused_before_any_image_is_labelled(trained_r
     captured = capsys.readouterr()
     assert captured.out == ""  # refused first, not after every image was labelled
     assert code == 2 and captured.err.strip().endswith(f"cannot write the grid {grid}: File exists")
+
+
+def test_a_data_folder_name_with_a_newline_still_gives_one_line(tmp_path, capsys):
+    code = main(["train", "--data", str(tmp_path / "no\nsuch"), "--out", str(tmp_path / "run")])
+    line = one_line_error(capsys, code, "data folder not found")
+    assert f"{tmp_path}/no\\nsuch" in line

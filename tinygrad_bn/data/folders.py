@@ -67,11 +67,11 @@ def find_images(root):
     root = Path(root).expanduser()
     if not root.exists():
         raise FileNotFoundError(
-            f"data folder not found: {root}. Pass --data DIR or set {DATA_ENV_VAR}, "
+            f"data folder not found: {printable(root)}. Pass --data DIR or set {DATA_ENV_VAR}, "
             f"or download the images with `python data/download.py` (see data/README.md)."
         )
     if not root.is_dir():
-        raise NotADirectoryError(f"expected a folder of images, got a file: {root}")
+        raise NotADirectoryError(f"expected a folder of images, got a file: {printable(root)}")
 
     if (root / "PetImages").is_dir():
         return _class_folders(root, root / "PetImages", "petimages")
@@ -85,9 +85,9 @@ def find_images(root):
         found = _class_folders(root, root, "class-folders")
     except ValueError:  # fewer than two class folders with images: the root files are the dataset
         return _kaggle(root, files, folders)
-    warnings.warn(f"{root} matches two layouts: class folders {found.classes} and {len(kaggle_names)} files named "
-                  f"like Kaggle's at its root (e.g. {kaggle_names[0]}); using the class folders and ignoring the root "
-                  f"files, as torchvision's ImageFolder does", LayoutWarning, stacklevel=2)
+    warnings.warn(f"{printable(root)} matches two layouts: class folders {found.classes} and {len(kaggle_names)} "
+                  f"files named like Kaggle's at its root (e.g. {printable(kaggle_names[0])}); using the class folders "
+                  f"and ignoring the root files, as torchvision's ImageFolder does", LayoutWarning, stacklevel=2)
     found.ignored += [(str(root / name), "a file at the root of a class-folder dataset") for name in files]
     return found
 
@@ -156,11 +156,11 @@ def _labelled(root, layout, class_of_path, ignored):
     classes = sorted(set(class_of_path.values()))
     if not classes:
         raise ValueError(
-            f"no images found in {root}: expected cat.1.jpg/dog.1.jpg files, one folder per class, "
+            f"no images found in {printable(root)}: expected cat.1.jpg/dog.1.jpg files, one folder per class, "
             f"or PetImages/Cat and PetImages/Dog (see data/README.md)"
         )
     if len(classes) == 1:
-        raise ValueError(f"only one class ({classes[0]!r}) found in {root}: a classifier needs at least two")
+        raise ValueError(f"only one class ({classes[0]!r}) found in {printable(root)}: a classifier needs at least two")
     index_of = {name: k for k, name in enumerate(classes)}
     paths = sorted(class_of_path, key=lambda path: (index_of[class_of_path[path]], path))
     labels = np.array([index_of[class_of_path[path]] for path in paths], dtype=np.int64)
