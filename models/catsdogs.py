@@ -74,10 +74,10 @@ def main(argv=None):
                 args.run(args)
             sys.stdout.flush()  # a closed pipe shows here, not at exit, where Python could only complain
         except CatsDogsError as error:
-            print(f"catsdogs {args.command}: error: {error}", file=sys.stderr)
+            report_error(args.command, error)
             return 2
         except NonFiniteLossError as error:
-            print(f"catsdogs {args.command}: error: {error}", file=sys.stderr)
+            report_error(args.command, error)
             return 1
         except Terminated as stop:
             return 128 + stop.signum  # the shell's convention for "stopped by signal N": 143 for SIGTERM
@@ -92,12 +92,19 @@ def main(argv=None):
     return 0
 
 
+def report_error(command, error):
+    """The one line of a failed command, on stderr (unless its reader went away too: `... 2>&1 | head -1`)."""
+    try:
+        print(f"catsdogs {command}: error: {error}", file=sys.stderr)
+    except BrokenPipeError:
+        silence(sys.stdout, sys.stderr)
+
+
 @contextmanager
 def terminate_as_interrupt():
     """SIGTERM (sent by `timeout`, `docker stop`, batch schedulers) and SIGHUP (a closed terminal or ssh session)
-    raise Terminated, a KeyboardInterrupt: train
-    saves its exact position as on Ctrl-C, and a cache being built removes its temporary file. Without this the
-    process would end at once, running no cleanup."""
+    raise Terminated, a KeyboardInterrupt: train saves its exact position as on Ctrl-C, and a cache being built
+    removes its temporary file. Without this the process would end at once, running no cleanup."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -261,7 +268,8 @@ def evaluate_command(args):
     epochs_done = checkpoint["progress"]["epoch"]
     figures, figures_error = None, None
     if figures_folder is not None:
-        description = f"{printable(Path(checkpoint['path']).name)}, split {split}" + (", flip-averaged" if tta else "")
+        description = (f"{printable(Path(checkpoint['path']).name)}, split {split}"
+                       + (", flip-averaged" if tta else ""))
         try:
             figures = write_evaluation_figures(figures_folder, np.exp(log_p), loader_labels, data, loader.indices,
                                                classes, split, description)
@@ -294,7 +302,7 @@ def check_figures_folder(folder):
 
 
 def check_writable_folder(folder, what, advice):
-    """Create `folder` and write a byte there, or a CatsDogsError: `what`: the reason`advice`."""
+    """Create `folder` and write a byte there, or raise a CatsDogsError: '`what`: the reason`advice`'."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test.{os.getpid()}.tmp"
