@@ -79,7 +79,8 @@ def main(argv=None):
         except NonFiniteLossError as error:
             report_error(args.command, error)
             return 1
-        except Terminated as stop:
+        except Terminated as stop:  # train has already said what it saved; the other commands say nothing else
+            report_error(args.command, f"stopped by {signal.Signals(stop.signum).name}", prefix="")
             return 128 + stop.signum  # the shell's convention for "stopped by signal N": 143 for SIGTERM
         except KeyboardInterrupt:
             return 130  # the shell's convention for "stopped by Ctrl-C"; train has already said what it saved
@@ -92,10 +93,10 @@ def main(argv=None):
     return 0
 
 
-def report_error(command, error):
+def report_error(command, error, prefix="error: "):
     """The one line of a failed command, on stderr (unless its reader went away too: `... 2>&1 | head -1`)."""
     try:
-        print(f"catsdogs {command}: error: {error}", file=sys.stderr)
+        print(f"catsdogs {command}: {prefix}{error}", file=sys.stderr)
     except BrokenPipeError:
         silence(sys.stdout, sys.stderr)
 
