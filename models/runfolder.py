@@ -230,6 +230,8 @@ def repair_best(out, checkpoint, history, log):
 
 def saved_epoch(path):
     """The number of finished epochs a checkpoint file records, or None when it is missing or unreadable."""
+    if not Path(path).is_file():  # missing, or a named pipe, which reading would wait on for ever
+        return None
     try:
         return tg.load(path)["progress"]["epoch"]
     except Exception:  # missing, truncated or foreign: in every case it does not hold the best epoch

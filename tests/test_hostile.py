@@ -627,3 +627,13 @@ def test_a_data_folder_name_with_a_newline_still_gives_one_line(tmp_path, capsys
     code = main(["train", "--data", str(tmp_path / "no\nsuch"), "--out", str(tmp_path / "run")])
     line = one_line_error(capsys, code, "data folder not found")
     assert f"{tmp_path}/no\\nsuch" in line
+
+
+def test_a_named_pipe_as_best_npz_of_a_resumed_run_is_replaced_not_waited_on(trained_run, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.npz").write_bytes((trained_run / "best.npz").read_bytes())  # epoch 1 of 2, its best epoch
+    os.mkfifo(run / "best.npz")
+    done = catsdogs("train", "--resume", run, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert tg.load(run / "best.npz")["progress"]["epoch"] >= 1
