@@ -36,7 +36,7 @@ TOP_LEVEL_KEYS = {"format", "format_version", "architecture", "model", "training
 ARCHITECTURE_KEYS = {"CatsDogsNet": {"name", "bn", "widths", "num_classes"},
                      "CatsDogsResNet": {"name", "bn", "widths", "blocks", "num_classes"}}
 HISTORY_NUMBERS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s")
-# each row of progress.history holds the first five of HISTORY_NUMBERS (and its epoch) since the first checkpoints
+# each row of progress.history holds the first four of HISTORY_NUMBERS (and its epoch) since the first checkpoints
 
 
 class EntryProblem(ValueError):
@@ -133,7 +133,7 @@ def check_entries(checkpoint, setting_problems, config_class, progress_class):
     check_kind(entry_of(checkpoint, "optimizer", "optimizer"), "optimizer", "dict")
     check_kind(entry_of(checkpoint, "scheduler", "scheduler"), "scheduler", "dict", optional=True)
     unknown += [("config", name) for name in check_config(checkpoint, versioned, setting_problems, config_class)]
-    unknown += [("progress", name) for name in check_progress(checkpoint, progress_class)]
+    unknown += [("progress", name) for name in check_progress(checkpoint, versioned, progress_class)]
     for parent, name in unknown:
         (checkpoint[parent] if parent else checkpoint).pop(name)
     return version, [printable(name if parent is None else f"{parent}.{name}") for parent, name in unknown]
@@ -284,13 +284,16 @@ PROGRESS_RANGES = {"epoch": ("int", 0, MAX_COUNT), "step": ("int", 0, MAX_COUNT)
                    "train_seconds": ("number", 0, math.inf), "best_accuracy": ("number", -1, math.inf)}
 
 
-def check_progress(checkpoint, progress_class):
+def check_progress(checkpoint, versioned, progress_class):
     """Where the run stopped: counts in range, consistent with each other and with the settings; returns the
-    unknown names (ignored)."""
+    unknown names (ignored). A checkpoint from before format versions may lack the running sums (they then start
+    from Progress's defaults, as they did); a versioned one holds them all."""
     progress = check_kind(entry_of(checkpoint, "progress", "progress"), "progress", "dict")
     known = set(PROGRESS_RANGES) | {"history"}
     for name, (kind, low, high) in PROGRESS_RANGES.items():
-        check_range(entry_of(progress, name, f"progress.{name}"), f"progress.{name}", low, high, kind)
+        if name in progress or versioned or name in ("epoch", "step"):
+            check_range(entry_of(progress, name, f"progress.{name}"), f"progress.{name}", low, high, kind)
+    progress = {**vars(progress_class()), **progress}  # the defaults of what an old checkpoint lacks
     epochs = checkpoint["config"].get("epochs")
     if progress["epoch"] > epochs:
         raise EntryProblem("progress.epoch", f"is {progress['epoch']}, more than the run's {epochs} epochs")
@@ -299,14 +302,14 @@ def check_progress(checkpoint, progress_class):
     if progress["correct"] > progress["seen"]:
         raise EntryProblem("progress.correct", f"is {progress['correct']}, more than the {progress['seen']} images "
                                                f"seen")
-    history = check_kind(entry_of(progress, "history", "progress.history"), "progress.history", "list")
+    history = check_kind(entry_of(checkpoint["progress"], "history", "progress.history"), "progress.history", "list")
     if len(history) > MAX_COUNT:
         raise EntryProblem("progress.history", "is too long")
     for i, row in enumerate(history):
         entry = f"progress.history[{i}]"
         check_kind(row, entry, "dict")
         check_range(entry_of(row, "epoch", f"{entry}.epoch"), f"{entry}.epoch", 1, MAX_COUNT, "int")
-        for name in HISTORY_NUMBERS[:5]:  # those every row has had; the others were added since
+        for name in HISTORY_NUMBERS[:4]:  # those every row has had (the plot draws them); the others may be missing
             entry_of(row, name, f"{entry}.{name}")
         check_range(row.get("image_size"), f"{entry}.image_size", 1, MAX_IMAGE_SIZE, "int", optional=True)
         for name in HISTORY_NUMBERS:
@@ -314,7 +317,7 @@ def check_progress(checkpoint, progress_class):
             if value is not None and not is_number(value):
                 raise EntryProblem(f"{entry}.{name}", f"must be a number or None, got {short(value)}")
     assert known == set(progress_class.__dataclass_fields__), "PROGRESS_RANGES must list every field of Progress"
-    return [name for name in progress if name not in known]
+    return [name for name in checkpoint["progress"] if name not in known]
 
 
 # ---- can the numbers be used? -----------------------------------------------------------------------------------
