@@ -257,8 +257,6 @@ def check_config(checkpoint, versioned, setting_problems, config_class):
         raise EntryProblem("config.widths", f"must be numbers of channels and M, got {short(widths)}")
     settings = {name: value for name, value in config.items() if name in CONFIG_KINDS}
     settings = {"progressive": None, **settings, "widths": tuple(widths)}
-    if "init_scale" in settings and not 0 < settings["init_scale"] < math.inf:
-        raise EntryProblem("config.init_scale", f"must be a positive number, got {settings['init_scale']}")
     problems = setting_problems(config_class(**settings))
     if problems:  # 'val_fraction must be in [0, 1), got 5' -> entry config.val_fraction ...
         name, _, rest = problems[0].partition(" ")

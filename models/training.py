@@ -152,6 +152,8 @@ def setting_problems(config):
                  if not low <= getattr(config, name) < high]
     if not 0 < config.lr < math.inf:
         problems.append(f"lr must be a positive finite number, got {config.lr}")
+    if not 0 < config.init_scale <= 1000:  # far beyond that the float32 weights overflow to inf
+        problems.append(f"init_scale must be in (0, 1000], got {config.init_scale}")
     if config.progressive and config.progressive < 2 ** pools:
         problems.append(f"progressive must be a start size of at least {2 ** pools} (0: off), "
                         f"got {config.progressive}")

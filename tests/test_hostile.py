@@ -424,6 +424,7 @@ REMOVE = object()
     ("image_size", 40000, "entry image_size must be between 2 and 1024, got 40000"),
     ("image_size", 0, "entry image_size must be between 2 and 1024, got 0"),
     ("config.image_size", -3, "entry config.image_size must be at least 2, got -3"),
+    ("config.init_scale", 1e300, "entry config.init_scale must be in (0, 1000], got 1e+300"),  # overflowed to inf
 ])
 def test_each_entry_is_checked_before_use(images, trained_run, tmp_path, capsys, entry, value, message):
     checkpoint = tg.load(trained_run / "last.npz")
