@@ -636,6 +636,7 @@ def test_a_named_pipe_as_best_npz_of_a_resumed_run_is_replaced_not_waited_on(tra
     run.mkdir()
     (run / "last.npz").write_bytes((trained_run / "best.npz").read_bytes())  # epoch 1 of 2, its best epoch
     os.mkfifo(run / "best.npz")
-    done = catsdogs("train", "--resume", run, timeout=120)
+    done = catsdogs("train", "--resume", run / "last.npz", timeout=120)
     assert done.returncode == 0, done.stderr
+    assert (run / "best.npz").is_file()  # (reading the pipe here would wait for ever)
     assert tg.load(run / "best.npz")["progress"]["epoch"] >= 1
