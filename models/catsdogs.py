@@ -1,7 +1,7 @@
 """The cats-vs-dogs program: train a CatsDogsNet, evaluate a checkpoint, label new images.
 
     python -m models.catsdogs train --data ../shared/data/dogs-vs-cats/train --out runs/bn
-    python -m models.catsdogs train --resume runs/bn/last.npz          # after Ctrl-C: continues exactly
+    python -m models.catsdogs train --resume runs/bn      # after Ctrl-C or SIGTERM: continues last.npz exactly
     python -m models.catsdogs evaluate --checkpoint runs/bn/best.npz --data ../shared/data/dogs-vs-cats/train
     python -m models.catsdogs predict --checkpoint runs/bn/best.npz my_cat.jpg holiday_photos/ --grid photos.png
     python -m models.catsdogs train --recipe strong --out runs/strong   # 13 epochs, EMA, smoothing, flip averaging
@@ -18,30 +18,36 @@ checkpoint's run folder unless --figures says where.
 Problems a user can fix (a missing folder, a folder with one class, a broken or foreign checkpoint, a run folder that
 can't be written or that another training holds, a failed save) end the program with one line on stderr and exit
 status 2, as do bad flags (argparse's checks, before anything is loaded); a diverging loss, or
-weights that went non-finite, end it with status 1 and leave the last good checkpoint as it was.
+weights that went non-finite, end it with status 1 and leave the last good checkpoint as it was. Ctrl-C ends it
+with status 130, SIGTERM with 143 and SIGHUP with 129, train having saved its exact position first. A reader that
+closes our output early (`predict ... | head -1`) ends evaluate, predict and export quietly with status 0; train
+goes on to the end without its output.
 """
 import argparse
 import json
 import math
 import os
 import re
+import signal
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import (CatsDogsError, describe_entries, load_checkpoint, load_data, model_from_checkpoint,
-                         non_finite_entries, resolve_device)
+from .checkpoint import CatsDogsError, load_checkpoint, load_data, model_from_checkpoint, resolve_device
 from .export import add_export_parser
 from .figures import GRID_MAX_IMAGES, load_thumbnails, plot_prediction_grid, write_evaluation_figures
 from .recipes import RECIPES
 from .reports import format_report, metrics_from_outputs, model_outputs, predict_probabilities
 from .runfolder import check_unlocked
 from .catsdogs_net import ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS
-from .training import OUT, NonFiniteLossError, TrainConfig, saved_config, setting_problems, train
-from .images import (balanced_subset, cache_size, image_loader, is_image_name, read_image, resolve_data_dir,
-                              train_val_split)
+from .training import (OUT, NonFiniteLossError, Terminated, TrainConfig, raise_terminated, saved_config,
+                       setting_problems, train)
+from .images import (balanced_subset, cache_size, image_loader, is_image_name, printable, read_image,
+                     resolve_data_dir, train_val_split)
 from .images.cache import CACHE_ENV_VAR
 
 # The settings that define a run's recipe: taken from the checkpoint on --resume.
@@ -59,17 +65,120 @@ def main(argv=None):
         os.environ[CACHE_ENV_VAR] = args.cache_dir
     if args.command == "train":
         check_train_flags(args)
-    try:
-        args.run(args)
-    except CatsDogsError as error:
-        print(f"catsdogs {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as error:
-        print(f"catsdogs {args.command}: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130  # the shell's convention for "stopped by Ctrl-C"; train has already said what it saved
+    with printable_output(), terminate_as_interrupt():
+        try:
+            if args.command == "train":  # a reader that went away must not stop a training: its output is dropped
+                with output_dropped_when_closed():
+                    args.run(args)
+            else:
+                args.run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit, where Python could only complain
+        except CatsDogsError as error:
+            report_error(args.command, error)
+            return 2
+        except NonFiniteLossError as error:
+            report_error(args.command, error)
+            return 1
+        except Terminated as stop:  # train has already said what it saved; the other commands say nothing else
+            report_error(args.command, f"stopped by {signal.Signals(stop.signum).name}", prefix="")
+            return 128 + stop.signum  # the shell's convention for "stopped by signal N": 143 for SIGTERM
+        except KeyboardInterrupt:
+            return 130  # the shell's convention for "stopped by Ctrl-C"; train has already said what it saved
+        except BrokenPipeError:
+            # the reader of our output went away (`predict ... | head -1`): nothing more to say, and no one to say
+            # it to. As Python's documentation recommends, point the streams at /dev/null so that the buffered
+            # output flushed at exit does not raise again, and end quietly.
+            silence(sys.stdout, sys.stderr)
+            return 0
     return 0
+
+
+def report_error(command, error, prefix="error: "):
+    """The one line of a failed command, on stderr (unless its reader went away too: `... 2>&1 | head -1`)."""
+    try:
+        print(f"catsdogs {command}: {prefix}{error}", file=sys.stderr)
+    except BrokenPipeError:
+        silence(sys.stdout, sys.stderr)
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """SIGTERM (sent by `timeout`, `docker stop`, batch schedulers) and SIGHUP (a closed terminal or ssh session)
+    raise Terminated, a KeyboardInterrupt: train saves its exact position as on Ctrl-C, and a cache being built
+    removes its temporary file. Without this the process would end at once, running no cleanup."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # a signal ignored on purpose stays ignored: `nohup catsdogs train` must survive the closed terminal
+    previous = {signum: signal.signal(signum, raise_terminated) for signum in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(signum) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
+def printable_output():
+    """Text that cannot be encoded (a file name that is not valid UTF-8 holds surrogates such as '\\udce9') is
+    written escaped instead of stopping the command: the messages name such files with `printable`, this is the
+    net under every other print."""
+    streams = [stream for stream in (sys.stdout, sys.stderr) if hasattr(stream, "reconfigure")]
+    previous = [stream.errors for stream in streams]
+    for stream in streams:
+        stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        for stream, errors in zip(streams, previous):
+            stream.reconfigure(errors=errors)
+
+
+@contextmanager
+def output_dropped_when_closed():
+    """sys.stdout and sys.stderr replaced by streams that, once their reader has gone, drop the rest of the text
+    instead of raising BrokenPipeError in the middle of a training step."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = DropWhenClosed(sys.stdout), DropWhenClosed(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+class DropWhenClosed:
+    """A text stream that writes to `stream` until its reader goes away, then to /dev/null."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            silence(self.stream)
+            return len(text)
+
+    def flush(self):
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            silence(self.stream)
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...: the stream's own
+        return getattr(self.stream, name)
+
+
+def silence(*streams):
+    """Point each stream's file descriptor at /dev/null (the text still buffered then goes nowhere, quietly)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in streams:
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):  # no file descriptor (a test's captured stream)
+            pass
+    os.close(devnull)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -79,6 +188,10 @@ def train_command(args):
     resume = args.resume
     if resume == "":  # --resume without a path: the last checkpoint of --out
         resume = str(Path(args.out or OUT) / "last.npz")
+    elif resume and Path(resume).is_dir():  # a run folder: continue from where it stopped, last.npz, not best.npz
+        resume = str(Path(resume) / "last.npz")
+        if not Path(resume).is_file():
+            raise CatsDogsError(f"no last.npz in {printable(args.resume)} to resume from")
     out = args.out or (str(Path(resume).parent) if resume else OUT)
     check_unlocked(out)  # before the next message, which would send the user to --resume a run still going
     if not resume and (Path(out) / "last.npz").exists():
@@ -117,6 +230,9 @@ def given_settings(args):
 # ---------------------------------------------------------------------------------------------------------------------
 def evaluate_command(args):
     checkpoint = load_checkpoint(args.checkpoint)
+    figures_folder = None if args.no_figures else Path(args.figures or Path(checkpoint["path"]).parent)
+    if figures_folder is not None:  # now, not after the whole evaluation, whose numbers would then be lost
+        check_figures_folder(figures_folder)
     device = resolve_device(args.device)
     model = model_from_checkpoint(checkpoint, device)
     saved = checkpoint["config"]
@@ -126,12 +242,12 @@ def evaluate_command(args):
     split = args.split or ("val" if is_training_data else "all")
     if split == "val":
         if not is_training_data:
-            raise CatsDogsError(f"--split val needs the checkpoint's training folder {saved['data']}; "
-                                f"use --split all to evaluate every image of {root}")
+            raise CatsDogsError(f"--split val needs the checkpoint's training folder {printable(saved['data'])}; "
+                                f"use --split all to evaluate every image of {printable(root)}")
         data, _ = load_data(root, checkpoint["image_size"], saved["limit"], saved["seed"])
         if len(data.labels) != checkpoint["num_images"]:
-            print(f"warning: {root} held {checkpoint['num_images']} images when the model was trained and holds "
-                  f"{len(data.labels)} now, so its validation split differs and may include training images",
+            print(f"warning: {printable(root)} held {checkpoint['num_images']} images when the model was trained and "
+                  f"holds {len(data.labels)} now, so its validation split differs and may include training images",
                   file=sys.stderr)
         _, indices = train_val_split(data.labels, saved["val_fraction"], saved["seed"])
         if len(indices) == 0:
@@ -151,34 +267,50 @@ def evaluate_command(args):
     log_p, loader_labels = model_outputs(model, loader, tta)
     metrics = metrics_from_outputs(log_p, loader_labels, classes)
     epochs_done = checkpoint["progress"]["epoch"]
-    bad = non_finite_entries(checkpoint["model"])
-    if bad:
-        print(f"warning: {checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): its outputs are "
-              f"meaningless", file=sys.stderr)
-    figures = None
-    if not args.no_figures:
-        folder = Path(args.figures or Path(checkpoint["path"]).parent)
-        description = f"{Path(checkpoint['path']).name}, split {split}" + (", flip-averaged" if tta else "")
+    figures, figures_error = None, None
+    if figures_folder is not None:
+        description = (f"{printable(Path(checkpoint['path']).name)}, split {split}"
+                       + (", flip-averaged" if tta else ""))
         try:
-            figures = write_evaluation_figures(folder, np.exp(log_p), loader_labels, data,
+            figures = write_evaluation_figures(figures_folder, np.exp(log_p), loader_labels, data,
                                                loader.batch_sampler.indices, classes, split, description)
-        except OSError as error:
-            raise CatsDogsError(f"cannot write the figures into {folder}: {error.strerror or error}; choose another "
-                                f"folder with --figures DIR, or --no-figures") from None
+        except OSError as error:  # the folder was writable a minute ago (a full disk, removed since): say so after
+            figures_error = CatsDogsError(f"cannot write the figures into {printable(figures_folder)}: "
+                                          f"{error.strerror or error}; the numbers above are complete")
     if args.json:
         # strict JSON: a NaN loss becomes null, not the bare NaN that json.dumps writes by default
         print(json.dumps(finite_or_none({"checkpoint": checkpoint["path"], "data": str(root), "split": split,
-                                         "epochs": epochs_done, "tta": tta, "non_finite_weights": bad, **metrics,
+                                         "epochs": epochs_done, "tta": tta, **metrics,
                                          "figures": figures}),
                          allow_nan=False))
     else:
-        print(f"{checkpoint['path']} (after {epochs_done} epochs) on {root}, split '{split}': {metrics['n']} images"
+        print(f"{printable(checkpoint['path'])} (after {epochs_done} epochs) on {printable(root)}, split '{split}': "
+              f"{metrics['n']} images"
               + (", each averaged with its mirror image (--tta)" if tta else ""))
         print(format_report(metrics))
         if figures:
             shown, total = figures["mistakes_shown"], figures["mistakes_total"]
             which = f"all {total} mistakes" if shown == total else f"the {shown} most confident of {total} mistakes"
-            print(f"figures: {figures['mistakes']} ({which}) and {figures['calibration']} (reliability diagram)")
+            print(f"figures: {printable(figures['mistakes'])} ({which}) and {printable(figures['calibration'])} "
+                  f"(reliability diagram)")
+    if figures_error is not None:
+        raise figures_error
+
+
+def check_figures_folder(folder):
+    check_writable_folder(folder, f"cannot write the figures into {printable(folder)}",
+                          "; choose another folder with --figures DIR, or --no-figures")
+
+
+def check_writable_folder(folder, what, advice):
+    """Create `folder` and write a byte there, or raise a CatsDogsError: '`what`: the reason`advice`'."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test.{os.getpid()}.tmp"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as error:
+        raise CatsDogsError(f"{what}: {error.strerror or error}{advice}") from None
 
 
 def finite_or_none(value):
@@ -206,10 +338,8 @@ def labels_in_model_order(data, model_classes, root):
 # ---------------------------------------------------------------------------------------------------------------------
 def predict_command(args):
     checkpoint = load_checkpoint(args.checkpoint)
-    bad = non_finite_entries(checkpoint["model"])
-    if bad:
-        raise CatsDogsError(f"{checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): its "
-                            f"predictions would be meaningless")
+    if args.grid:  # now, not after every image was labelled
+        check_writable_folder(Path(args.grid).parent, f"cannot write the grid {printable(args.grid)}", "")
     device = resolve_device(args.device)
     model = model_from_checkpoint(checkpoint, device)
     classes, image_size = checkpoint["classes"], checkpoint["image_size"]
@@ -224,7 +354,7 @@ def predict_command(args):
             readable = []
             for path, (array, reason) in zip(chunk, results):
                 if array is None:
-                    print(f"skipping {path}: {reason}", file=sys.stderr)
+                    print(f"skipping {printable(path)}: {reason}", file=sys.stderr)
                 else:
                     readable.append((path, array))
             if not readable:
@@ -234,10 +364,10 @@ def predict_command(args):
                                   mean=checkpoint["mean"], std=checkpoint["std"], device=device, workers=0)
             for (path, array), probabilities in zip(readable, predict_probabilities(model, loader, args.tta)):
                 if not np.isfinite(probabilities).all():  # finite weights can still overflow on an odd image
-                    print(f"skipping {path}: the model's output is not finite", file=sys.stderr)
+                    print(f"skipping {printable(path)}: the model's output is not finite", file=sys.stderr)
                     continue
                 k = int(probabilities.argmax())
-                print(f"{path}\t{classes[k]}\t{probabilities[k]:.4f}")
+                print(f"{printable(path)}\t{printable(classes[k])}\t{probabilities[k]:.4f}")
                 labelled += 1
                 if args.grid and len(grid) < GRID_MAX_IMAGES:
                     grid.append((path, array, classes[k], float(probabilities[k])))
@@ -265,20 +395,20 @@ def image_paths(inputs):
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            # a dangling link or a link loop is no file (is_file() is False), yet it is listed: read_image then
-            # names it and says why it was skipped, as for a broken image
-            found = sorted(str(file) for file in path.rglob("*") if (file.is_file() or file.is_symlink())
+            # every entry named like an image but a folder is listed, also those that cannot be one (a dangling
+            # link, a link loop, a named pipe, a socket): read_image then names each and says why it was skipped
+            found = sorted(str(file) for file in path.rglob("*") if not file.is_dir()
                            and is_image_name(file.name)
                            and not any(part.startswith(".") for part in file.relative_to(path).parts))
             if not found:
-                print(f"no image files in {path}", file=sys.stderr)
+                print(f"no image files in {printable(path)}", file=sys.stderr)
             paths += found
         elif path.exists() or path.is_symlink():
             paths.append(str(path))
         else:
-            raise CatsDogsError(f"not found: {path}")
+            raise CatsDogsError(f"not found: {printable(path)}")
     if not paths:
-        raise CatsDogsError(f"no image files in {', '.join(inputs)}")
+        raise CatsDogsError(f"no image files in {', '.join(map(printable, inputs))}")
     return paths
 
 

@@ -3,6 +3,8 @@
 A checkpoint is one .npz file written by `tg.save` (atomically: a crash mid-write keeps the previous file):
 
     format        CHECKPOINT_FORMAT, so other .npz files are refused with a clear message
+    format_version  [major, minor] (FORMAT_VERSION; none before 1.1): see checkpoint_checks.py, which checks every
+                  entry below when a checkpoint is loaded
     architecture  what builds the model again: {"name": "CatsDogsNet", "bn": True, "widths": [...], "num_classes": 2}
                   (or "CatsDogsResNet", with "blocks"): catsdogs_net.build_model reads it
     model         the state_dict (PyTorch's key names) of the model to use: the one validated during training, so
@@ -23,9 +25,14 @@ import numpy as np
 
 import tinygrad_bn as tg
 from .catsdogs_net import build_model
+from .checkpoint_checks import (FORMAT_VERSION, EntryProblem, check_entries, check_optimizer, check_scheduler,
+                                numbers_problem, structure_problem)
+from .checkpoint_checks import describe_entries, non_finite_entries  # noqa: F401 (they were defined here)
 from tinygrad_bn.backend import check_device, cupy_module
 from .images import SkippedImagesWarning, cache_size, load_dataset, resolve_data_dir
 from .images.folders import LayoutWarning
+from .images.images import file_kind
+from .images.printable import printable
 
 CHECKPOINT_FORMAT = "tinygrad_bn catsdogs checkpoint v1"
 
@@ -67,6 +74,7 @@ def checkpoint_contents(model, optimizer, scheduler, config, progress, classes, 
     `ema_model` (the moving average of `model`'s weights) that is the model to use, and `model` the one to resume."""
     contents = {
         "format": CHECKPOINT_FORMAT,
+        "format_version": list(FORMAT_VERSION),
         "architecture": model.architecture(),
         "model": (model if ema_model is None else ema_model).state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -91,9 +99,12 @@ def find_checkpoint(path):
         for name in ("best.npz", "last.npz"):
             if (path / name).is_file():
                 return path / name
-        raise CatsDogsError(f"no best.npz or last.npz in {path}")
+        raise CatsDogsError(f"no best.npz or last.npz in {printable(path)}")
     if not path.exists():
-        raise CatsDogsError(f"checkpoint not found: {path}")
+        raise CatsDogsError(f"checkpoint not found: {printable(path)}")
+    if not path.is_file():  # reading a named pipe would wait for a writer for ever
+        raise CatsDogsError(f"not a tinygrad_bn checkpoint: {printable(path)} (not a regular file but "
+                            f"{file_kind(path.stat().st_mode)})")
     return path
 
 
@@ -104,9 +115,21 @@ def load_checkpoint(path):
         checkpoint = tg.load(path)
     except Exception as error:  # NumPy and zipfile raise many types on a truncated or foreign file
         raise CatsDogsError(f"not a tinygrad_bn checkpoint: {path} ({why_unreadable(path, error)})") from None
-    problem = structure_problem(checkpoint)
+    problem = format_problem(checkpoint)
     if problem:
         raise CatsDogsError(f"not a tinygrad_bn checkpoint: {path} ({problem})")
+    # training.py imports this module, and its settings are what the entry `config` is checked against
+    from .training import Progress, TrainConfig, setting_problems
+    try:
+        _, ignored = check_entries(checkpoint, setting_problems, TrainConfig, Progress)
+    except EntryProblem as error:
+        raise CatsDogsError(f"unusable checkpoint {path}: {error}") from None
+    if ignored:
+        print(f"warning: {path} holds entries this version does not know, ignored: {', '.join(ignored)}",
+              file=sys.stderr)
+    problem = numbers_problem(checkpoint)
+    if problem:
+        raise CatsDogsError(f"unusable checkpoint {path}: {problem}: its outputs would be meaningless")
     checkpoint["path"] = str(path)
     return checkpoint
 
@@ -130,43 +153,15 @@ def why_unreadable(path, error):
     return f"not an .npz archive: it starts with the bytes {head.hex(' ')}"
 
 
-def structure_problem(checkpoint):
-    """What is missing or wrong in a loaded .npz for it to be a catsdogs checkpoint; None when it is one."""
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        return "an .npz without the catsdogs format tag, so not made by `python -m models.catsdogs train`"
-    kinds = {"architecture": dict, "model": dict, "classes": list, "image_size": int, "config": dict,
-             "progress": dict, "mean": np.ndarray, "std": np.ndarray}
-    for key, kind in kinds.items():
-        if not isinstance(checkpoint.get(key), kind):
-            return f"its entry {key!r} is missing or not a {kind.__name__}"
-    classes, num_classes = checkpoint["classes"], checkpoint["architecture"].get("num_classes")
-    if not all(isinstance(name, str) for name in classes) or len(set(classes)) != len(classes) or len(classes) < 2:
-        return f"its class list {classes} needs two or more distinct names"
-    if len(classes) != num_classes:
-        return f"it lists {len(classes)} classes {classes} for a model with {num_classes} outputs"
-    if checkpoint["mean"].shape != (3,) or checkpoint["std"].shape != (3,):
-        return f"its mean and std have shapes {checkpoint['mean'].shape} and {checkpoint['std'].shape}, not (3,)"
-    return None
-
-
-def non_finite_entries(tree, prefix=""):
-    """The names ('model/features.1.running_var', ...) of the float arrays in a nested dict/list holding NaN or
-    inf: the loss can stay finite while a BatchNorm running variance overflows."""
-    if isinstance(tree, dict):
-        items = tree.items()
-    elif isinstance(tree, (list, tuple)):
-        items = enumerate(tree)
-    else:  # state dicts hold host NumPy arrays; numbers and strings are settings, not weights
-        is_float = isinstance(tree, np.ndarray) and np.issubdtype(tree.dtype, np.floating)
-        return [prefix] if is_float and not np.isfinite(tree).all() else []
-    return [name for key, value in items for name in non_finite_entries(value, f"{prefix}/{key}" if prefix else
-                                                                         str(key))]
-
-
-def describe_entries(names, shown=3):
-    """'a, b, c and 4 more' for a message of one line."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
+def format_problem(checkpoint):
+    """Why a loaded .npz is not a catsdogs checkpoint this version can read (its format tag), or None."""
+    tag = checkpoint.get("format") if isinstance(checkpoint, dict) else None
+    if tag == CHECKPOINT_FORMAT:
+        return None
+    if isinstance(tag, str) and tag.startswith(CHECKPOINT_FORMAT[:-1]):  # "... v2": the major version in the tag
+        return (f"its format is {tag!r}, from a later version of this program; this version reads "
+                f"{CHECKPOINT_FORMAT!r}: upgrade tinygrad_bn")
+    return "an .npz without the catsdogs format tag, so not made by `python -m models.catsdogs train`"
 
 
 def model_from_checkpoint(checkpoint, device="cpu"):
@@ -180,6 +175,10 @@ def model_from_checkpoint(checkpoint, device="cpu"):
 
 
 def load_weights(model, checkpoint, key="model"):
+    try:
+        structure_problem(checkpoint[key], model.state_dict(), key)  # names, shapes and kinds, before copying
+    except EntryProblem as error:
+        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this model: {error}") from None
     try:
         model.load_state_dict(checkpoint[key])
     except (KeyError, RuntimeError, ValueError) as error:  # missing/unexpected keys, or shapes that differ
@@ -202,6 +201,13 @@ def restore_training_state(checkpoint, model, optimizer, scheduler, ema_model=No
     else:
         load_weights(model, checkpoint, "training_model")
         load_weights(ema_model, checkpoint)
+    try:  # the optimizer and the schedule take any dict: they are checked against the ones built for this run
+        done = checkpoint["progress"]
+        check_optimizer(checkpoint["optimizer"], optimizer, trained=done["epoch"] > 0 or done["step"] > 0)
+        check_scheduler(checkpoint["scheduler"], scheduler)
+    except EntryProblem as error:
+        raise CatsDogsError(f"checkpoint {checkpoint['path']} does not match this run (built from its entry config): "
+                            f"{error}") from None
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])

@@ -12,8 +12,8 @@ import numpy as np
 
 import tinygrad_bn as tg
 import tinygrad_bn.nn as nn
-from .images import cache_size
-from tinygrad_bn.onnx import export
+from .images import cache_size, printable
+from tinygrad_bn.onnx import MIN_OPSET, export
 
 from .checkpoint import CatsDogsError, load_checkpoint, model_from_checkpoint
 
@@ -37,6 +37,7 @@ class RawPixelModel(nn.Module):
 
 
 def export_command(args):
+    check_opset(args.opset)
     checkpoint = load_checkpoint(args.checkpoint)
     size, classes = checkpoint["image_size"], checkpoint["classes"]
     model = RawPixelModel(model_from_checkpoint(checkpoint, "cpu"), checkpoint["mean"], checkpoint["std"])
@@ -47,16 +48,28 @@ def export_command(args):
     except ImportError as error:  # onnx is an optional extra: the message says how to install it
         raise CatsDogsError(str(error)) from None
     except OSError as error:
-        raise CatsDogsError(f"cannot write {args.onnx}: {error}") from None
+        raise CatsDogsError(f"cannot write {printable(args.onnx)}: {error.strerror or error}") from None
     print(f"wrote {args.onnx}: input 'image' float32 (N, 3, {size}, {size}) RGB 0..255, "
           f"outputs 'logits' and 'probabilities' for {classes}")
+
+
+def check_opset(opset):
+    """Refuse an --opset the exporter cannot write, before the checkpoint is read."""
+    try:
+        import onnx
+    except ImportError:  # export() says how to install it
+        return
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise CatsDogsError(f"--opset {opset} is not supported: use {MIN_OPSET} to {newest} (the installed onnx "
+                            f"{onnx.__version__} knows opsets up to {newest})")
 
 
 def metadata(checkpoint):
     """What a user of the .onnx file needs to know, as strings (ONNX metadata holds strings only)."""
     size = checkpoint["image_size"]
     return {
-        "classes": json.dumps(checkpoint["classes"]),
+        "classes": json.dumps(checkpoint["classes"]),  # ASCII: json escapes what is not
         "image_size": str(size),
         "resize_to": str(cache_size(size)),
         "input": f"float32 (N, 3, {size}, {size}), RGB, raw pixel values 0..255 (normalisation is in the graph)",
@@ -64,7 +77,7 @@ def metadata(checkpoint):
                          f"({cache_size(size)} px, bilinear), then take its centre {size}x{size}",
         "mean": json.dumps(checkpoint["mean"].tolist()),
         "std": json.dumps(checkpoint["std"].tolist()),
-        "source": f"tinygrad_bn catsdogs checkpoint {checkpoint['path']}",
+        "source": f"tinygrad_bn catsdogs checkpoint {printable(checkpoint['path'])}",
     }
 
 

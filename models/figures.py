@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .reports import calibration_bins, expected_calibration_error, save_png
-from .images import read_image
+from .images import printable, read_image
 
 THUMBNAIL_SIZE = 128  # pixels: larger than the network's input, so a person sees more than the model did
 MISTAKES_SHOWN = 24
@@ -75,8 +75,8 @@ def plot_mistakes(path, thumbnails, true_labels, predicted, confidence, classes,
         figure = _new_figure(6, 1.5)
         figure.text(0.5, 0.5, f"no mistakes among {total_images} images", ha="center", va="center", fontsize=14)
         return _save(figure, path)
-    captions = [f"true {classes[t]}\npredicted {classes[p]} {c:.0%}" for t, p, c in zip(true_labels, predicted,
-                                                                                         confidence)]
+    captions = [f"true {printable(classes[t])}\npredicted {printable(classes[p])} {c:.0%}"
+                for t, p, c in zip(true_labels, predicted, confidence)]
     if names is not None:
         captions = [f"{_short(name)}\n{caption}" for name, caption in zip(names, captions)]
     figure = _image_grid(thumbnails, captions)
@@ -118,7 +118,7 @@ def plot_calibration(path, confidence, correct, num_classes, description=""):
 def plot_prediction_grid(path, thumbnails, names, labels, confidence, total=None):
     """Each image with its file name, predicted class and probability; `total` > len(thumbnails) says how many
     images were labelled in all when the grid shows only the first ones."""
-    captions = [f"{_short(name)}\n{label} {c:.0%}" for name, label, c in zip(names, labels, confidence)]
+    captions = [f"{_short(name)}\n{printable(label)} {c:.0%}" for name, label, c in zip(names, labels, confidence)]
     figure = _image_grid(thumbnails, captions)
     shown = len(thumbnails)
     more = f" (the first {shown} of {total})" if total and total > shown else ""
@@ -150,8 +150,8 @@ def _image_grid(thumbnails, captions, columns=COLUMNS):
 
 
 def _short(name, length=22):
-    """The file name of a path, cut to `length` characters (keeping its end, where the number is)."""
-    name = Path(name).name
+    """The file name of a path, printable, cut to `length` characters (keeping its end, where the number is)."""
+    name = printable(Path(name).name)
     return name if len(name) <= length else "..." + name[-(length - 3):]
 
 

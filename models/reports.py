@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 import tinygrad_bn as tg
+from .images import printable
 
 # seconds: the epoch's training steps and validation; elapsed_seconds: the run's total of them so far (derived)
 METRICS_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "image_size",
@@ -115,13 +116,14 @@ def predict_probabilities(model, loader, tta=False):
 
 
 def format_report(metrics):
-    """The human-readable form of `evaluate_model`'s result."""
-    classes = metrics["classes"]
+    """The human-readable form of `evaluate_model`'s result (class names from folder names, printable)."""
+    classes = [printable(name) for name in metrics["classes"]]
     correct = sum(metrics["confusion"][k][k] for k in range(len(classes)))
     lines = [f"accuracy {metrics['accuracy']:.4f} ({correct}/{metrics['n']})   loss {metrics['loss']:.4f}   "
              f"expected calibration error {metrics['ece']:.4f}",
              "per class: " + "   ".join(f"{name} {result['accuracy']:.4f} (n={result['n']})"
-                                        for name, result in metrics["per_class"].items() if result["n"]),
+                                        for name, result in zip(classes, metrics["per_class"].values())
+                                        if result["n"]),
              "confusion matrix (rows: true class, columns: predicted):"]
     width = max(8, max(len(name) for name in classes) + 2)
     lines.append(" " * width + "".join(f"{name:>{width}}" for name in classes))

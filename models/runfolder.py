@@ -193,8 +193,9 @@ def deduplicated_history(history, epochs_done, path):
     """The rows of epochs 1..epochs_done, one each (the last written wins), or a CatsDogsError."""
     by_epoch = {row["epoch"]: row for row in history if row["epoch"] <= epochs_done}
     if sorted(by_epoch) != list(range(1, epochs_done + 1)):
-        raise CatsDogsError(f"{path} is inconsistent: it finished {epochs_done} epochs but its history lists epochs "
-                            f"{[row['epoch'] for row in history]}; continue from another checkpoint")
+        raise CatsDogsError(f"{path} is inconsistent: it finished {epochs_done} epochs (entry progress.epoch) but its "
+                            f"entry progress.history lists epochs {[row['epoch'] for row in history]}; continue "
+                            f"from another checkpoint")
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
@@ -229,6 +230,8 @@ def repair_best(out, checkpoint, history, log):
 
 def saved_epoch(path):
     """The number of finished epochs a checkpoint file records, or None when it is missing or unreadable."""
+    if not Path(path).is_file():  # missing, or a named pipe, which reading would wait on for ever
+        return None
     try:
         return tg.load(path)["progress"]["epoch"]
     except Exception:  # missing, truncated or foreign: in every case it does not hold the best epoch

@@ -43,12 +43,14 @@ import tinygrad_bn.nn.functional as F
 import tinygrad_bn.optim as optim
 from .catsdogs_net import (ARCHES, DEFAULT_WIDTHS, RESNET_WIDTHS, CatsDogsNet, new_model, output_side,
                            scale_initial_weights)
-from .checkpoint import (CatsDogsError, checkpoint_contents, describe_entries, load_checkpoint, load_data,
-                         non_finite_entries, resolve_device, restore_training_state)
+from .checkpoint import (CatsDogsError, checkpoint_contents, load_checkpoint, load_data, resolve_device,
+                         restore_training_state)
+from .checkpoint_checks import (MAX_BLOCKS, MAX_COUNT, MAX_IMAGE_SIZE, MAX_LAYERS, MAX_WIDTH, describe_entries,
+                                non_finite_entries)
 from .recipes import ModelEMA, mixup
 from .reports import evaluate_model, plot_curves, write_metrics_csv
 from .runfolder import RunFolder, check_free_space, repair_run_folder
-from .images import channel_stats, image_loader, train_val_split
+from .images import channel_stats, image_loader, printable, train_val_split
 
 # The default recipe: VGG-style net with BN, 60x60 crops of 68x68 images, SGD with Nesterov momentum and a
 # one-cycle learning rate that warms up to LR over the first 30% of the steps and then anneals far below it.
@@ -134,6 +136,15 @@ def setting_problems(config):
                 ("limit", 2), ("blocks", 1), ("val_every", 1))
     problems = [f"{name} must be at least {minimum}, got {getattr(config, name)}" for name, minimum in minimums
                 if getattr(config, name) is not None and getattr(config, name) < minimum]
+    # sizes that would exhaust the memory (a 40000 px image, 100000 channels) before anything could fail
+    maximums = (("image_size", MAX_IMAGE_SIZE), ("blocks", MAX_BLOCKS), ("epochs", MAX_COUNT),
+                ("batch_size", MAX_COUNT))
+    problems += [f"{name} must be at most {maximum}, got {getattr(config, name)}" for name, maximum in maximums
+                 if getattr(config, name) > maximum]
+    if len(config.widths) > MAX_LAYERS or any(width != "M" and width > MAX_WIDTH for width in config.widths
+                                              if isinstance(width, int)):
+        problems.append(f"widths must be at most {MAX_LAYERS} layers of at most {MAX_WIDTH} channels, got "
+                        f"{','.join(map(str, config.widths))}")
     # `not a <= x < b` is also true for NaN, which every comparison rejects
     intervals = (("val_fraction", 0, 1), ("momentum", 0, 1), ("label_smoothing", 0, 1),
                  ("weight_decay", 0, math.inf), ("mixup", 0, math.inf))
@@ -141,6 +152,8 @@ def setting_problems(config):
                  if not low <= getattr(config, name) < high]
     if not 0 < config.lr < math.inf:
         problems.append(f"lr must be a positive finite number, got {config.lr}")
+    if not 0 < config.init_scale <= 1000:  # far beyond that the float32 weights overflow to inf
+        problems.append(f"init_scale must be in (0, 1000], got {config.init_scale}")
     if config.progressive and config.progressive < 2 ** pools:
         problems.append(f"progressive must be a start size of at least {2 ** pools} (0: off), "
                         f"got {config.progressive}")
@@ -215,6 +228,10 @@ class Trainer:
         if checkpoint is not None:
             # the run's own recipe; only where the data is, where to write, the device and the threads may change
             saved = saved_config(checkpoint)
+            if not config.data and not Path(saved.data).is_dir():
+                raise CatsDogsError(f"the images of the run {checkpoint['path']} were in {printable(saved.data)} "
+                                    f"(its entry config.data), which is not a folder now: give their folder with "
+                                    f"--data DIR")
             config = replace(saved, data=config.data or saved.data, out=config.out, device=config.device,
                              workers=config.workers, resume=config.resume)
         check_settings(config)
@@ -249,15 +266,16 @@ class Trainer:
         self.ctrl_c = CtrlC()
 
     def check_resumable(self, checkpoint):
-        """Refuse to continue a run on other classes, or from weights that already went non-finite."""
+        """Refuse to continue a run on other classes, or at a batch its epochs do not have (load_checkpoint
+        checked each entry on its own, and refused non-finite weights)."""
+        step = checkpoint["progress"]["step"]
+        if step > len(self.train_loader):
+            raise CatsDogsError(f"unusable checkpoint {checkpoint['path']}: entry progress.step is {step}, but an "
+                                f"epoch of this run has {len(self.train_loader)} batches")
         if list(checkpoint["classes"]) != list(self.classes):
             raise CatsDogsError(f"{self.config.data} has the classes {self.classes}, but {checkpoint['path']} was "
                                 f"trained on {checkpoint['classes']}: resume with its own data folder "
                                 f"({checkpoint['config']['data']}), or start a new run")
-        bad = non_finite_entries(weights_and_state(checkpoint))
-        if bad:
-            raise CatsDogsError(f"{checkpoint['path']} holds non-finite weights ({describe_entries(bad)}): it "
-                                f"cannot be resumed; start again with a lower --lr")
 
     def checkpoint_bytes(self):
         """About the size of one checkpoint: the weights and buffers, as many momentum buffers (and the average)."""
@@ -280,8 +298,10 @@ class Trainer:
         self.classes, self.num_images = data.classes, len(data.labels)
         train_idx, val_idx = train_val_split(data.labels, config.val_fraction, config.seed)
         counts = ", ".join(f"{count} {name}" for name, count in zip(data.classes, np.bincount(data.labels)))
-        self.log(f"{root}: {len(data.labels)} images ({counts}); training on {len(train_idx)}, "
+        self.log(f"{printable(root)}: {len(data.labels)} images ({counts}); training on {len(train_idx)}, "
                  f"validating on {len(val_idx)}")
+        if len(train_idx) < config.batch_size:  # before the statistics, which would divide by 0 images
+            raise CatsDogsError(f"{len(train_idx)} training images make no full batch of {config.batch_size}")
         if checkpoint is None:
             self.mean, self.std = channel_stats(data.images, train_idx)
         else:
@@ -292,8 +312,6 @@ class Trainer:
         self.train_loader = image_loader(data.images, data.labels, config.batch_size, indices=train_idx, shuffle=True,
                                          augment=True, drop_last=True, seed=config.seed, **common)
         self.val_loader = image_loader(data.images, data.labels, 2 * config.batch_size, indices=val_idx, **common)
-        if len(self.train_loader) == 0:
-            raise CatsDogsError(f"{len(train_idx)} training images make no full batch of {config.batch_size}")
         return replace(config, data=root)
 
     def build_model_and_optimizer(self, config):
@@ -324,13 +342,15 @@ class Trainer:
                 while self.progress.epoch < self.config.epochs:
                     self.train_one_epoch()
                     self.finish_epoch()
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stop:
+                terminated = isinstance(stop, Terminated)
+                how = f"stopped by {self.ctrl_c.SIGNALS[stop.signum]}" if terminated else "interrupted"
                 if self.ctrl_c.in_step:  # a second Ctrl-C inside a step: the weights may be half updated
-                    self.log(f"interrupted in the middle of a step: {last} was left as it was")
+                    self.log(f"{how} in the middle of a step: {last} was left as it was")
                 else:
                     self.save(last)
-                    self.log(f"interrupted: saved {last} at epoch {self.progress.epoch + 1}, batch "
-                             f"{self.progress.step}; continue with --resume {last}")
+                    self.log(f"{how}: saved {last} at epoch {self.progress.epoch + 1}, batch "
+                             f"{self.progress.step}; continue with --resume {self.out}")
                 raise
         return self.progress.history
 
@@ -350,9 +370,11 @@ class Trainer:
             start = time.perf_counter()
             # an epoch's batches are fixed by its seed, so skipping the ones done before a stop resumes exactly
             for images, labels in islice(batches, progress.step, None):
-                self.step(images, labels)
-                progress.train_seconds += time.perf_counter() - start
-                start = time.perf_counter()
+                try:
+                    self.step(images, labels)
+                finally:  # also when Ctrl-C stops the run at the end of this step: the step took this time
+                    progress.train_seconds += time.perf_counter() - start
+                    start = time.perf_counter()
                 bar.update(len(labels.array))
                 bar.set_postfix(loss=f"{progress.loss_sum / progress.seen:.4f}",
                                 acc=f"{progress.correct / progress.seen:.3f}", refresh=False)
@@ -428,7 +450,8 @@ class Trainer:
             "lr": self.optimizer.param_groups[0]["lr"],
             "image_size": train_size(self.config, progress.epoch),
             "seconds": progress.train_seconds + time.perf_counter() - start,
-            "images_per_s": progress.seen / progress.train_seconds,
+            # None when no step was timed: a run stopped after its last step, before the time was added, and resumed
+            "images_per_s": progress.seen / progress.train_seconds if progress.train_seconds > 0 else None,
         }
         progress.history.append(row)
         is_best = val is not None and val["accuracy"] > progress.best_accuracy
@@ -445,7 +468,8 @@ class Trainer:
                 f"acc {row['train_accuracy']:.4f}" + (f" at {row['image_size']} px" if resizes(self.config) else ""))
         if val:
             line += f" | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f}" + (" (best)" if is_best else "")
-        self.log(line + f" | {row['seconds']:.1f} s, {row['images_per_s']:.0f} images/s")
+        speed = f", {row['images_per_s']:.0f} images/s" if row["images_per_s"] is not None else ""
+        self.log(line + f" | {row['seconds']:.1f} s{speed}")
 
     def write_reports(self):
         """metrics.csv and curves.png from the history (so they always agree with last.npz's)."""
@@ -498,41 +522,60 @@ def gradient_norms(model):
             for name, param in model.named_parameters() if param.grad is not None}
 
 
-class CtrlC:
-    """Makes Ctrl-C save a consistent checkpoint.
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what `timeout`, `docker stop` and batch schedulers send) or SIGHUP (the terminal or the ssh
+    session went away): stops the run as Ctrl-C does. `signum` is the signal's number."""
 
-    Inside a training step (between zero_grad and the scheduler step) a Ctrl-C is deferred to the end of the step,
-    so the weights, the momentum buffers and the step count always describe a whole number of steps. Anywhere else,
-    or when pressed a second time, it raises KeyboardInterrupt at once. Signal handlers can only be installed from
-    the main thread; elsewhere Python's default behaviour stays.
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+class CtrlC:
+    """Makes Ctrl-C, SIGTERM and SIGHUP save a consistent checkpoint.
+
+    Inside a training step (between zero_grad and the scheduler step) the signal is deferred to the end of the
+    step, so the weights, the momentum buffers and the step count always describe a whole number of steps. Anywhere
+    else, or when it comes a second time, it raises at once: KeyboardInterrupt for Ctrl-C (SIGINT), Terminated (a
+    KeyboardInterrupt) for SIGTERM and SIGHUP. Signal handlers can only be installed from the main thread;
+    elsewhere Python's default behaviour stays.
     """
+    SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
     def __init__(self):
         self.in_step = False
-        self.requested = False
-        self.previous_handler = None
+        self.requested = None  # the exception of a signal deferred to the end of the step
+        self.previous_handlers = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous_handler = signal.signal(signal.SIGINT, self._handle)
+            # a signal ignored on purpose (SIGHUP under nohup) stays ignored
+            self.previous_handlers = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS
+                                      if signal.getsignal(signum) is not signal.SIG_IGN}
         return self
 
     def __exit__(self, *exception):
-        if self.previous_handler is not None:
-            signal.signal(signal.SIGINT, self.previous_handler)
+        for signum, handler in self.previous_handlers.items():
+            signal.signal(signum, handler)
+        self.previous_handlers = {}
 
     def _handle(self, signum, frame):
-        if self.in_step and not self.requested:
-            self.requested = True
-            print("\nCtrl-C: stopping after this step to save a checkpoint (press again to quit at once)",
-                  file=sys.stderr)
+        exception = KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+        if self.in_step and self.requested is None:
+            self.requested = exception
+            print(f"\n{self.SIGNALS[signum]}: stopping after this step to save a checkpoint (press Ctrl-C to "
+                  f"quit at once)", file=sys.stderr)
         else:
-            raise KeyboardInterrupt
+            raise exception
 
     def end_step(self):
         self.in_step = False
-        if self.requested:
-            raise KeyboardInterrupt
+        if self.requested is not None:
+            raise self.requested
 
 
 @dataclass

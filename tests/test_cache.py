@@ -101,18 +101,22 @@ def test_cache_goes_to_the_user_cache_and_is_announced_once(tmp_path, monkeypatc
 
 def test_catsdogs_cache_dir_flag(tmp_path, monkeypatch):
     """`evaluate --cache-dir D` caches there (train takes the same flag)."""
+    from dataclasses import asdict
+
     import tinygrad_bn as tg
+    import tinygrad_bn.optim as optim
     from models.catsdogs import build_parser, main
     from models.catsdogs_net import CatsDogsNet
-    from models.checkpoint import CHECKPOINT_FORMAT
+    from models.checkpoint import checkpoint_contents
+    from models.training import Progress, TrainConfig
 
     monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path / "not-here"))  # restored after the test
     image_folder(tmp_path / "data")
     net = CatsDogsNet(widths=(4,))
-    tg.save({"format": CHECKPOINT_FORMAT, "architecture": net.architecture(), "model": net.state_dict(),
-             "image_size": 16, "mean": np.full(3, 0.5, np.float32), "std": np.full(3, 0.25, np.float32),
-             "classes": ["cat", "dog"], "config": {"data": "elsewhere"}, "num_images": 8, "progress": {"epoch": 1},
-             "optimizer": {}, "scheduler": None}, tmp_path / "best.npz")
+    config = TrainConfig(data="/elsewhere", widths=(4,), image_size=16, schedule="constant", epochs=1)
+    tg.save(checkpoint_contents(net, optim.SGD(net.parameters(), lr=0.1), None, asdict(config),
+                                asdict(Progress(epoch=1, history=[])), ["cat", "dog"], np.full(3, 0.5, np.float32),
+                                np.full(3, 0.25, np.float32), 8), tmp_path / "best.npz")
     assert main(["evaluate", "--checkpoint", str(tmp_path / "best.npz"), "--data", str(tmp_path / "data"),
                  "--cache-dir", str(tmp_path / "mine")]) == 0
     assert list((tmp_path / "mine").glob("images-*.npy")) and not (tmp_path / "not-here").exists()

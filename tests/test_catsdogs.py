@@ -315,14 +315,22 @@ def test_checkpoint_errors(tmp_path, capsys):
 @needs_data
 def test_checkpoint_from_a_different_architecture(trained_run, tmp_path, capsys):
     checkpoint = tg.load(trained_run / "best.npz")
-    checkpoint["architecture"]["bn"] = False  # BN weights, but it claims a net without BN
+    checkpoint["architecture"]["bn"] = checkpoint["config"]["bn"] = False  # BN weights, claimed a net without BN
     tg.save(checkpoint, tmp_path / "no_bn.npz")
     code = main(["evaluate", "--checkpoint", str(tmp_path / "no_bn.npz"), "--data", DATA, "--limit", "10"])
-    assert_one_line_error(capsys, code, "does not match this model", "features.1.weight")
-    checkpoint["architecture"]["bn"], checkpoint["architecture"]["widths"] = True, [4, "M", 16, "M", 8]
+    assert_one_line_error(capsys, code, "does not match this model", "entry model.features.0.bias is missing")
+    checkpoint["architecture"]["bn"] = checkpoint["config"]["bn"] = True
+    checkpoint["architecture"]["widths"] = checkpoint["config"]["widths"] = [4, "M", 16, "M", 8]
     tg.save(checkpoint, tmp_path / "wider.npz")
     code = main(["predict", "--checkpoint", str(tmp_path / "wider.npz"), str(tmp_path)])
-    assert_one_line_error(capsys, code, "does not match this model", "size mismatch")
+    # checked from the numbers before the model is built (widths of 100000 would exhaust the memory first)
+    assert_one_line_error(capsys, code, "entry architecture.widths [4, 'M', 16, 'M', 8] do not match this model",
+                          "need at least 1,836 weights and the entry model holds 1,073")
+    checkpoint["architecture"]["widths"] = list(TINY_WIDTHS)  # the config says otherwise: --resume builds from it
+    tg.save(checkpoint, tmp_path / "disagree.npz")
+    code = main(["evaluate", "--checkpoint", str(tmp_path / "disagree.npz"), "--data", DATA, "--limit", "10"])
+    assert_one_line_error(capsys, code, "entry config.widths is [4, 'M', 16, 'M', 8], but the model (entry "
+                                        "architecture) has [4, 'M', 8, 'M', 8]")
 
 
 @needs_data

@@ -214,14 +214,20 @@ def test_tensor_ops_in_a_custom_forward(tmp_path):
 # --------------------------------------------------------------------------------------------------------------------
 def fake_checkpoint(path, image_size=24, widths=(4, "M", 8)):
     """A checkpoint as train writes it, with random weights and BN statistics (no training needed)."""
-    from models.checkpoint import CHECKPOINT_FORMAT
+    from dataclasses import asdict
+
+    import tinygrad_bn.optim as optim
+    from models.checkpoint import checkpoint_contents
+    from models.training import Progress, TrainConfig
 
     tg.manual_seed(0)
     net = randomize_bn_statistics(CatsDogsNet(widths=widths))
-    tg.save({"format": CHECKPOINT_FORMAT, "architecture": net.architecture(), "model": net.state_dict(),
-             "optimizer": {}, "scheduler": None, "image_size": image_size,
-             "mean": np.array([0.49, 0.45, 0.41], np.float32), "std": np.array([0.25, 0.24, 0.26], np.float32),
-             "classes": ["cat", "dog"], "config": {}, "num_images": 0, "progress": {"epoch": 1}}, path)
+    # every entry is checked when a checkpoint is loaded (issue 24): the program's own function writes them all
+    config = TrainConfig(data="/elsewhere", widths=widths, image_size=image_size, schedule="constant", epochs=1)
+    tg.save(checkpoint_contents(net, optim.SGD(net.parameters(), lr=0.1), None, asdict(config),
+                                asdict(Progress(epoch=1, history=[])), ["cat", "dog"],
+                                np.array([0.49, 0.45, 0.41], np.float32), np.array([0.25, 0.24, 0.26], np.float32),
+                                0), path)
     return path
 
 

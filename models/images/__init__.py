@@ -5,6 +5,7 @@ images.py    decode one file to square RGB uint8 (every Pillow mode; broken file
 cache.py     decode every image once, in threads, into a memory-mapped uint8 .npy keyed by the file list
 dataset.py   load_dataset: the three steps above in one call
 split.py     seeded, stratified train/validation split
+printable.py file names that are not valid UTF-8, escaped so that they can be printed
 loader.py    CroppedImages, a Dataset for utils.data's DataLoader (crop, flip, normalize, a whole batch at once),
              EpochPlan (each epoch's order, crops and flips, seeded) and image_loader, which puts them together
 download.py  fetch and unpack Microsoft's kagglecatsanddogs_5340.zip (python data/download.py)
@@ -24,11 +25,13 @@ from .dataset import LabelledImages, load_dataset
 from .folders import DEFAULT_DATA_DIR, ImageFolder, find_images, resolve_data_dir
 from .images import IMAGE_EXTENSIONS, is_image_name, load_square, read_image, to_rgb
 from .loader import CROP_MARGIN, CroppedImages, EpochPlan, as_tensors, cache_size, channel_stats, image_loader
+from .printable import printable
 from .split import balanced_subset, train_val_split
 
 __all__ = [
     "CROP_MARGIN", "CacheSpaceError", "CroppedImages", "DEFAULT_DATA_DIR", "EpochPlan", "IMAGE_EXTENSIONS",
     "ImageCache", "ImageFolder", "LabelledImages", "SkippedImagesWarning", "as_tensors", "balanced_subset",
     "build_cache", "cache_key", "cache_size", "channel_stats", "default_cache_dir", "find_images", "image_loader",
-    "is_image_name", "load_dataset", "load_square", "read_image", "resolve_data_dir", "to_rgb", "train_val_split",
+    "is_image_name", "load_dataset", "load_square", "printable", "read_image", "resolve_data_dir", "to_rgb",
+    "train_val_split",
 ]

@@ -7,7 +7,9 @@ uint8 .npy file that later runs open memory-mapped: the operating system pages i
 The file name holds a hash of (file paths, sizes, modification times, S): a changed dataset gets a new cache
 instead of stale pixels. Files are written under a temporary name and renamed into place (os.replace is atomic),
 so an interrupted build never leaves a half-written cache that looks complete; a cache found damaged anyway
-(truncated by a full disk or a copy) is named and rebuilt.
+(truncated by a full disk or a copy) is named and rebuilt. The temporary name holds the pid of its builder: a
+build interrupted by SIGTERM or Ctrl-C removes its file, and the next build removes the file of any builder that
+died without cleaning up (SIGKILL), since each is reserved at full size (hundreds of MB).
 
 Where: the user's cache folder ($XDG_CACHE_HOME/tinygrad_bn, else ~/.cache/tinygrad_bn), as pip and PyTorch do,
 never silently the data folder: $TINYGRAD_BN_CACHE (or `--cache-dir` in the catsdogs program) puts it elsewhere.
@@ -20,6 +22,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -32,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .images import read_image
+from .printable import printable
 
 CACHE_VERSION = 1  # bump when decoding changes, so caches made by older code are rebuilt
 CACHE_ENV_VAR = "TINYGRAD_BN_CACHE"
@@ -68,7 +72,8 @@ def cache_key(paths, size):
     digest = hashlib.sha256(f"tinygrad_bn cache v{CACHE_VERSION} size={size}\n".encode())
     for path in paths:
         info = os.stat(path)
-        digest.update(f"{os.path.abspath(path)}\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
+        # the name's bytes: a name that is not valid UTF-8 holds surrogates, which str.encode refuses
+        digest.update(os.fsencode(os.path.abspath(path)) + f"\t{info.st_size}\t{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:20]
 
 
@@ -78,6 +83,7 @@ def build_cache(paths, size, cache_dir, workers=None, progress=True):
         raise ValueError("no image files to cache")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(cache_dir)
     npy_file = cache_dir / f"images-{size}px-{cache_key(paths, size)}.npy"
     info_file = npy_file.with_suffix(".json")
     if npy_file.exists() and info_file.exists():  # the .json is written last: it marks a finished cache
@@ -94,7 +100,7 @@ def build_cache(paths, size, cache_dir, workers=None, progress=True):
     info = json.loads(info_file.read_text())
     skipped = [tuple(item) for item in info["skipped"]]
     if skipped:
-        shown = "; ".join(f"{path} ({reason})" for path, reason in skipped[:5])
+        shown = "; ".join(f"{printable(path)} ({reason})" for path, reason in skipped[:5])
         more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
         warnings.warn(f"skipped {len(skipped)} of {len(paths)} files that could not be decoded: {shown}{more}",
                       SkippedImagesWarning, stacklevel=2)
@@ -260,6 +266,44 @@ def _damage(npy_file, info_file, size):
     return None
 
 
+# _temp_name's names: images-60px-<key>.npy.<pid>-<8 hex>.tmp (and the .json's, and the compacted copy's)
+TEMP_PATTERN = re.compile(r"^images-.*\.(?P<pid>[0-9]+)-[0-9a-f]{8}\.tmp$")
+
+
+def remove_stale_temporaries(cache_dir):
+    """Delete the temporary files of cache builds whose process is gone (killed by SIGKILL, a power cut): each
+    was reserved at full size (hundreds of MB), and nothing else would ever remove it. A build still running in
+    another process keeps its file. The names removed."""
+    removed = []
+    for entry in os.scandir(cache_dir):
+        match = TEMP_PATTERN.match(entry.name)
+        if match and entry.is_file(follow_symlinks=False) and not _process_alive(int(match["pid"])):
+            size = entry.stat(follow_symlinks=False).st_size
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:  # another process removed it first
+                continue
+            removed.append(entry.name)
+            print(f"removed {printable(entry.path)} ({_megabytes(size)}), left by an interrupted cache build "
+                  f"(pid {match['pid']}, no longer running)", file=sys.stderr)
+    return removed
+
+
+def _process_alive(pid):
+    """Whether a process `pid` runs on this machine (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    except (OverflowError, ValueError):  # not a pid at all
+        return False
+    return True
+
+
 _announced = set()
 
 
@@ -268,7 +312,12 @@ def _announce(npy_file):
     if npy_file in _announced:
         return
     _announced.add(npy_file)
-    folder_bytes = sum(item.stat().st_size for item in npy_file.parent.glob("images-*"))
+    folder_bytes = 0
+    for item in npy_file.parent.glob("images-*"):
+        try:
+            folder_bytes += item.stat().st_size
+        except OSError:  # a dangling link, or removed meanwhile by another build: nothing to count
+            pass
     print(f"image cache: {npy_file} ({_megabytes(npy_file.stat().st_size)}; the folder holds "
           f"{_megabytes(folder_bytes)}; move it with --cache-dir or ${CACHE_ENV_VAR})", file=sys.stderr)
 
