@@ -226,7 +226,7 @@ def main(argv=None):
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{len(data.train) + len(data.val):,} characters ({len(data.chars)} distinct), {n_params:,} parameters; "
           f"unigram entropy {data.unigram_entropy:.3f} nats/char (the loss of a model that ignores the context)")
-    # AdamW: weight decay on matrices only; biases, LayerNorm gains and position table... all 1-D, decay left out
+    # AdamW: weight decay on the matrices (embeddings included); biases and LayerNorm gains (1-D) are left alone
     decay = [p for p in model.parameters() if p.ndim == 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
     optimizer = optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
