@@ -85,6 +85,7 @@ CASES = [
     case("matmul_2d_2d", lambda x, y: x.matmul(y), (3, 4), (4, 2)),
     case("matmul_batched", lambda x, y: x @ y, (2, 3, 4), (2, 4, 2)),
     case("matmul_batched_2d", lambda x, y: x @ y, (2, 3, 4), (4, 2)),
+    case("matmul_4d_2d", lambda x, y: x @ y, (2, 2, 3, 4), (4, 2)),  # the backward's one-GEMM weight gradient
     case("matmul_1d_batched", lambda x, y: x @ y, (4,), (2, 4, 3)),
     case("matmul_broadcast_batch", lambda x, y: x @ y, (2, 1, 3, 4), (3, 4, 2)),
     case("matmul_transposed", lambda x, y: x.transpose(-1, -2) @ y, (4, 3), (4, 2)),
