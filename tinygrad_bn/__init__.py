@@ -28,7 +28,7 @@ from .tensors import (Tensor, arange, bool_, cat, float32, float64, full, int32,
 from . import nn, optim, viz
 
 # The PyTorch surface: torch.* names (tensor, flatten, max, float, ...), torch.device, torch.cuda, torch.backends,
-# torch.utils; then the Tensor's idioms and the "not supported" errors (tinygrad_bn.fft, nn.LSTM) are attached.
+# torch.utils; then the Tensor's idioms and the "not supported" errors (tinygrad_bn.fft, nn.Bilinear) are attached.
 from . import pytorch
 from .pytorch import device, torch_backends as backends, torch_cuda as cuda, torch_jit as jit, utils
 

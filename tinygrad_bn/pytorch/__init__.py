@@ -12,7 +12,7 @@ torch_backends/     torch.backends.cudnn's flags, accepted and ignored
 utils/              torch.utils.data: Dataset, TensorDataset, DataLoader, random_split, ...; torch.utils.checkpoint
 torch_jit.py        torch.jit as an eager pass-through (script and trace return what they are given)
 torch_nn_parallel.py  torch.nn.parallel on one device: DataParallel, data_parallel
-unsupported.py      one clear error for the PyTorch names tinygrad_bn lacks (nn.LSTM, ...)
+unsupported.py      one clear error for the PyTorch names tinygrad_bn lacks (torch.fft, nn.Bilinear, ...)
 
 `install()` below is the one place where the surface attaches itself to the core: it is called once, at the end of
 tinygrad_bn/__init__.py.

@@ -1,7 +1,7 @@
-"""One clear error for the PyTorch names tinygrad_bn does not have (nn.LSTM, torch.fft, F.conv1d, ...).
+"""One clear error for the PyTorch names tinygrad_bn does not have (torch.fft, nn.Bilinear, F.conv3d, ...).
 
 The packages that PyTorch code reaches into (`tinygrad_bn`, `.nn`, `.nn.functional`) get a module-level `__getattr__`
-(`missing_attribute_of`, installed by tinygrad_bn/pytorch/__init__.py) that calls `missing`, so `nn.LSTM(...)` fails
+(`missing_attribute_of`, installed by tinygrad_bn/pytorch/__init__.py) that calls `missing`, so `nn.Bilinear(...)` fails
 with a sentence naming what is missing, instead of a bare AttributeError from deep inside the user's model.
 """
 
