@@ -6,6 +6,7 @@ checkpoints with bad numbers, unknown, missing or absurd entries, a later format
 data are tiny generated images, so the file runs in seconds without the real dataset.
 """
 import copy
+import importlib.util
 import os
 import signal
 import socket
@@ -320,6 +321,8 @@ def test_every_command_piped_into_a_reader_that_closes_early(images, trained_run
         "export": ["export", "--checkpoint", trained_run, "--onnx", tmp_path / "model.onnx"],
         "help": ["--help"],
     }
+    if importlib.util.find_spec("onnx") is None:  # without the optional package export stops at once (exit 2)
+        del commands["export"]
     for name, args in commands.items():
         process = subprocess.Popen([sys.executable, "-m", "models.catsdogs", *map(str, args)], cwd=REPO,
                                    env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
