@@ -30,9 +30,9 @@ from models.checkpoint_checks import FORMAT_VERSION
 from models.training import Terminated, TrainConfig, train
 from models.images import build_cache, printable
 from models.images.cache import remove_stale_temporaries
+from test_faults import QUIET, tiny_config  # the same tiny run as the first round's fault tests
 
 REPO = Path(__file__).resolve().parents[1]
-QUIET = {"log": lambda line: None, "progress_bar": False}
 TINY_FLAGS = ["--image-size", "16", "--widths", "8,M,8", "--batch-size", "8", "--workers", "0"]
 
 
@@ -51,13 +51,6 @@ def make_images(root, per_class=12):
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
     return make_images(tmp_path_factory.mktemp("images"), per_class=20)
-
-
-def tiny_config(data, out, **settings):
-    values = dict(data=str(data), out=str(out), epochs=2, batch_size=8, image_size=16, widths=(8, "M", 8),
-                  val_fraction=0.2, workers=0)
-    values.update(settings)
-    return TrainConfig(**values)
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,17 @@ def block(lib, seed=0):
 # ---------------------------------------------------------------------------------------------------------------
 # torch.utils.checkpoint
 # ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("use_reentrant", [True, False])
+def test_checkpoint_gradchecks(use_reentrant):
+    """CheckpointFn is a Function of its own (forward without a graph, backward by recomputing): its gradient is
+    checked against central differences in float64, for every input, like every other op's."""
+    rng = np.random.default_rng(3)
+    x = tg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((4, 2)), requires_grad=True)
+    assert tg.gradcheck(lambda a, b: checkpoint(lambda p, q: (p @ q).tanh() * p.sum(), a, b,
+                                                use_reentrant=use_reentrant), (x, w))
+
+
 def gradients(lib, use_checkpoint, values, **options):
     model = block(lib)
     x = lib.tensor(values, requires_grad=True)
