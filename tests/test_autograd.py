@@ -87,6 +87,40 @@ def test_backward_does_not_alias_the_leaf_gradient(device):
     assert_close(y.grad, np.array([1.0, 1.0]))
 
 
+def test_slices_of_a_sequence_add_their_gradients_into_one_array(device):
+    """h = sum over t of w_t * x[t], one slice at a time (an RNN's loop): dL/dx[t] = w_t, every row exactly once.
+    Each slice's gradient is an IndexedGradient that backward() adds in place (autograd.py)."""
+    x = tensor(np.random.default_rng(0).standard_normal((6, 3)), device, requires_grad=True)
+    weights = [float(t + 1) for t in range(6)]
+    loss = sum(w * x[t] for t, w in enumerate(weights)).sum()
+    loss.backward()
+    assert_close(x.grad, np.repeat(np.array(weights)[:, None], 3, axis=1))
+
+
+@pytest.mark.parametrize("slice_first", [True, False], ids=["slice-arrives-first", "shared-array-arrives-first"])
+def test_a_slice_gradient_never_changes_an_array_another_input_shares(slice_first, device):
+    """z = a + c hands the same array g to a and to c (AddFn's backward returns g twice). Adding a[0]'s gradient
+    into a's share in place would change c's too: backward() copies a received array before adding into it."""
+    x = tensor([[1.0, 2.0], [3.0, 4.0]], device, requires_grad=True, dtype=np.float64)
+    y = tensor([[5.0, 6.0], [7.0, 8.0]], device, requires_grad=True, dtype=np.float64)
+    a, c = x * 2, y * 3
+    slice_term = (a[0] * 10).sum()
+    shared_term = (a + c).sum()
+    (slice_term + shared_term if slice_first else shared_term + slice_term).backward()
+    assert_close(x.grad, np.array([[22.0, 22.0], [2.0, 2.0]]))  # 2 * (1 + 10 on row 0)
+    assert_close(y.grad, np.full((2, 2), 3.0))  # untouched by the slice
+
+
+def test_indexed_gradient_dense_is_zeros_with_the_values_added(device):
+    """The plain version of what backward() does in place: a full array, repeated indices adding up."""
+    from tinygrad_bn.autograd import IndexedGradient
+
+    values = tensor([1.0, 2.0, 4.0], device).array
+    dense = IndexedGradient((4,), values.dtype, ([0, 0, 3],), values).dense()
+    assert_close(dense, np.array([3.0, 0.0, 0.0, 4.0]))
+    assert_close(IndexedGradient((2, 3), values.dtype, 1, values).dense(), np.array([[0, 0, 0], [1.0, 2.0, 4.0]]))
+
+
 def test_no_grad_records_no_graph(device):
     x = tensor([1.0, 2.0], device, requires_grad=True)
     with no_grad():

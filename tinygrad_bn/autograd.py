@@ -12,7 +12,9 @@ The lesson that goes with this file is docs/autograd.md. In short:
    every use of its output has already sent its share of the gradient, so the shares can be summed first.
 3. **Chain rule.** Visiting a function calls its `backward(g)` with g = dL/d(output); it returns dL/d(input) for
    each input, which is added to that input's pending gradient. At a leaf (a parameter) the gradient is added
-   into `leaf.grad`, where it accumulates across `backward()` calls until zeroed.
+   into `leaf.grad`, where it accumulates across `backward()` calls until zeroed. The gradient of a slice x[t] is
+   zero outside the slice, so it travels as an `IndexedGradient` and is added into x's pending gradient in place:
+   a loop over the T steps of a sequence costs O(T), not T arrays the size of x.
 4. **Freeing.** Once a function has been visited, its `parents` and saved arrays are dropped: a training step's
    activations are freed during the backward pass, not kept until the next step.
 
@@ -22,6 +24,8 @@ and hooks (`register_hook`) let a user see or replace the gradient as backward()
 import contextlib
 import copy
 import threading
+
+from .backend import get_array_module, scatter_add
 
 _state = threading.local()  # grad mode is per thread, as in PyTorch
 
@@ -128,6 +132,36 @@ def unbroadcast(grad, shape):
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad
+
+
+def is_basic_index(index):
+    """Basic indexing (ints, slices, None, ...) selects each element at most once, so no scatter-add is needed."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class IndexedGradient:
+    """The gradient of y = x[index] with respect to x: dL/dy at the indexed positions of an array shaped like x,
+    zero everywhere else. GetItemFn's backward returns it so that backward() can add `values` into x's gradient
+    in place (`add_into`) instead of building a full array of zeros for every slice and summing those arrays.
+    `dense()` is the plain version: the full array."""
+
+    def __init__(self, shape, dtype, index, values):
+        self.shape, self.dtype, self.index, self.values = tuple(shape), dtype, index, values
+
+    def astype(self, dtype):
+        return IndexedGradient(self.shape, dtype, self.index, self.values.astype(dtype))
+
+    def add_into(self, array):
+        """array[index] += values; repeated indices (x[[0, 0]]) add up."""
+        if is_basic_index(self.index):
+            array[self.index] += self.values
+        else:
+            scatter_add(array, self.index, self.values)
+        return array
+
+    def dense(self):
+        return self.add_into(get_array_module(self.values).zeros(self.shape, dtype=self.dtype))
 
 
 class VersionCounter:
@@ -239,6 +273,7 @@ def backward(root, grad, retain_graph=False):
     # Keyed by id(): Tensors compare elementwise (==), which makes them poor dictionary keys, and Functions and
     # leaf Tensors share this one dictionary.
     pending = {id(start): grad}
+    owned = set()  # the keys of pending whose array backward() made itself, so may add into in place
     for node in reversed(topological_order(start)):
         grad = pending.pop(id(node), None)
         if grad is None:  # nothing flowed here: no path from the root needs this node's gradient
@@ -262,10 +297,33 @@ def backward(root, grad, retain_graph=False):
                                    f"{parent_grad.shape} for an input of shape {shape}")
             if parent_grad.dtype != dtype:  # e.g. a float64 scalar folded into a float32 op
                 parent_grad = parent_grad.astype(dtype)
-            key = id(parent)
-            pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+            _add_pending(pending, owned, id(parent), parent_grad)
         if not retain_graph:
             node.parents, node.saved = None, None  # free the graph: saved activations go as soon as they are used
+
+
+def _add_pending(pending, owned, key, grad):
+    """pending[key] += grad, copying as little as possible.
+
+    A backward may return an array that is also another node's gradient (AddFn hands g on to both of its inputs),
+    so an array received is never changed in place: the first sum goes into a new array, which is then backward()'s
+    own (`owned`) to add into. An IndexedGradient is added into such an array, made from zeros if it is the first.
+    """
+    current = pending.get(key)
+    if isinstance(grad, IndexedGradient):
+        if key not in owned:
+            current = grad.dense() if current is None else grad.add_into(current.copy())
+            owned.add(key)
+        else:
+            grad.add_into(current)
+    elif current is None:
+        current = grad
+    elif key in owned:
+        current += grad
+    else:
+        current = current + grad
+        owned.add(key)
+    pending[key] = current
 
 
 def register_hook(tensor, hook):

@@ -5,7 +5,7 @@ Every op works on NumPy and CuPy arrays alike: it asks its input for its array m
 """
 import numpy as np
 
-from .autograd import Function, unbroadcast
+from .autograd import Function, IndexedGradient, unbroadcast
 from .backend import device_of, get_array_module, scatter_add, to_device
 
 
@@ -466,25 +466,15 @@ class ExpandFn(Function):
         return unbroadcast(g, self.shape)
 
 
-def _is_basic_index(index):
-    """Basic indexing (ints, slices, None, ...) selects each element at most once, so no scatter-add is needed."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(p, (int, slice)) or p is None or p is Ellipsis for p in parts)
-
-
 class GetItemFn(Function):
     def forward(self, x, index):
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
         return x[index]
 
     def backward(self, g):
-        """gx = zeros like x, with g added at the indexed positions (repeated indices add up)"""
-        gx = get_array_module(g).zeros(self.shape, dtype=self.dtype)
-        if _is_basic_index(self.index):
-            gx[self.index] = g
-        else:
-            scatter_add(gx, self.index, g)
-        return gx
+        """gx = zeros like x, with g added at the indexed positions (repeated indices add up). It is handed back as
+        an IndexedGradient (autograd.py), which backward() adds into x's gradient without building the zeros."""
+        return IndexedGradient(self.shape, self.dtype, self.index, g)
 
 
 class CatFn(Function):
