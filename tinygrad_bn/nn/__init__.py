@@ -4,7 +4,7 @@
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(8 * 16 * 16, 2))
 """
-from . import functional, init
+from . import functional, init, utils
 from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Sigmoid, SiLU,
                          Softmax, Softplus, Tanh)
 from .layers import (AdaptiveAvgPool1d, AvgPool1d, CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
@@ -29,7 +29,7 @@ __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d
            # added for PyTorch code (see README, Coming from PyTorch)
            "ModuleList", "ModuleDict", "Unflatten", "Dropout2d", "Embedding", "LayerNorm", "GroupNorm",
            "Tanh", "Sigmoid", "ReLU6", "Hardtanh", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Hardsigmoid",
-           "Softplus", "Softmax", "LogSoftmax",
+           "Softplus", "Softmax", "LogSoftmax", "utils",
            "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss",
            "HuberLoss",
            "KLDivLoss",
