@@ -516,3 +516,18 @@ def test_save_writes_through_a_symbolic_link(tmp_path, dangling):
     assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "epoch3.npz")
     assert serialization.load(target)["epoch"] == 3
     assert sorted(os.listdir(tmp_path)) == ["latest.npz", "runs"] and os.listdir(tmp_path / "runs") == ["epoch3.npz"]
+
+
+def test_a_reassigned_parameter_keeps_its_place_in_the_state_dict():
+    """Weight tying (`decoder.weight = encoder.weight`) re-assigns a parameter: PyTorch keeps its key where it was,
+    so state_dict's keys (and a PyTorch checkpoint loaded by position) keep their order; the tied weight is listed
+    under both names."""
+    encoder, decoder = nn.Embedding(5, 3), nn.Linear(3, 5)
+    decoder.weight = encoder.weight
+    assert list(decoder.state_dict()) == ["weight", "bias"]
+    assert decoder.weight is encoder.weight
+    decoder.bias = nn.Parameter(tg.zeros(5))
+    assert list(decoder.state_dict()) == ["weight", "bias"]
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    model[0] = nn.Linear(2, 2)  # a re-assigned child module keeps its place too
+    assert list(model.state_dict()) == ["0.weight", "0.bias"]

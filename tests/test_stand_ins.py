@@ -248,3 +248,22 @@ def test_kl_div_loss_module_and_warning():
     assert_close(mean, tg.nn.functional.kl_div(tg.tensor(logits), tg.tensor(target), reduction="sum") / 12)
     with pytest.raises(ValueError, match="batchmean"):
         tg.nn.functional.kl_div(tg.tensor(logits), tg.tensor(target), reduction="average")
+
+
+@pytest.mark.parametrize("dim, start, length", [(0, 2, 3), (1, -3, 2), (-1, 0, 0), (0, 6, 0)])
+def test_narrow_matches_pytorch(dim, start, length):
+    torch = import_torch()
+    values = np.arange(24.0).reshape(6, 4)
+    x = tg.tensor(values, requires_grad=True)
+    out = x.narrow(dim, start, length)
+    expected = torch.tensor(values).narrow(dim, start, length)
+    assert_close(out, expected)
+    out.sum().backward()
+    mask = torch.zeros(6, 4, dtype=torch.float64)
+    mask.narrow(dim, start, length).fill_(1.0)
+    assert_close(x.grad, mask)
+
+
+def test_narrow_past_the_end_names_the_sizes():
+    with pytest.raises(RuntimeError, match=r"start \(4\) \+ length \(3\) exceeds dimension size \(6\)"):
+        tg.zeros(6, 4).narrow(0, 4, 3)

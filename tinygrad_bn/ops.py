@@ -100,7 +100,8 @@ class ExpFn(Function):
 class LogFn(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        return get_array_module(x).log(x)
+        with np.errstate(divide="ignore"):  # log(0) = -inf is wanted (masks: log(tril(ones))), as in PyTorch
+            return get_array_module(x).log(x)
 
     def backward(self, g):
         """gx = g / x"""

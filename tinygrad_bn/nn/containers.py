@@ -19,6 +19,11 @@ class _NumberedModules(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def __setitem__(self, index, module):
+        """model[i] = module replaces the i-th child; it keeps its name and place (model[-1] = nn.Linear(...))."""
+        key = list(self._modules)[index]
+        self.add_module(key, module)
+
 
 class Sequential(_NumberedModules):
     """Modules applied one after another: Sequential(a, b, c)(x) == c(b(a(x))). Children are named "0", "1", ...
@@ -60,10 +65,6 @@ class ModuleList(_NumberedModules):
         if isinstance(index, slice):
             return ModuleList(list(self._modules.values())[index])
         return list(self._modules.values())[index]
-
-    def __setitem__(self, index, module):
-        key = list(self._modules)[index]
-        self.add_module(key, module)
 
     def extend(self, modules):
         for module in modules:

@@ -106,7 +106,7 @@ class Module:
             raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before Module.__init__() call")
         parameters, buffers, modules = registries
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep=parameters)
             parameters[name] = value
         elif parameters is not None and name in parameters:
             if value is not None:
@@ -114,7 +114,7 @@ class Module:
                                 "(Parameter or None expected)")
             parameters[name] = None
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=modules)
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
@@ -144,12 +144,14 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def _forget(self, name):
-        """Remove `name` from every registry, so that re-assigning it as another kind leaves one entry."""
+    def _forget(self, name, keep):
+        """Remove `name` from every registry but `keep`, so that re-assigning it as another kind leaves one entry.
+        In `keep` it stays where it is: a re-assigned parameter (tied weights: `decoder.weight = encoder.weight`)
+        keeps its place in state_dict's order, as in PyTorch."""
         self.__dict__.pop(name, None)
-        self._parameters.pop(name, None)
-        self._buffers.pop(name, None)
-        self._modules.pop(name, None)
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
         self._non_persistent_buffers.discard(name)
 
     def _check_new_name(self, name, kind):
@@ -166,7 +168,7 @@ class Module:
         self._check_new_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} (Parameter or None expected)")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -174,7 +176,7 @@ class Module:
         self._check_new_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign {type(tensor).__name__} as buffer {name!r} (Tensor or None expected)")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -183,7 +185,7 @@ class Module:
         self._check_new_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     register_module = add_module

@@ -113,6 +113,16 @@ class TensorIdioms:
         n = self.shape[self._axes(dim)[0]]
         return self.split(-(-n // chunks), dim)
 
+    def narrow(self, dim, start, length):
+        """The `length` elements from `start` along dim: self[..., start:start + length, ...] (a view in PyTorch)."""
+        dim = self._axes(dim)[0]
+        size = self.shape[dim]
+        start = start + size if start < 0 else start
+        if not 0 <= start <= size or length < 0 or start + length > size:
+            raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size}) of dim "
+                             f"{dim} of shape {tuple(self.shape)}")
+        return self[(slice(None),) * dim + (slice(start, start + length),)]
+
     def index_select(self, dim, index):
         dim = self._axes(dim)[0]
         return self[(slice(None),) * dim + (index,)]
