@@ -12,11 +12,38 @@ import numpy as np
 import pytest
 
 import tinygrad_bn as tg
+from tinygrad_bn.autograd import Function
 from tinygrad_bn.backend import cuda_available
 from tinygrad_bn.kernels import use_plain
 
 CUDA_SKIP_REASON = ("cuda: CuPy with a GPU is not available here (install CuPy on a machine with an NVIDIA GPU, "
                     "e.g. `pip install cupy-cuda12x`, to run these tests on the GPU)")
+
+
+# Every Function a gradcheck differentiated, by name: test_zz_every_function_is_gradchecked.py checks at the end of
+# a whole run that no Function of the library was left out. While a gradcheck runs, Function.apply notes each
+# Function that recorded a graph node. Both names of gradcheck are wrapped (tg.gradcheck, and the one that
+# `from tinygrad_bn import gradcheck` binds), before any test module imports them.
+GRADCHECKED_FUNCTIONS = set()
+_gradcheck, _apply = tg.gradcheck, Function.apply.__func__
+
+
+def _noting_apply(cls, *inputs, **options):
+    out = _apply(cls, *inputs, **options)
+    if out.grad_fn is not None:
+        GRADCHECKED_FUNCTIONS.add(cls.__name__)
+    return out
+
+
+def _recording_gradcheck(*args, **kwargs):
+    Function.apply = classmethod(_noting_apply)
+    try:
+        return _gradcheck(*args, **kwargs)
+    finally:
+        Function.apply = classmethod(_apply)
+
+
+tg.gradcheck = _recording_gradcheck
 
 
 @pytest.fixture(params=["cpu", "cuda"])
