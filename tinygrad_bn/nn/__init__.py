@@ -15,7 +15,7 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
                      UpsamplingNearest2d)
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
-from .loss import KLDivLoss
+from .loss import CTCLoss, KLDivLoss
 from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module, Parameter
 from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
@@ -32,7 +32,7 @@ __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d
            "Softplus", "Softmax", "LogSoftmax", "utils",
            "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss",
            "HuberLoss",
-           "KLDivLoss",
+           "KLDivLoss", "CTCLoss",
            # convolution and upsampling variants (groups, dilation, transposed convolution, interpolation)
            "ConvTranspose2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
            # 1-D layers, padding layers, image ops

@@ -1,7 +1,7 @@
 """tinygrad_bn.nn.functional: the ops a CNN is made of, PyTorch's names and signatures.
 
 Read in this order: conv.py (convolution as im2col + matrix products), conv_transpose.py (its adjoint),
-batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, loss.py, normalization.py (layer and
+batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, loss.py, ctc.py (the CTC loss, composed from Tensor ops), normalization.py (layer and
 group norm), embedding.py, padding.py, pixel.py (pixel shuffle, unfold and fold). Each op's forward and backward sit
 side by side and read like the math; the speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
 """
@@ -11,6 +11,7 @@ from .attention import scaled_dot_product_attention
 from .batchnorm import batch_norm, batch_norm_simple
 from .conv import conv1d, conv2d, conv2d_simple
 from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
+from .ctc import ctc_loss
 from .embedding import embedding
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
                    mse_loss, nll_loss, one_hot, smooth_l1_loss)
@@ -29,6 +30,8 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "hardtanh", "huber_loss", "l1_loss", "layer_norm", "leaky_relu", "nll_loss", "one_hot", "pad", "relu6",
            "sigmoid", "silu", "smooth_l1_loss", "softplus", "tanh",
            "kl_div",
+           # CTC loss (ctc.py), the forward algorithm composed from differentiable ops
+           "ctc_loss",
            # transposed convolution and interpolation (groups, dilation and ceil_mode are arguments of the above)
            "conv_transpose2d", "conv_transpose2d_simple", "interpolate", "upsample", "upsample_bilinear",
            "upsample_nearest",
