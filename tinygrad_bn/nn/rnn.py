@@ -1,6 +1,6 @@
 """Recurrent layers: RNN, LSTM and GRU, one time step at a time (the cells) or over a whole sequence.
 
-Everything here is composed from differentiable Tensor ops (linear, sigmoid, tanh, slicing, stack): autograd
+Everything here is composed from differentiable Tensor ops (linear, sigmoid, tanh, slicing, cat, stack): autograd
 differentiates the unrolled loop, which is backpropagation through time, so no layer has a backward of its own.
 
 One step of each cell, with PyTorch's gate order (the rows of weight_ih and weight_hh are the gates, stacked):
@@ -12,8 +12,13 @@ One step of each cell, with PyTorch's gate order (the rows of weight_ih and weig
            n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h' = (1 - z) * n + z * h
 
 A multi-layer RNN feeds layer l's outputs (both directions side by side when bidirectional) to layer l + 1, with
-dropout between layers in training. Init (PyTorch's): every weight and bias ~ U(-1/sqrt(hidden_size),
-1/sqrt(hidden_size)).
+dropout between layers in training. RNN, LSTM and GRU also take a PackedSequence (nn/utils/rnn.py: sequences of
+different lengths, without padding) and return one: the time loop runs over the packed time steps, and at step t
+only the first batch_sizes[t] sequences are running, so the state's rows shrink as sequences end (forward in time)
+or grow as they start at their own last step (backward in time); a padded (T, B, ...) input is the case where all B
+run at every step.
+
+Init (PyTorch's): every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
 """
 import math
 import warnings
@@ -22,6 +27,7 @@ from ..tensors import cat, float32, stack, zeros
 from . import functional as F
 from . import init
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence
 
 
 def _gates(pre_activation, count):
@@ -241,12 +247,15 @@ class RNNBase(Module):
     def _expected_hidden_shape(self, batch):
         return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
 
-    def _run(self, input, states):
-        """input (T, B, input_size); states: a tuple of (num_layers * num_directions, B, hidden) tensors, h (and c
-        for LSTM). Returns output (T, B, num_directions * hidden) and the final states, stacked the same way."""
+    def _run(self, data, batch_sizes, states):
+        """data (rows, input_size): the time steps one after another, as in a packed sequence (nn/utils/rnn.py):
+        at step t the first batch_sizes[t] sequences of the batch (an unpacked (T, B, ...) input is the case where
+        every batch_sizes[t] is B). states: a tuple of (num_layers * num_directions, B, hidden) tensors, h (and c
+        for LSTM). Returns the output, rows like data's, (rows, num_directions * hidden), and the final states,
+        stacked the same way."""
         num_directions = 2 if self.bidirectional else 1
         finals = []
-        x = input
+        x = data
         for layer in range(self.num_layers):
             if layer > 0:  # between layers, not after the last one
                 x = F.dropout(x, self.dropout, self.training)
@@ -254,34 +263,69 @@ class RNNBase(Module):
             for direction in range(num_directions):
                 index = layer * num_directions + direction
                 state = tuple(s[index] for s in states)
-                hs, state = self._run_one_direction(x, self._weights(layer, direction), state, reverse=direction)
+                hs, state = self._run_one_direction(x, batch_sizes, self._weights(layer, direction), state,
+                                                    reverse=direction)
                 outputs.append(hs)
                 finals.append(state)
-            x = cat(outputs, dim=-1)  # both directions side by side: (T, B, D * hidden), forward first
+            x = cat(outputs, dim=-1)  # both directions side by side: (rows, D * hidden), forward first
         return x, tuple(stack([state[k] for state in finals]) for k in range(len(states)))
 
-    def _run_one_direction(self, x, weights, state, reverse):
-        """Step through x (T, B, features) forward in time, or backward if reverse, from `state` (a tuple: (h,) or
-        (h, c)). Returns h at every time step (T, B, hidden), in x's order, and the final state.
+    def _run_one_direction(self, x, batch_sizes, weights, initial, reverse):
+        """Step through x's time steps (rows as in _run) forward in time, or backward if reverse, from the state
+        `initial` (a tuple: (h,) or (h, c), B rows each). Returns h at every step, rows in x's order, and each
+        sequence's final state (B rows).
 
-        The gradient of each slice gx[t] is added into gx's gradient in place (autograd's IndexedGradient), so
+        At step t only the first batch_sizes[t] sequences are running, so the state keeps that many rows: forward
+        in time the batch shrinks, and a sequence's state is final when its row is dropped; backward in time it
+        grows, and a sequence starts at its own last step, from its initial state.
+
+        The gradient of each slice of gx is added into gx's gradient in place (autograd's IndexedGradient), so
         backpropagation through time costs O(T) in the sequence length T."""
         weight_ih, weight_hh, bias_ih, bias_hh = weights
         step = _STEPS[self.mode]
         gx = F.linear(x, weight_ih, bias_ih)  # the input's part of every gate, at every time step at once
-        hs = [None] * x.shape[0]
-        for t in (reversed(range(x.shape[0])) if reverse else range(x.shape[0])):
+        starts = [0]  # the first row of each time step
+        for size in batch_sizes[:-1]:
+            starts.append(starts[-1] + size)
+        times = range(len(batch_sizes))
+        times = times[::-1] if reverse else times
+        state = tuple(s[:batch_sizes[times[0]]] for s in initial)  # the sequences running at the first step
+        finished = []  # the final states of sequences that ended early: the last rows first
+        hs = [None] * len(batch_sizes)
+        for t in times:
+            running, rows = batch_sizes[t], state[0].shape[0]
+            if running < rows:  # the last rows' sequences have ended: their state is final
+                finished.append(tuple(s[running:] for s in state))
+                state = tuple(s[:running] for s in state)
+            elif running > rows:  # (backward in time) the next sequences start here, at their own last step
+                state = tuple(cat([s, s0[rows:running]]) for s, s0 in zip(state, initial))
             gh = F.linear(state[0], weight_hh, bias_hh)
-            state = step(gx[t], gh, state if self.mode == "LSTM" else state[0])
+            state = step(gx[starts[t]:starts[t] + running], gh, state if self.mode == "LSTM" else state[0])
             state = state if self.mode == "LSTM" else (state,)
             hs[t] = state[0]
-        return stack(hs), state
+        if finished:  # put the rows back in order: the sequences still running hold the first rows
+            state = tuple(cat([s] + [piece[k] for piece in reversed(finished)]) for k, s in enumerate(state))
+        return cat(hs), state
+
+    def _initial_states(self, hx, batch, like):
+        """hx (a tuple of state tensors) checked against the expected (num_layers * D, batch, hidden) shape, or
+        zeros of that shape, in like's dtype and on its device, when hx is None."""
+        expected = self._expected_hidden_shape(batch)
+        count = 2 if self.mode == "LSTM" else 1
+        if hx is None:
+            return (zeros(expected, dtype=like.dtype, device=like.device),) * count
+        for k, h in enumerate(hx):
+            if tuple(h.shape) != expected:
+                which = f"hidden[{k}]" if count == 2 else "hidden"
+                raise RuntimeError(f"Expected {which} size {expected}, got {list(h.shape)}")
+        return hx
 
     def _forward(self, input, hx):
         """The shared forward: hx is None or a tuple of state tensors; returns (output, tuple of final states)."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.ndim == 3
-        count = 2 if self.mode == "LSTM" else 1
         for h in hx or ():
             if batched and h.ndim != 3:
                 raise RuntimeError(f"For batched 3-D input, hx should also be 3-D but got {h.ndim}-D tensor")
@@ -291,19 +335,32 @@ class RNNBase(Module):
             input, hx = input.unsqueeze(1), None if hx is None else tuple(h.unsqueeze(1) for h in hx)
         elif self.batch_first:
             input = input.transpose(0, 1)
-        expected = self._expected_hidden_shape(input.shape[1])
-        if hx is None:
-            hx = (zeros(expected, dtype=input.dtype, device=input.device),) * count
-        for k, h in enumerate(hx):
-            if tuple(h.shape) != expected:
-                which = f"hidden[{k}]" if count == 2 else "hidden"
-                raise RuntimeError(f"Expected {which} size {expected}, got {list(h.shape)}")
-        output, finals = self._run(input, hx)
+        T, B = input.shape[:2]
+        hx = self._initial_states(hx, B, input)
+        output, finals = self._run(input.reshape(T * B, self.input_size), [B] * T, hx)
+        output = output.reshape(T, B, output.shape[-1])
         if not batched:
             return output.squeeze(1), tuple(f.squeeze(1) for f in finals)
         if self.batch_first:
             output = output.transpose(0, 1)
         return output, finals
+
+    def _forward_packed(self, input, hx):
+        """A PackedSequence in, a PackedSequence out (same batch_sizes and permutations). hx and the final states
+        are in the caller's batch order; the packed data is in the sorted order, so they are permuted on the way
+        in (sorted_indices) and back on the way out (unsorted_indices)."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        if data.ndim != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.ndim}")
+        self._check_input(data)
+        batch_sizes = batch_sizes.tolist()
+        hx = self._initial_states(hx, batch_sizes[0], data)
+        if sorted_indices is not None:
+            hx = tuple(h[:, sorted_indices] for h in hx)
+        output, finals = self._run(data, batch_sizes, hx)
+        if unsorted_indices is not None:
+            finals = tuple(f[:, unsorted_indices] for f in finals)
+        return PackedSequence(output, input.batch_sizes, sorted_indices, unsorted_indices), finals
 
     def flatten_parameters(self):
         """PyTorch packs the weights into one cuDNN buffer here; these layers use them as they are: nothing to do."""
@@ -331,6 +388,7 @@ class RNN(RNNBase):
 
     input (L, N, H_in) ((N, L, H_in) with batch_first, (L, H_in) unbatched), h_0 (num_layers * D, N, H_out) or
     zeros. Returns (output (L, N, D * H_out): the last layer's h_t for every t, h_n: every layer's last h_t).
+    A PackedSequence input gives a PackedSequence output, and h_n holds each sequence's own last h_t.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
