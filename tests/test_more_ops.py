@@ -337,3 +337,20 @@ def test_hardswish_gradient_at_its_kinks_is_pytorchs():
     expected = torch.tensor(points, dtype=torch.float64, requires_grad=True)
     torch.nn.functional.hardswish(expected).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), expected.grad.numpy())
+
+
+def test_logsumexp_of_masked_rows_is_minus_inf_without_nan_gradients(device):
+    """A row of only -inf (every position masked) gives -inf, as in PyTorch, and sends no gradient back (PyTorch's
+    is nan there); the other rows, a tuple of dims and huge values match PyTorch."""
+    torch = import_torch()
+    values = np.array([[0.5, -np.inf, 2.0], [-np.inf, -np.inf, -np.inf], [1000.0, 999.0, -np.inf]])
+    x = tensor(values, device, requires_grad=True)
+    out = x.logsumexp(1)
+    expected = torch.tensor(values, requires_grad=True).logsumexp(1)
+    assert_close(out, expected)
+    out[0].backward()
+    assert np.isfinite(x.grad.numpy()).all()
+    assert_close(x.grad[0], torch.softmax(torch.tensor(values[0]), 0))
+    cube = np.random.default_rng(0).standard_normal((2, 3, 4))
+    assert_close(tensor(cube, device).logsumexp((0, 2), keepdim=True), torch.tensor(cube).logsumexp((0, 2), True))
+    assert gradcheck(lambda t: t.logsumexp((0, 2)), [tensor(cube, device, requires_grad=True)])

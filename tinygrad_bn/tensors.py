@@ -312,6 +312,18 @@ class Tensor:
             return fn.apply(x.reshape(1), axis=0).reshape(())
         return fn.apply(x, axis=axis)
 
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) along dim, computed as m + log(sum(exp(x - m))) with m the max, so that exp cannot
+        overflow (m is a constant of the graph: the result does not depend on it). Where every term is -inf (a fully
+        masked row, a path CTC cannot take) the result is -inf with no gradient: there the shift is 0 and the sum is
+        replaced by 1 before the log (PyTorch's gradient is nan there)."""
+        xp, axes = get_array_module(self.array), self._axes(dim)
+        m = self.array.max(axis=axes, keepdims=True)
+        shift = Tensor._wrap(xp.where(xp.isfinite(m), m, m.dtype.type(0)))
+        total = (self - shift).exp().sum(axes, keepdim=True).where(m > -xp.inf, 1.0)
+        out = total.log() + Tensor._wrap(m)
+        return out if keepdim else out.squeeze(axes)
+
     def max(self, dim=None, keepdim=False):
         """max over all elements, or (values, indices) along `dim`, like torch.max; max(other) is maximum(other)."""
         if isinstance(dim, Tensor):

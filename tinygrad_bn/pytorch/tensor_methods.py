@@ -135,12 +135,6 @@ class TensorIdioms:
             return self.abs().sum(dim, keepdim)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
-    def logsumexp(self, dim, keepdim=False):
-        """log(sum(exp(x))) along dim, shifted by the (constant) max so that nothing overflows."""
-        shift = Tensor._wrap(self.array.max(axis=self._axes(dim), keepdims=True))
-        out = (self - shift).exp().sum(dim, keepdim=True).log() + shift
-        return out if keepdim else out.squeeze(dim)
-
     def tril(self, diagonal=0):
         """The lower triangle of each matrix (the last two dims): j <= i + diagonal kept, the rest 0."""
         return self * Tensor._wrap(get_array_module(self.array).tri(*self._matrix_shape("tril"), k=diagonal,

@@ -59,7 +59,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     # The path ends on the last label (2S_n - 1) or on the blank after it (2S_n); with S_n = 0 only the blank.
     ends = np.stack([2 * target_lengths, np.maximum(2 * target_lengths - 1, 0)], axis=1)
     end_exists = to_device(np.stack([target_lengths >= 0, target_lengths > 0], axis=1), device)
-    loss = -_logsumexp(final_alpha.gather(1, ends).where(end_exists, -np.inf), dim=1)
+    loss = -final_alpha.gather(1, ends).where(end_exists, -np.inf).logsumexp(dim=1)
 
     if zero_infinity:
         loss = loss.where(~get_array_module(loss.array).isinf(loss.array), 0.0)
@@ -89,25 +89,10 @@ def _forward_variables(emit, can_skip, input_lengths):
         stay = alpha                                              # alpha_{t-1}(s)
         advance = shifted[:, 1:-1]                                # alpha_{t-1}(s - 1)
         skip = shifted[:, :-2].where(can_skip, -np.inf)           # alpha_{t-1}(s - 2), where allowed
-        alpha = _logsumexp(stack([stay, advance, skip]), dim=0) + emit[t]
+        alpha = stack([stay, advance, skip]).logsumexp(dim=0) + emit[t]
         alphas.append(alpha)
     # alphas[k] is alpha_{k-1}: sample n's last frame T_n - 1 is alphas[T_n]
     return stack(alphas)[input_lengths, xp.arange(N)]
-
-
-def _logsumexp(x, dim):
-    """log(sum(exp(x))) along dim, where x may be -inf everywhere (an unreachable state) with finite gradients.
-
-    Shifting by the max m keeps exp from overflowing. Where every term is -inf, the shift would be -inf - (-inf) =
-    nan, and log(0)'s derivative 1/0 would meet exp's 0 in the gradient (nan): so there the shift is 0 and the sum
-    is replaced by 1 before the log; adding back m itself (the shift where reachable) still gives -inf there, and
-    no gradient flows."""
-    xp = get_array_module(x.array)
-    m = x.array.max(axis=dim)  # a constant of the graph: the result does not depend on the shift
-    reachable = m > -xp.inf
-    shift = xp.expand_dims(xp.where(reachable, m, m.dtype.type(0)), dim)
-    total = (x - Tensor._wrap(shift)).exp().sum(dim)
-    return total.where(reachable, 1.0).log() + Tensor._wrap(m)
 
 
 def _extended_labels(labels, blank):
