@@ -210,9 +210,11 @@ def test_packed_bidirectional_two_layers_matches_torch(name, enforce_sorted, bat
 
 
 @pytest.mark.parametrize("name, options", [("LSTM", {}), ("RNN", {"nonlinearity": "relu", "bias": False}),
-                                           ("GRU", {"num_layers": 2, "dropout": 0.5})])
-def test_packed_single_direction_matches_torch(name, options, device):
-    """One direction, ReLU without bias, and dropout between layers (in eval mode, where it is the identity)."""
+                                           ("GRU", {"num_layers": 2, "dropout": 0.5}),
+                                           ("LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2})])
+def test_packed_layer_variants_match_torch(name, options, device):
+    """One direction, ReLU without bias, dropout between layers (in eval mode, where it is the identity), and an
+    LSTM with projections (both directions: h is projected, c is not)."""
     torch = import_torch()
     theirs, ours = twins(name, np.float64, **options)
     theirs.eval(), ours.eval()

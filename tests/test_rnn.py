@@ -119,6 +119,23 @@ def test_sequence_layer_matches_torch(name, options, dtype, device):
     check_against_torch(theirs, ours, (tx, th), (x, h), dtype, device)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [{}, {"num_layers": 2, "bidirectional": True}, {"batch_first": True}],
+                         ids=lambda o: ",".join(o) or "default")
+def test_lstm_with_projections_matches_torch(options, dtype, device):
+    """proj_size: h_t = W_hr (o_t * tanh(c_t)), so h_0, h_n and the output have proj_size features, c hidden_size;
+    weight_hr_l{k} comes after the biases in the state_dict, and the next layer reads the projected h."""
+    theirs, ours = twins("LSTM", 3, 5, dtype=dtype, proj_size=2, **options)
+    assert [name for name, _ in ours.named_parameters()] == [name for name, _ in theirs.named_parameters()]
+    assert repr(ours) == repr(theirs)
+    T, N = 4, 2
+    tx, x = pair_of_inputs((N, T, 3) if options.get("batch_first") else (T, N, 3), dtype, device, seed=1)
+    layers = options.get("num_layers", 1) * (2 if options.get("bidirectional") else 1)
+    th, h = pair_of_inputs((layers, N, 2), dtype, device, seed=5)
+    tc, c = pair_of_inputs((layers, N, 5), dtype, device, seed=6)
+    check_against_torch(theirs, ours, (tx, (th, tc)), (x, (h, c)), dtype, device)
+
+
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
 def test_sequence_layer_without_state_and_unbatched(name, device):
     theirs, ours = twins(name, 3, 4, num_layers=2, bidirectional=True)
@@ -189,7 +206,10 @@ def test_init_is_uniform_within_one_over_sqrt_hidden():
     (lambda: nn.RNN(3, 0), "hidden_size must be greater than zero", ValueError),
     (lambda: nn.GRU(3, 4, num_layers=0), "num_layers must be greater than zero", ValueError),
     (lambda: nn.LSTM(3, 4, dropout=2), "dropout should be a number in range", ValueError),
-    (lambda: nn.LSTM(3, 4, proj_size=2), "proj_size", NotImplementedError),
+    (lambda: nn.LSTM(3, 4, proj_size=4), "proj_size has to be smaller than hidden_size", ValueError),
+    (lambda: nn.LSTM(3, 4, proj_size=-1), "proj_size should be a positive integer or zero", ValueError),
+    (lambda: nn.LSTM(3, 4, proj_size=2)(tg.zeros(2, 2, 3), (tg.zeros(1, 2, 4), tg.zeros(1, 2, 4))),
+     r"Expected hidden\[0\] size \(1, 2, 2\), got \[1, 2, 4\]", RuntimeError),
     (lambda: nn.RNN(3, 4)(tg.zeros(2, 2, 2, 3)), "RNN: Expected input to be 2D or 3D, got 4D", ValueError),
     (lambda: nn.RNN(3, 4)(tg.zeros(2, 2, 5)), r"input.size\(-1\) must be equal to input_size. Expected 3, got 5",
      RuntimeError),

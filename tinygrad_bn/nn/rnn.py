@@ -210,19 +210,25 @@ class RNNBase(Module):
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
-        if proj_size != 0:
-            raise NotImplementedError("LSTM: proj_size is not supported by tinygrad_bn (only proj_size=0)")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError(f"proj_size has to be smaller than hidden_size, got proj_size={proj_size} and "
+                             f"hidden_size={hidden_size}")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         gate_size, dtype = _GATES[mode] * hidden_size, dtype or float32
+        h_size = proj_size or hidden_size  # h is projected to proj_size when it is set (LSTM only); c is not
         num_directions = 2 if bidirectional else 1
         for layer in range(num_layers):
-            layer_input_size = input_size if layer == 0 else hidden_size * num_directions
+            layer_input_size = input_size if layer == 0 else h_size * num_directions
             for suffix in ("", "_reverse")[:num_directions]:
-                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, hidden_size)}
+                shapes = {"weight_ih": (gate_size, layer_input_size), "weight_hh": (gate_size, h_size)}
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                if proj_size:
+                    shapes.update(weight_hr=(proj_size, hidden_size))
                 for name, shape in shapes.items():
                     setattr(self, f"{name}_l{layer}{suffix}",
                             Parameter(zeros(shape, dtype=dtype, device=device)))
@@ -232,9 +238,11 @@ class RNNBase(Module):
         _reset_uniform(self)
 
     def _weights(self, layer, direction):
-        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction (the biases None if bias=False)."""
+        """(weight_ih, weight_hh, bias_ih, bias_hh, weight_hr) of one layer and direction (the biases None if
+        bias=False, weight_hr None without proj_size)."""
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
-        return tuple(self._parameters.get(name + suffix) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        return tuple(self._parameters.get(name + suffix)
+                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
 
     def _check_input(self, input):
         if input.ndim not in (2, 3):
@@ -244,8 +252,12 @@ class RNNBase(Module):
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
                                f"got {input.shape[-1]}")
 
-    def _expected_hidden_shape(self, batch):
-        return (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+    def _expected_state_shapes(self, batch):
+        """The shape of each state: h (num_layers * D, batch, proj_size or hidden_size), and c for LSTM (num_layers
+        * D, batch, hidden_size)."""
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        h_shape = (layers, batch, self.proj_size or self.hidden_size)
+        return (h_shape, (layers, batch, self.hidden_size)) if self.mode == "LSTM" else (h_shape,)
 
     def _run(self, data, batch_sizes, states):
         """data (rows, input_size): the time steps one after another, as in a packed sequence (nn/utils/rnn.py):
@@ -281,7 +293,7 @@ class RNNBase(Module):
 
         The gradient of each slice of gx is added into gx's gradient in place (autograd's IndexedGradient), so
         backpropagation through time costs O(T) in the sequence length T."""
-        weight_ih, weight_hh, bias_ih, bias_hh = weights
+        weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = weights
         step = _STEPS[self.mode]
         gx = F.linear(x, weight_ih, bias_ih)  # the input's part of every gate, at every time step at once
         starts = [0]  # the first row of each time step
@@ -302,22 +314,23 @@ class RNNBase(Module):
             gh = F.linear(state[0], weight_hh, bias_hh)
             state = step(gx[starts[t]:starts[t] + running], gh, state if self.mode == "LSTM" else state[0])
             state = state if self.mode == "LSTM" else (state,)
+            if weight_hr is not None:  # LSTM with proj_size: h_t = W_hr (o * tanh(c_t))
+                state = (F.linear(state[0], weight_hr), state[1])
             hs[t] = state[0]
         if finished:  # put the rows back in order: the sequences still running hold the first rows
             state = tuple(cat([s] + [piece[k] for piece in reversed(finished)]) for k, s in enumerate(state))
         return cat(hs), state
 
     def _initial_states(self, hx, batch, like):
-        """hx (a tuple of state tensors) checked against the expected (num_layers * D, batch, hidden) shape, or
-        zeros of that shape, in like's dtype and on its device, when hx is None."""
-        expected = self._expected_hidden_shape(batch)
-        count = 2 if self.mode == "LSTM" else 1
+        """hx (a tuple of state tensors) checked against the expected shapes (_expected_state_shapes), or zeros of
+        those shapes, in like's dtype and on its device, when hx is None."""
+        expected = self._expected_state_shapes(batch)
         if hx is None:
-            return (zeros(expected, dtype=like.dtype, device=like.device),) * count
-        for k, h in enumerate(hx):
-            if tuple(h.shape) != expected:
-                which = f"hidden[{k}]" if count == 2 else "hidden"
-                raise RuntimeError(f"Expected {which} size {expected}, got {list(h.shape)}")
+            return tuple(zeros(shape, dtype=like.dtype, device=like.device) for shape in expected)
+        for k, (h, shape) in enumerate(zip(hx, expected)):
+            if tuple(h.shape) != shape:
+                which = f"hidden[{k}]" if len(expected) == 2 else "hidden"
+                raise RuntimeError(f"Expected {which} size {shape}, got {list(h.shape)}")
         return hx
 
     def _forward(self, input, hx):
@@ -374,8 +387,8 @@ class RNNBase(Module):
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
-        for name, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False)):
+        for name, default in (("proj_size", 0), ("num_layers", 1), ("bias", True), ("batch_first", False),
+                              ("dropout", 0.0), ("bidirectional", False)):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)}"
         if self.mode == "RNN_RELU":
@@ -417,7 +430,9 @@ class GRU(RNNBase):
 
 class LSTM(RNNBase):
     """LSTM over a sequence: per layer and step, the gates and c', h' as in LSTMCell. hx is (h_0, c_0) or None.
-    Returns (output, (h_n, c_n)), shapes as RNN (c like h). proj_size is not supported."""
+    Returns (output, (h_n, c_n)), shapes as RNN (c like h). With proj_size > 0, h is projected after each step,
+    h_t = W_hr (o_t * tanh(c_t)) (weight_hr_l{k}: (proj_size, hidden_size)), so h_0, h_n and the output have
+    proj_size features where c keeps hidden_size."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, *, device=None, dtype=None):
