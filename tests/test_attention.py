@@ -164,8 +164,11 @@ def mha_masks(kind, dtype, N=2, H=2, L=3, S=5):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("options", [{}, {"kdim": 3, "vdim": 6}, {"bias": False}, {"batch_first": True}],
-                         ids=["default", "kdim-vdim", "no-bias", "batch-first"])
+@pytest.mark.parametrize("options", [{}, {"kdim": 3, "vdim": 6}, {"bias": False}, {"batch_first": True},
+                                     {"add_bias_kv": True}, {"add_zero_attn": True},
+                                     {"add_bias_kv": True, "add_zero_attn": True, "kdim": 3, "vdim": 6}],
+                         ids=["default", "kdim-vdim", "no-bias", "batch-first", "bias-kv", "zero-attn",
+                              "bias-kv-zero-attn-kdim-vdim"])
 @pytest.mark.parametrize("masks", ["none", "padding", "bool", "both", "float"])
 def test_multihead_attention_matches_torch(masks, options, dtype, device):
     theirs, ours = twins(lambda nn: nn.MultiheadAttention(4, 2, **options),
@@ -234,8 +237,6 @@ def test_multihead_attention_init_and_names():
 @pytest.mark.parametrize("make, error, match", [
     (lambda: nn.MultiheadAttention(5, 2), AssertionError, "embed_dim must be divisible by num_heads"),
     (lambda: nn.MultiheadAttention(0, 2), ValueError, "embed_dim and num_heads must be greater than 0"),
-    (lambda: nn.MultiheadAttention(4, 2, add_bias_kv=True), NotImplementedError, "add_bias_kv"),
-    (lambda: nn.MultiheadAttention(4, 2, add_zero_attn=True), NotImplementedError, "add_zero_attn"),
     (lambda: nn.MultiheadAttention(4, 2)(tg.zeros(3, 2, 5), tg.zeros(3, 2, 5), tg.zeros(3, 2, 5)), AssertionError,
      "was expecting embedding dimension of 4, but got 5"),
     (lambda: nn.MultiheadAttention(4, 2)(tg.zeros(3, 2, 4), tg.zeros(3, 4), tg.zeros(3, 4)), AssertionError,

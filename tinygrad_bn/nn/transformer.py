@@ -10,7 +10,7 @@ An encoder layer is self-attention then a feed-forward block, each with a residu
 import copy
 
 from ..backend import array_module
-from ..tensors import Tensor, float32, zeros
+from ..tensors import Tensor, cat, float32, zeros
 from . import functional as F
 from . import init
 from .containers import ModuleList
@@ -39,6 +39,9 @@ class MultiheadAttention(Module):
     Linear). Init (PyTorch's): xavier_uniform_ on the projection weights, zero biases, out_proj.weight as a Linear.
     Inputs (L, N, E) ((N, L, E) with batch_first, (L, E) unbatched). Masks: key_padding_mask (N, S) and attn_mask
     (L, S) or (N * num_heads, L, S), boolean (True = may NOT attend) or float (added to the scores).
+    add_bias_kv appends one learned key bias_k and value bias_v (each (1, 1, E)) to every sequence's projected keys
+    and values; add_zero_attn appends a key and a value of zeros to every head. Either gives each query one more
+    position to attend to, which the masks never hide.
     """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
@@ -47,9 +50,6 @@ class MultiheadAttention(Module):
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and "
                              f"num_heads={num_heads} instead")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are not supported by "
-                                      "tinygrad_bn")
         if embed_dim % num_heads:
             raise AssertionError("embed_dim must be divisible by num_heads")
         self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
@@ -76,7 +76,10 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
-        self.bias_k = self.bias_v = None
+        if add_bias_kv:
+            self.bias_k, self.bias_v = parameter(1, 1, embed_dim), parameter(1, 1, embed_dim)
+        else:
+            self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
         self._reset_parameters()
 
@@ -89,6 +92,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def _projections(self, query, key, value):
         """q, k, v = query W_q^T + b_q, key W_k^T + b_k, value W_v^T + b_v."""
@@ -140,13 +146,23 @@ class MultiheadAttention(Module):
         S, H, d = key.shape[0], self.num_heads, self.head_dim
 
         q, k, v = self._projections(query, key, value)
+        extra = 0  # keys appended by add_bias_kv and add_zero_attn, which every query may attend to
+        if self.bias_k is not None:
+            k, v = cat([k, self.bias_k.expand(1, N, E)]), cat([v, self.bias_v.expand(1, N, E)])
+            extra += 1
         # (L, N, E) -> (N, H, L, d): head h of sample n holds features h*d .. (h+1)*d
         q = q.reshape(L, N, H, d).permute(1, 2, 0, 3)
-        k = k.reshape(S, N, H, d).permute(1, 2, 0, 3)
-        v = v.reshape(S, N, H, d).permute(1, 2, 0, 3)
+        k = k.reshape(S + extra, N, H, d).permute(1, 2, 0, 3)
+        v = v.reshape(S + extra, N, H, d).permute(1, 2, 0, 3)
+        if self.add_zero_attn:
+            no_key = zeros((N, H, 1, d), dtype=k.dtype, device=k.device)
+            k, v = cat([k, no_key], dim=2), cat([v, no_key], dim=2)
+            extra += 1
 
         use_causal = is_causal and key_padding_mask is None and not need_weights  # PyTorch's rule for the hint
         mask = None if use_causal else self._mask(attn_mask, key_padding_mask, query.dtype, N, L, S)
+        if mask is not None and extra:
+            mask = F.pad(mask, (0, extra))  # the appended keys are never masked
         # (N, H, L, S); a query that may see no key gets zeros, or NaN when the weights are returned (PyTorch's rule)
         weights = attention_weights(q, k, mask, is_causal=use_causal, empty_rows_to_zero=not need_weights)
         weights = F.dropout(weights, self.dropout, self.training)
