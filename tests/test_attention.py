@@ -364,3 +364,56 @@ def test_transformer_init_names_mask_and_errors():
         model(tg.zeros(5, 2, 4), tg.zeros(4, 3, 4))
     with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
         model(tg.zeros(5, 2, 4), tg.zeros(4, 2, 6))
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["in-proj", "separate-proj"])
+def test_multi_head_attention_forward_called_directly_matches_torch(separate, device):
+    """F.multi_head_attention_forward with the weights passed in, as code that keeps its own weights calls it:
+    outputs, per-head weights and the gradients of every weight and input agree with PyTorch's."""
+    torch = import_torch()
+    E, H, L, S, N = 4, 2, 3, 5, 2
+    kdim = 3 if separate else E
+    rng = np.random.default_rng(0)
+    names = (["q_proj_weight", "k_proj_weight", "v_proj_weight"] if separate else ["in_proj_weight"]) + [
+        "in_proj_bias", "bias_k", "bias_v", "out_proj_weight", "out_proj_bias"]
+    shapes = {"in_proj_weight": (3 * E, E), "q_proj_weight": (E, E), "k_proj_weight": (E, kdim),
+              "v_proj_weight": (E, kdim), "in_proj_bias": (3 * E,), "bias_k": (1, 1, E), "bias_v": (1, 1, E),
+              "out_proj_weight": (E, E), "out_proj_bias": (E,)}
+    arrays = {name: rng.standard_normal(shapes[name]) * 0.5 for name in names}
+    arrays.update(query=rng.standard_normal((L, N, E)), key=rng.standard_normal((S, N, kdim)),
+                  value=rng.standard_normal((S, N, kdim)))
+    ours = {name: tensor(a, device, requires_grad=True) for name, a in arrays.items()}
+    theirs = {name: torch_tensor(a, requires_grad=True) for name, a in arrays.items()}
+    padding = np.zeros((N, S), dtype=bool)
+    padding[1, -2:] = True
+
+    def call(lib, t, mask):
+        return lib.nn.functional.multi_head_attention_forward(
+            t["query"], t["key"], t["value"], E, H, t.get("in_proj_weight"), t["in_proj_bias"], t["bias_k"],
+            t["bias_v"], True, 0.0, t["out_proj_weight"], t["out_proj_bias"], training=True, key_padding_mask=mask,
+            need_weights=True, use_separate_proj_weight=separate, q_proj_weight=t.get("q_proj_weight"),
+            k_proj_weight=t.get("k_proj_weight"), v_proj_weight=t.get("v_proj_weight"), average_attn_weights=False)
+
+    out, weights = call(tg, ours, tensor(padding, device))
+    expected_out, expected_weights = call(torch, theirs, torch.tensor(padding))
+    assert weights.shape == (N, H, L, S + 2)  # bias_k and the zero key: two more positions
+    assert_close(out, expected_out)
+    assert_close(weights, expected_weights)
+    upstream = rng.standard_normal((L, N, E))
+    (out * tensor(upstream, device)).sum().backward()
+    (expected_out * torch.tensor(upstream)).sum().backward()
+    for name in ours:
+        assert_close(ours[name].grad, theirs[name].grad, what=f"grad of {name}")
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_grouped_query_attention_matches_torch(is_causal, device):
+    """enable_gqa: 6 query heads share 2 key/value heads (3 each); values and gradients as PyTorch's."""
+    torch = import_torch()
+    (tq, q), (tk, k), (tv, v) = (pair(random(shape, np.float64, seed), device)
+                                 for seed, shape in enumerate([(2, 6, 4, 3), (2, 2, 5, 3), (2, 2, 5, 3)]))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal, enable_gqa=True)
+    expected = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=is_causal, enable_gqa=True)
+    compare(expected, out, np.float64, (tq, tk, tv), (q, k, v))
+    with pytest.raises(RuntimeError, match="must divide the query's"):
+        F.scaled_dot_product_attention(q, k[:, :1].expand(2, 4, 5, 3), v, enable_gqa=True)

@@ -10,23 +10,13 @@ An encoder layer is self-attention then a feed-forward block, each with a residu
 import copy
 
 from ..backend import array_module
-from ..tensors import Tensor, cat, float32, zeros
+from ..tensors import Tensor, float32, zeros
 from . import functional as F
 from . import init
 from .containers import ModuleList
-from .functional.attention import attention_weights
 from .layers import Dropout, Linear
 from .module import Module, Parameter
 from .normalization import LayerNorm
-
-
-def _as_bias(mask, dtype):
-    """A mask in PyTorch's MultiheadAttention convention as a float to add to the scores: a boolean mask is True
-    where attending is NOT allowed (-inf there, 0 elsewhere); a float mask is added as it is."""
-    if mask is None or mask.dtype != bool:
-        return mask
-    xp = array_module(mask.device)
-    return Tensor._wrap(xp.where(mask.array, dtype.type(float("-inf")), dtype.type(0)))
 
 
 class MultiheadAttention(Module):
@@ -96,106 +86,24 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
-    def _projections(self, query, key, value):
-        """q, k, v = query W_q^T + b_q, key W_k^T + b_k, value W_v^T + b_v."""
-        E = self.embed_dim
-        if self._qkv_same_embed_dim:
-            W_q, W_k, W_v = (self.in_proj_weight[i * E:(i + 1) * E] for i in range(3))
-        else:
-            W_q, W_k, W_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        b_q = b_k = b_v = None
-        if self.in_proj_bias is not None:
-            b_q, b_k, b_v = (self.in_proj_bias[i * E:(i + 1) * E] for i in range(3))
-        return F.linear(query, W_q, b_q), F.linear(key, W_k, b_k), F.linear(value, W_v, b_v)
-
-    def _check(self, query, key, value, key_padding_mask, attn_mask):
-        batched = query.ndim == 3
-        if query.ndim not in (2, 3):
-            raise AssertionError(f"query should be unbatched 2D or batched 3D tensor but received {query.ndim}-D "
-                                 "query tensor")
-        if key.ndim != query.ndim or value.ndim != query.ndim:
-            kind = "batched (3-D)" if batched else "unbatched (2-D)"
-            raise AssertionError(f"For {kind} `query`, expected `key` and `value` to be {query.ndim}-D but found "
-                                 f"{key.ndim}-D and {value.ndim}-D tensors respectively")
-        if query.shape[-1] != self.embed_dim:
-            raise AssertionError(f"was expecting embedding dimension of {self.embed_dim}, but got {query.shape[-1]}")
-        if key.shape[:-1] != value.shape[:-1]:
-            raise AssertionError(f"key shape {key.shape} does not match value shape {value.shape}")
-        if key_padding_mask is not None and key_padding_mask.ndim != query.ndim - 1:
-            raise AssertionError(f"For {'batched (3-D)' if batched else 'unbatched (2-D)'} `query`, expected "
-                                 f"`key_padding_mask` to be `None` or {query.ndim - 1}-D but found "
-                                 f"{key_padding_mask.ndim}-D tensor instead")
-        if attn_mask is not None and attn_mask.ndim not in (2, 3):
-            raise AssertionError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
-
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
         """Returns (output like query, attention weights (N, L, S) averaged over the heads, or (N, num_heads, L, S)
-        with average_attn_weights=False, or None with need_weights=False)."""
-        self._check(query, key, value, key_padding_mask, attn_mask)
-        if is_causal and attn_mask is None:
-            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
-                               "method `generate_square_subsequent_mask` to create this mask.")
-        batched = query.ndim == 3
-        if not batched:  # one sequence: a batch of one, in dim 1
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
-        elif self.batch_first:
+        with average_attn_weights=False, or None with need_weights=False). The math is
+        F.multi_head_attention_forward's, given this module's weights."""
+        if self.batch_first and query.ndim == 3:  # the functional form takes (L, N, E)
             query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
-        L, N, E = query.shape
-        S, H, d = key.shape[0], self.num_heads, self.head_dim
-
-        q, k, v = self._projections(query, key, value)
-        extra = 0  # keys appended by add_bias_kv and add_zero_attn, which every query may attend to
-        if self.bias_k is not None:
-            k, v = cat([k, self.bias_k.expand(1, N, E)]), cat([v, self.bias_v.expand(1, N, E)])
-            extra += 1
-        # (L, N, E) -> (N, H, L, d): head h of sample n holds features h*d .. (h+1)*d
-        q = q.reshape(L, N, H, d).permute(1, 2, 0, 3)
-        k = k.reshape(S + extra, N, H, d).permute(1, 2, 0, 3)
-        v = v.reshape(S + extra, N, H, d).permute(1, 2, 0, 3)
-        if self.add_zero_attn:
-            no_key = zeros((N, H, 1, d), dtype=k.dtype, device=k.device)
-            k, v = cat([k, no_key], dim=2), cat([v, no_key], dim=2)
-            extra += 1
-
-        use_causal = is_causal and key_padding_mask is None and not need_weights  # PyTorch's rule for the hint
-        mask = None if use_causal else self._mask(attn_mask, key_padding_mask, query.dtype, N, L, S)
-        if mask is not None and extra:
-            mask = F.pad(mask, (0, extra))  # the appended keys are never masked
-        # (N, H, L, S); a query that may see no key gets zeros, or NaN when the weights are returned (PyTorch's rule)
-        weights = attention_weights(q, k, mask, is_causal=use_causal, empty_rows_to_zero=not need_weights)
-        weights = F.dropout(weights, self.dropout, self.training)
-        heads = weights @ v  # (N, H, L, d)
-        out = self.out_proj(heads.permute(2, 0, 1, 3).reshape(L, N, E))  # Concat(head_1, ..., head_h) W^O + b^O
-
-        if not batched:
-            out = out.squeeze(1)
-        elif self.batch_first:
+        separate = not self._qkv_same_embed_dim
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight, self.in_proj_bias, self.bias_k,
+            self.bias_v, self.add_zero_attn, self.dropout, self.out_proj.weight, self.out_proj.bias,
+            training=self.training, key_padding_mask=key_padding_mask, need_weights=need_weights,
+            attn_mask=attn_mask, use_separate_proj_weight=separate, q_proj_weight=self.q_proj_weight,
+            k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        if self.batch_first and query.ndim == 3:
             out = out.transpose(0, 1)
-        if not need_weights:
-            return out, None
-        weights = weights.mean(dim=1) if average_attn_weights else weights
-        return out, weights if batched else weights.squeeze(0)
-
-    def _mask(self, attn_mask, key_padding_mask, dtype, N, L, S):
-        """attn_mask and key_padding_mask as one float bias, broadcastable to the scores (N, H, L, S)."""
-        attn_mask, key_padding_mask = _as_bias(attn_mask, dtype), _as_bias(key_padding_mask, dtype)
-        if attn_mask is not None:
-            if attn_mask.ndim == 2 and attn_mask.shape != (L, S):
-                raise RuntimeError(f"The shape of the 2D attn_mask is {attn_mask.shape}, but should be {(L, S)}.")
-            if attn_mask.ndim == 3:
-                if attn_mask.shape != (N * self.num_heads, L, S):
-                    raise RuntimeError(f"The shape of the 3D attn_mask is {attn_mask.shape}, but should be "
-                                       f"{(N * self.num_heads, L, S)}.")
-                attn_mask = attn_mask.reshape(N, self.num_heads, L, S)
-        if key_padding_mask is not None:
-            if key_padding_mask.shape != (N, S):
-                raise AssertionError(f"expecting key_padding_mask shape of {(N, S)}, but got "
-                                     f"{key_padding_mask.shape}")
-            key_padding_mask = key_padding_mask.reshape(N, 1, 1, S)
-            attn_mask = key_padding_mask if attn_mask is None else attn_mask + key_padding_mask
-        return attn_mask
+        return out, weights
 
 
 def _activation(activation):

@@ -9,7 +9,6 @@ SEE_ALSO = "see \"Coming from PyTorch\" in README.md for what is supported"
 
 # Names that are real PyTorch features (not typos), grouped by what they are, for a more precise message.
 KNOWN = {
-    "functional forms of multi-head attention": ("multi_head_attention_forward",),
     "3-D convolution and pooling, transposed 1-D convolution": ("Conv3d", "ConvTranspose1d", "ConvTranspose3d",
                                                                 "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
                                                                 "BatchNorm3d", "conv3d", "max_pool3d", "avg_pool3d"),

@@ -7,7 +7,7 @@ side by side and read like the math; the speed tricks they rely on are named pri
 """
 from .activation import (dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, linear,
                          log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh)
-from .attention import scaled_dot_product_attention
+from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .batchnorm import batch_norm, batch_norm_simple
 from .conv import conv1d, conv2d, conv2d_simple
 from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
@@ -39,4 +39,4 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "conv1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "pixel_shuffle", "pixel_unshuffle",
            "instance_norm", "unfold", "fold",
            # attention (attention.py), composed from matmul and softmax
-           "scaled_dot_product_attention"]
+           "scaled_dot_product_attention", "multi_head_attention_forward"]
