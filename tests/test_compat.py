@@ -153,6 +153,22 @@ CASES = [
          rtol=1e-7),
     Case("hardswish", lambda lib, x: lib.nn.functional.hardswish(x), (away_from([-3.0, 3.0], 3, 5, scale=3),)),
     Case("F.sigmoid_tanh", lambda lib, x: lib.nn.functional.sigmoid(x) + lib.nn.functional.tanh(x), (normal(4),)),
+    Case("prelu", lambda lib, x, w: lib.nn.functional.prelu(x, w), (away_from([0.0], 3, 5), normal(1))),
+    Case("prelu-per-channel", lambda lib, x, w: lib.nn.functional.prelu(x, w), (away_from([0.0], 2, 3, 4), normal(3))),
+    Case("prelu-1d", lambda lib, x, w: lib.nn.functional.prelu(x, w), (away_from([0.0], 5), normal(1))),
+    Case("selu", lambda lib, x: lib.nn.functional.selu(x), (away_from([0.0], 3, 5),)),
+    # alpha 0.5: torch's CPU backward rounds 1/alpha to float32 even in float64 (5e-8 off for alpha=0.6); 2 is exact
+    Case("celu", lambda lib, x: lib.nn.functional.celu(x, alpha=0.5), (normal(3, 5),)),
+    Case("mish", lambda lib, x: lib.nn.functional.mish(x * 3), (normal(3, 5),)),
+    Case("logsigmoid", lambda lib, x: lib.nn.functional.logsigmoid(x * 5), (normal(3, 5),)),
+    Case("softsign", lambda lib, x: lib.nn.functional.softsign(x), (away_from([0.0], 3, 5),)),
+    Case("softmin", lambda lib, x: lib.nn.functional.softmin(x, dim=0) * ramp(lib, x), (normal(3, 5),)),
+    Case("tanhshrink", lambda lib, x: lib.nn.functional.tanhshrink(x), (normal(3, 5),)),
+    Case("threshold", lambda lib, x: lib.nn.functional.threshold(x, 0.3, -2.0), (away_from([0.3], 3, 5),)),
+    Case("hardshrink", lambda lib, x: lib.nn.functional.hardshrink(x), (away_from([-0.5, 0.5], 3, 5),)),
+    Case("softshrink", lambda lib, x: lib.nn.functional.softshrink(x, 0.7), (away_from([-0.7, 0.7], 3, 5),)),
+    Case("glu", lambda lib, x: lib.nn.functional.glu(x), (normal(3, 6),)),
+    Case("glu-dim1", lambda lib, x: lib.nn.functional.glu(x, 1), (normal(2, 4, 3),)),
     # losses
     Case("nll_loss", lambda lib, x, t: lib.nn.functional.nll_loss(x.log_softmax(1), t), (normal(6, 4), labels(6, 4))),
     Case("nll_loss-weight-ignore", lambda lib, x, t, w: lib.nn.functional.nll_loss(x, t, weight=w),
@@ -198,6 +214,8 @@ CASES = [
     Case("layer_norm", lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (4,), w, b),
          (normal(3, 5, 4), normal(4), normal(4))),
     Case("layer_norm-2d-shape", lambda lib, x: lib.nn.functional.layer_norm(x, (5, 4)), (normal(3, 5, 4),)),
+    Case("rms_norm", lambda lib, x, w: lib.nn.functional.rms_norm(x, (4,), w), (normal(3, 5, 4), normal(4))),
+    Case("rms_norm-2d-shape-eps", lambda lib, x: lib.nn.functional.rms_norm(x, [5, 4], eps=0.1), (normal(3, 5, 4),)),
     Case("group_norm", lambda lib, x, w, b: lib.nn.functional.group_norm(x, 2, w, b),
          (normal(3, 4, 2, 3), normal(4), normal(4))),
     Case("group_norm-instance", lambda lib, x: lib.nn.functional.group_norm(x, 4), (normal(2, 4, 5),)),
@@ -237,7 +255,9 @@ def test_matches_torch(case, device):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", [c for c in CASES if c.name in {"gelu", "gelu_tanh", "silu", "softplus", "elu",
                                                                    "hardswish", "binary_cross_entropy",
-                                                                   "smooth_l1_loss", "layer_norm", "embedding"}],
+                                                                   "smooth_l1_loss", "layer_norm", "embedding",
+                                                                   "prelu", "mish", "logsigmoid", "glu",
+                                                                   "rms_norm"}],
                          ids=lambda c: c.name)
 def test_dtype_is_kept(case, dtype):
     inputs = [tg.Tensor(a, requires_grad=case.requires_grad(i, a), dtype=dtype if a.dtype.kind == "f" else None)
@@ -365,6 +385,9 @@ ACTIVATION_MODULES = [
     ("GELU", (), {"approximate": "tanh"}), ("SiLU", (), {}), ("Hardswish", (), {}), ("Hardsigmoid", (), {}),
     ("ELU", (0.5,), {}), ("Softplus", (), {"beta": 2.0}), ("Softmax", (), {"dim": 1}), ("LogSoftmax", (1,), {}),
     ("Hardtanh", (-2.0, 2.0), {}), ("Identity", (), {}),
+    ("Mish", (), {}), ("SELU", (), {}), ("CELU", (0.5,), {}), ("GLU", (), {"dim": 1}),
+    ("LogSigmoid", (), {}), ("Softsign", (), {}), ("Softmin", (), {"dim": 1}), ("Tanhshrink", (), {}),
+    ("Threshold", (0.1, 20.0), {}), ("Hardshrink", (), {}), ("Softshrink", (0.3,), {}),
 ]
 
 

@@ -7,6 +7,9 @@
 from . import functional, init, utils
 from .activation import (ELU, GELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSoftmax, ReLU6, Sigmoid, SiLU,
                          Softmax, Softplus, Tanh)
+from .activation import (CELU, GLU, SELU, Hardshrink, LogSigmoid, Mish, PReLU, Softmin, Softshrink, Softsign,
+                         Tanhshrink, Threshold)
+from .layers import AdaptiveMaxPool1d, AdaptiveMaxPool2d, ChannelShuffle, Dropout1d
 from .layers import (AdaptiveAvgPool1d, AvgPool1d, CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
                      Conv1d, Fold, MaxPool1d, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d,
                      ReplicationPad1d, ReplicationPad2d, Unfold, ZeroPad1d, ZeroPad2d)
@@ -16,9 +19,9 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .loss import CTCLoss, KLDivLoss
-from .containers import ModuleDict, ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .module import Module, Parameter
-from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
+from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm, RMSNorm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
@@ -43,4 +46,8 @@ __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d
            # recurrent layers and attention, composed from the ops above (nn/rnn.py, nn/transformer.py)
            "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU", "MultiheadAttention",
            "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
-           "Transformer"]
+           "Transformer",
+           # parameter containers, RMSNorm, more activations, channel dropout and shuffle, adaptive max pooling
+           "ParameterList", "ParameterDict", "RMSNorm", "PReLU", "Mish", "SELU", "CELU", "GLU", "LogSigmoid",
+           "Softsign", "Softmin", "Tanhshrink", "Threshold", "Hardshrink", "Softshrink", "Dropout1d", "ChannelShuffle",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]

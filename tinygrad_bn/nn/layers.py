@@ -467,6 +467,13 @@ class Dropout2d(Dropout):
         return F.dropout2d(input, self.p, self.training)
 
 
+class Dropout1d(Dropout):
+    """Training: zero whole channels of (N, C, L) or (C, L) input with probability p, scale the rest by 1/(1-p)."""
+
+    def forward(self, input):
+        return F.dropout1d(input, self.p, self.training)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # 1-D layers (sequences (N, C, L)): the 2-D ones' math along the width (nn/functional/conv.py, pooling.py)
 # ----------------------------------------------------------------------------------------------------------------
@@ -529,6 +536,27 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
 
     def forward(self, input):
         return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output_size (H, W) whatever the input size (None keeps that input size)."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """Max pooling of (N, C, L) input to a fixed length output_size whatever L."""
+
+    def forward(self, input):
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -646,6 +674,20 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """Interleave the channels of (N, C, *) input from `groups` groups (ShuffleNet): see F.channel_shuffle."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
 
 
 class Unfold(Module):

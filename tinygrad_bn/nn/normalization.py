@@ -1,4 +1,4 @@
-"""LayerNorm, GroupNorm and InstanceNorm: normalization per sample (not per batch, unlike BatchNorm), so they behave
+"""LayerNorm, RMSNorm, GroupNorm and InstanceNorm: normalization per sample (not per batch, unlike BatchNorm), so they behave
 the same in training and eval and keep no running statistics (InstanceNorm may keep them, as an option). All are
 composed from Tensor ops (nn/functional/normalization.py),
 unlike BatchNorm's fused, hand-derived backward.
@@ -33,6 +33,25 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.has_bias}")
+
+
+class RMSNorm(Module):
+    """y = x / sqrt(mean(x^2) + eps) * weight, the mean over the last dims, of shape normalized_shape; weight (1) has
+    that shape too (elementwise_affine=True). eps=None: the machine epsilon of the input's dtype, as PyTorch."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        weight = ones(self.normalized_shape, dtype=dtype or float32, device=device)
+        self.register_parameter("weight", Parameter(weight) if elementwise_affine else None)  # no bias (PyTorch's)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
 class GroupNorm(Module):

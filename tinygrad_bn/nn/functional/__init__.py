@@ -7,6 +7,8 @@ side by side and read like the math; the speed tricks they rely on are named pri
 """
 from .activation import (dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, linear,
                          log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh)
+from .activation import (celu, dropout1d, glu, hardshrink, logsigmoid, mish, prelu, selu, softmin, softshrink,
+                         softsign, tanhshrink, threshold)
 from .attention import multi_head_attention_forward, scaled_dot_product_attention
 from .batchnorm import batch_norm, batch_norm_simple
 from .conv import conv1d, conv2d, conv2d_simple
@@ -16,11 +18,12 @@ from .embedding import embedding
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
                    mse_loss, nll_loss, one_hot, smooth_l1_loss)
 from .loss import kl_div
-from .normalization import group_norm, instance_norm, layer_norm
+from .normalization import group_norm, instance_norm, layer_norm, rms_norm
 from .padding import pad
-from .pixel import fold, pixel_shuffle, pixel_unshuffle, unfold
+from .pixel import channel_shuffle, fold, pixel_shuffle, pixel_unshuffle, unfold
 from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d,
                       max_pool2d)
+from .pooling import adaptive_max_pool1d, adaptive_max_pool2d
 from .upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest
 
 __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple", "binary_cross_entropy_with_logits", "conv2d", "conv2d_simple",
@@ -39,4 +42,8 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "conv1d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "pixel_shuffle", "pixel_unshuffle",
            "instance_norm", "unfold", "fold",
            # attention (attention.py), composed from matmul and softmax
-           "scaled_dot_product_attention", "multi_head_attention_forward"]
+           "scaled_dot_product_attention", "multi_head_attention_forward",
+           # more activations (composed), RMS norm, channel dropout and shuffle, adaptive max pooling
+           "prelu", "mish", "selu", "celu", "glu", "logsigmoid", "softsign", "softmin", "tanhshrink", "threshold",
+           "hardshrink", "softshrink", "rms_norm", "dropout1d", "channel_shuffle", "adaptive_max_pool1d",
+           "adaptive_max_pool2d"]

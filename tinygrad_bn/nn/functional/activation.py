@@ -203,6 +203,101 @@ def hardswish(input, inplace=False):
     return HardswishFn.apply(input)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Activations composed from the functions above and Tensor ops: no backward of their own. Autograd's gradient at
+# each kink is PyTorch's (checked in tests/test_more_layers.py); the docstring says which piece wins there.
+# ----------------------------------------------------------------------------------------------------------------
+SELU_ALPHA = 1.6732632423543772848170429916717   # the constants of "Self-Normalizing Neural Networks" (2017)
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def prelu(input, weight):
+    """x where x > 0, else weight * x, with a learned slope: one weight for every element, or one per channel,
+    broadcast over dim 1 of (N, C, ...) input. At x = 0 the gradient is the slope's (dx = weight * dy)."""
+    channels = input.shape[1] if input.ndim >= 2 else 1  # below 2 dims there is no channel dim: one channel
+    if weight.numel() not in (1, channels):
+        raise ValueError(f"prelu: weight has {weight.numel()} parameters but the input of shape {input.shape} has "
+                         f"{channels} channels (dim 1); expected 1 or {channels}")
+    if input.dtype != weight.dtype:  # PyTorch's rule, as linear's: no silent promotion
+        raise RuntimeError(f"prelu: the input ({input.dtype}) and the weight ({weight.dtype}) must have the same "
+                           f"dtype; convert with input.to({weight.dtype}) or the module with .to({input.dtype})")
+    if weight.numel() == 1:
+        slope = weight.reshape(())
+    else:
+        slope = weight.reshape((channels,) + (1,) * (input.ndim - 2))
+    return input.where(input > 0, slope * input)
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with PyTorch's constants scale ~ 1.0507, alpha ~ 1.6733 (self-normalizing networks)."""
+    return elu(input, SELU_ALPHA) * SELU_SCALE
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) = alpha * elu(x / alpha): continuously differentiable for
+    every alpha (slope 1 at x = 0 from both sides)."""
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0 (it divides x)")
+    return elu(input / alpha) * alpha
+
+
+def _softplus_everywhere(input):
+    """log(1 + exp(x)) with no linear piece (threshold = inf): the stable form of SoftplusFn holds for every x."""
+    return softplus(input, beta=1.0, threshold=math.inf)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x)) (Misra 2019)."""
+    return input * _softplus_everywhere(input).tanh()
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log(1 + exp(-|x|)): softplus's stable form, so neither
+    exp(-x) nor log(0) is ever computed (finite for x = -1000 and exact for x = +40)."""
+    return -_softplus_everywhere(-input)
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    return input - input.tanh()
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value. The gradient is 0 at x == threshold (the constant piece), as PyTorch."""
+    return input.masked_fill(input <= threshold, value)
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0; the gradient is 0 at x = +-lambd (the zero piece), as PyTorch."""
+    return input.masked_fill((input >= -lambd) & (input <= lambd), 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd where x > lambd, x + lambd where x < -lambd, else 0: that is x - clamp(x, -lambd, lambd).
+    clamp passes the gradient at its bounds, so at x = +-lambd the gradient is 1 - 1 = 0, as PyTorch's."""
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be greater than or equal to 0, but got {lambd}")
+    return input - input.clamp(-lambd, lambd)
+
+
+def glu(input, dim=-1):
+    """Gated linear unit: split x in halves a, b along dim; a * sigmoid(b)."""
+    if input.ndim == 0:
+        raise ValueError("glu: a 0-dimensional input has no dimension to halve")
+    size = input.shape[dim]
+    if size % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} of the input of shape "
+                         f"{input.shape} is size {size}")
+    before = (slice(None),) * (dim % input.ndim)  # every index up to dim
+    a, b = input[before + (slice(0, size // 2),)], input[before + (slice(size // 2, size),)]
+    return a * b.sigmoid()
+
+
 def sigmoid(input):
     return input.sigmoid()
 
@@ -254,6 +349,21 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     return input * Tensor._wrap(keep.astype(input.dtype) / input.dtype.type(1 - p))
 
 
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels: each (sample, channel) sequence of an (N, C, L) or (C, L) input is kept with probability
+    1-p and scaled by 1/(1-p). Backward: dx = dy * mask / (1-p), the mask broadcast over L."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (2, 3):
+        raise ValueError(f"dropout1d: expected a 2D (C, L) or 3D (N, C, L) input, got shape {input.shape}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0
+    keep = rng(input.device).random(input.shape[:-1] + (1,), dtype=input.dtype) >= p
+    return input * Tensor._wrap(keep.astype(input.dtype) / input.dtype.type(1 - p))
+
+
 def _softmax_dim(input, dim):
     """PyTorch's implicit dim for softmax(x) without dim (deprecated there): 0 for 0-, 1- and 3-D input, else 1."""
     if dim is not None:
@@ -269,3 +379,9 @@ def softmax(input, dim=None, dtype=None):
 def log_softmax(input, dim=None, dtype=None):
     input = input if dtype is None else input.to(dtype)
     return input.log_softmax(_softmax_dim(input, dim))
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x): weights that favour the smallest entries."""
+    input = input if dtype is None else input.to(dtype)
+    return (-input).softmax(_softmax_dim(input, dim))

@@ -1,4 +1,4 @@
-"""Layer, group and instance normalization, composed from Tensor ops.
+"""Layer, RMS, group and instance normalization, composed from Tensor ops.
 
 Unlike batch_norm (batchnorm.py), whose backward is one fused, hand-derived op, these are written as the formula
 itself: mean, biased variance, normalize, scale and shift. Autograd differentiates the composition, which is exact;
@@ -7,6 +7,8 @@ the CNNs this library is tuned for. They are gradchecked in float64 and compared
 and tests/test_one_d_and_images.py.
 """
 import math
+
+import numpy as np
 
 from .batchnorm import _raw, _update_running
 
@@ -33,6 +35,25 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias
     return out
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """Scale each sample by the root mean square over its last len(normalized_shape) dims, then by weight:
+
+        y = x / sqrt(mean(x^2) + eps) * weight
+
+    layer norm without the centring and without a bias (RMSNorm, Zhang and Sennrich 2019). eps=None uses the machine
+    epsilon of the input's dtype (torch.finfo(dtype).eps), as PyTorch does."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(normalized_shape)
+    if input.shape[input.ndim - k:] != normalized_shape:
+        raise ValueError(f"rms_norm: normalized_shape {normalized_shape} does not match the last {k} dims of the "
+                         f"input of shape {input.shape}")
+    if eps is None:
+        eps = float(np.finfo(input.dtype).eps)
+    mean_square = (input * input).mean(dim=tuple(range(input.ndim - k, input.ndim)), keepdim=True)
+    out = input / (mean_square + eps).sqrt()
+    return out if weight is None else out * weight
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

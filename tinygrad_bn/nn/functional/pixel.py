@@ -5,7 +5,8 @@ block of pixels (sub-pixel convolution, ESPCN's upsampling):
 
     out[c, h*r + i, w*r + j] = x[c*r*r + i*r + j, h, w]
 
-a reshape and a permute; pixel_unshuffle is its inverse.
+a reshape and a permute; pixel_unshuffle is its inverse. channel_shuffle(x, g) is the same idea on channels alone
+(ShuffleNet): the C channels, seen as g groups of C/g, are read out group-interleaved.
 
 unfold(x, kernel_size): (N, C, H, W) -> (N, C*KH*KW, L), every sliding (KH, KW) block of the padded input as one
 column, L blocks (im2col, tinygrad_bn/kernels/conv.py, as a Tensor op):
@@ -51,6 +52,21 @@ def pixel_unshuffle(input, downscale_factor):
     pixels = input.reshape(*batch, C, H // r, r, W // r, r)                   # (*, C, H, i, W, j)
     channels_first = pixels.permute(*range(b), b, b + 2, b + 4, b + 1, b + 3)   # (*, C, i, j, H, W)
     return channels_first.reshape(*batch, C * r * r, H // r, W // r)
+
+
+def channel_shuffle(input, groups):
+    """(N, C, *) -> (N, C, *) with channel k*g + i of the output taken from channel i*(C/g) + k of the input
+    (g = groups): a (g, C/g) -> (C/g, g) transpose of the channel index, so that the next grouped convolution sees
+    channels of every group."""
+    g = positive_int("channel_shuffle: groups", groups)
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input of shape {input.shape}")
+    N, C, *positions = input.shape
+    if C % g:
+        raise RuntimeError(f"channel_shuffle: number of channels must be divisible by groups. Got {C} channels and "
+                           f"{g} groups.")
+    grouped = input.reshape(N, g, C // g, *positions)
+    return grouped.transpose(1, 2).reshape(input.shape)
 
 
 def _block_args(name, kernel_size, dilation, padding, stride):

@@ -174,6 +174,56 @@ def adaptive_avg_pool2d(input, output_size):
     return stack(rows, dim=-2)
 
 
+def _adaptive_sizes(name, input, output_size):
+    """(OH, OW) from an int or a pair; None in a pair keeps that input size, as PyTorch."""
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = tuple(input.shape[-2 + i] if size is None else size for i, size in enumerate(output_size))
+    sizes = pair(output_size, f"{name}: output_size")
+    if min(sizes) < 0:
+        raise ValueError(f"{name}: elements of output_size must be greater than or equal to 0 but received "
+                         f"output_size={output_size!r}")
+    return sizes
+
+
+def _adaptive_window(index, size, windows):
+    """The cells [start, end) that adaptive window `index` of `windows` covers along an axis of `size` cells:
+    start = floor(index * size / windows), end = ceil((index + 1) * size / windows) (PyTorch's rule)."""
+    return (index * size) // windows, -(-((index + 1) * size) // windows)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed (OH, OW) of an (N, C, H, W) or (C, H, W) input: output cell (r, c) is the max over
+    rows floor(r*H/OH) .. ceil((r+1)*H/OH) and the matching columns, as PyTorch.
+
+    A loop over the OH*OW output cells, each a slice and a max (no fused op): the windows overlap or differ in size
+    when H is not a multiple of OH, and OH*OW is small where this layer is used (a fixed-size head). Each window is
+    flattened in row-major order before its max, so a tie sends the gradient to the first maximum, as PyTorch."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported by tinygrad_bn "
+                                  "(MaxUnpool2d is not implemented either)")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"adaptive_max_pool2d: expected a 3D (C, H, W) or 4D (N, C, H, W) input, got shape "
+                         f"{input.shape}")
+    if input.ndim == 3:
+        return adaptive_max_pool2d(input.unsqueeze(0), output_size).squeeze(0)
+    OH, OW = _adaptive_sizes("adaptive_max_pool2d", input, output_size)
+    N, C, H, W = input.shape
+    if min(H, W) == 0:
+        raise ValueError(f"adaptive_max_pool2d: expected input to have non-zero size for non-batch dimensions, but "
+                         f"got shape {input.shape}")
+    if min(OH, OW) == 0:  # an empty output, as PyTorch's (stack below needs at least one window)
+        return input[:, :, :1, :1].expand(N, C, OH, OW)
+    rows = []
+    for r in range(OH):
+        h0, h1 = _adaptive_window(r, H, OH)
+        cells = []
+        for c in range(OW):
+            w0, w1 = _adaptive_window(c, W, OW)
+            cells.append(input[:, :, h0:h1, w0:w1].reshape(N, C, -1).max(dim=2).values)
+        rows.append(stack(cells, dim=-1))
+    return stack(rows, dim=-2)
+
+
 # 1-D pooling: the 2-D pooling of the same numbers seen as (N, C, 1, L) images, with windows of height 1 (no new
 # math; the reshapes' backward is the reshape back). Unbatched (C, L) input gets a batch dim of 1 and loses it again.
 def _as_images(name, input):
@@ -216,4 +266,13 @@ def adaptive_avg_pool1d(input, output_size):
     """Average pooling of an (N, C, L) input to a fixed length output_size (windows as adaptive_avg_pool2d's)."""
     (length,) = single(output_size, "adaptive_avg_pool1d: output_size")
     out = adaptive_avg_pool2d(_as_images("adaptive_avg_pool1d", input), (1, length))
+    return _as_sequences(out, input)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of an (N, C, L) input to a fixed length output_size (windows as adaptive_max_pool2d's)."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool1d: return_indices=True is not supported by tinygrad_bn")
+    (length,) = single(output_size, "adaptive_max_pool1d: output_size")
+    out = adaptive_max_pool2d(_as_images("adaptive_max_pool1d", input), (1, length))
     return _as_sequences(out, input)
