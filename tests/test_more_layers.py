@@ -70,6 +70,8 @@ def test_parameter_list_repr_is_pytorchs_with_library_dtype_names():
     theirs = torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(3, 4)), torch.ones(5, dtype=torch.float64), 3])
     assert repr(ours) == repr(theirs).replace("torch.", "")
     assert repr(nn.ParameterList()) == repr(torch.nn.ParameterList()) == "ParameterList()"
+    one = repr(torch.nn.ParameterList([torch.zeros(3)])).replace("torch.", "")  # one line: Module's repr rule
+    assert repr(nn.ParameterList([tg.zeros(3)])) == one == "ParameterList(  (0): Parameter containing: [float32 of size 3])"
 
 
 def test_parameter_dict_behaves_like_a_dict():
