@@ -468,7 +468,9 @@ class AmaxFn(Function):
         self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
         out = x.max(axis=axis, keepdims=True)
         winners = x == out
-        self.save_for_backward((winners / winners.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False))
+        with np.errstate(invalid="ignore"):  # a slice holding NaN has no winner: 0 / 0 = nan, PyTorch's gradient too
+            share = winners / winners.sum(axis=axis, keepdims=True)
+        self.save_for_backward(share.astype(x.dtype, copy=False))
         return out if keepdim else out.squeeze(axis)
 
     def backward(self, g):

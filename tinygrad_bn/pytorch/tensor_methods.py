@@ -2,8 +2,10 @@
 
 The core Tensor (tinygrad_bn/tensors.py) has what autograd and the layers need: arithmetic, reductions, shapes,
 indexing and `t[index] = value`. PyTorch code also writes `x.eq(y)`, `w.data.normal_(0, 0.02)`, `x.view_as(y)`,
-`h.chunk(4, 1)`, `for row in x`, ... Those are here, each built from the core Tensor's methods and ops (no new
-math), and attached to Tensor in one visible place, `attach_to(Tensor)`, which tinygrad_bn/pytorch/__init__.py calls.
+`h.chunk(4, 1)`, `for row in x`, ..., and math that PyTorch offers as methods beyond the core's ops (`x.lerp(y, w)`,
+`x.logaddexp(y)`, `x.diag()`, `x.kron(y)`, `x.rot90()`, `x.diff()`, ...). Those are here, each built from the core
+Tensor's methods and ops (no new Function), and attached to Tensor in one visible place, `attach_to(Tensor)`, which
+tinygrad_bn/pytorch/__init__.py calls.
 """
 import collections
 import math

@@ -4,8 +4,9 @@
 PyTorch offers most ops twice, as `x.exp()` and as `torch.exp(x)`, and real code uses both. Here the math lives once,
 in the Tensor methods (tensors.py) and their ops (ops.py); each function below only forwards to the method, with
 PyTorch's argument names and defaults. The package exports all of them, so `import tinygrad_bn as torch` works for
-code that calls them. One is more than a forward: `einsum`, a small program over the Tensor methods (its own
-section). Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
+code that calls them. A few are more than a forward, small programs over the Tensor methods for names PyTorch has
+only at module level: `einsum` (its own section), `hstack`/`vstack`/`meshgrid`/`block_diag`/... (joining and grids).
+Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
 
 Eleven of PyTorch's names are also Python builtins (max, min, sum, abs, pow, round, any, all, float, int, bool): in
 this file they carry a `torch_` prefix, so that the builtins keep their meaning here, and `TORCH_NAMES` at the end
