@@ -3,6 +3,8 @@
 Notation in the docstrings: x, y are inputs, out is the output, g is dL/d(out), gx is dL/dx.
 Every op works on NumPy and CuPy arrays alike: it asks its input for its array module (`xp`).
 """
+import math
+
 import numpy as np
 
 from .autograd import Function, IndexedGradient, unbroadcast
@@ -197,6 +199,91 @@ class ClampFn(Function):
         return g * inside
 
 
+class Log1pFn(Function):
+    """out = log(1 + x), accurate for tiny x (where 1 + x would round away x's digits), as NumPy's log1p."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log1p(-1) = -inf, below -1 nan, as in PyTorch
+            return get_array_module(x).log1p(x)
+
+    def backward(self, g):
+        """gx = g / (1 + x)"""
+        (x,) = self.saved
+        return g / (1 + x)
+
+
+class Expm1Fn(Function):
+    """out = exp(x) - 1, accurate for tiny x (where exp(x) - 1 would cancel)."""
+
+    def forward(self, x):
+        out = get_array_module(x).expm1(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        """gx = g * exp(x) = g * (out + 1)"""
+        (out,) = self.saved
+        return g * (out + 1)
+
+
+def _per_element(math_fn, x):
+    """A Python `math` function applied to each element of x, in x's dtype and on x's device. NumPy has no erf;
+    math.erf and math.erfc are exact to double precision, one element at a time (fast enough for the small models
+    this serves; a GPU array makes a round trip through the host)."""
+    out = np.asarray(np.frompyfunc(math_fn, 1, 1)(to_device(x, "cpu")), dtype=x.dtype)  # 0-d gives a float
+    return to_device(out, device_of(x))
+
+
+def erf_array(x):
+    """erf(x) = 2/sqrt(pi) * integral from 0 to x of exp(-t^2) dt, elementwise on an array (exact GELU uses it)."""
+    return _per_element(math.erf, x)
+
+
+class ErfFn(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return erf_array(x)
+
+    def backward(self, g):
+        """gx = g * 2/sqrt(pi) * exp(-x^2)"""
+        (x,) = self.saved
+        return g * x.dtype.type(2 / math.sqrt(math.pi)) * get_array_module(x).exp(-x * x)
+
+
+class ErfcFn(Function):
+    """out = erfc(x) = 1 - erf(x), computed directly: for large x, 1 - erf(x) would round to 0 (erfc(6) = 2e-17)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return _per_element(math.erfc, x)
+
+    def backward(self, g):
+        """gx = -g * 2/sqrt(pi) * exp(-x^2)"""
+        (x,) = self.saved
+        return -g * x.dtype.type(2 / math.sqrt(math.pi)) * get_array_module(x).exp(-x * x)
+
+
+class RemainderFn(Function):
+    """out = x - y * q, q = x / y rounded toward zero (rounding "trunc": fmod, the sign of x) or toward -inf
+    ("floor": remainder, the sign of y). The value comes from NumPy's fmod or remainder, exact in floating point
+    (x - y * q written out would round)."""
+
+    def forward(self, x, y, rounding):
+        xp = get_array_module(x)
+        self.shapes = x.shape, y.shape
+        with np.errstate(divide="ignore", invalid="ignore"):  # a float divisor of 0 gives nan, as in PyTorch
+            out = xp.fmod(x, y) if rounding == "trunc" else xp.remainder(x, y)
+            if self.needs_grad[1]:
+                self.q = xp.trunc(x / y) if rounding == "trunc" else xp.floor(x / y)
+        return out
+
+    def backward(self, g):
+        """gx = g, gy = -g * q   (q is piecewise constant: its derivative is 0 almost everywhere)"""
+        gy = unbroadcast(-g * self.q, self.shapes[1]) if self.needs_grad[1] else None
+        return unbroadcast(g, self.shapes[0]), gy
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Trigonometric and hyperbolic functions (tan saves its output: its derivative is 1 + tan(x)**2)
 # ----------------------------------------------------------------------------------------------------------------
@@ -374,6 +461,24 @@ class MaxFn(Function):
         return gx
 
 
+class AmaxFn(Function):
+    """max over any set of axes (all of them for axis=None); ties share the gradient equally, as in torch.amax."""
+
+    def forward(self, x, axis=None, keepdim=False):
+        self.shape, self.axis, self.keepdim = x.shape, axis, keepdim
+        out = x.max(axis=axis, keepdims=True)
+        winners = x == out
+        with np.errstate(invalid="ignore"):  # a slice holding NaN has no winner: 0 / 0 = nan, PyTorch's gradient too
+            share = winners / winners.sum(axis=axis, keepdims=True)
+        self.save_for_backward(share.astype(x.dtype, copy=False))
+        return out if keepdim else out.squeeze(axis)
+
+    def backward(self, g):
+        """gx = g / k at each of the k elements equal to the maximum of their reduced slice, 0 elsewhere"""
+        (share,) = self.saved
+        return _restore_reduced_axes(g, self.shape, self.axis, self.keepdim) * share
+
+
 class ProdFn(Function):
     """product over all elements, or over one axis. Zeros in the input are allowed: see backward."""
 
@@ -431,6 +536,36 @@ class CumprodFn(Function):
             s[i] = g[i] + x[i + 1] * s[i + 1]
         exclusive = xp.concatenate([xp.ones_like(x[:1]), x[:-1].cumprod(axis=0)])
         return xp.moveaxis(exclusive * s, 0, self.axis)
+
+
+class LogcumsumexpFn(Function):
+    """out_i = log(exp(x_0) + ... + exp(x_i)) along an axis, as the scan out_i = logaddexp(out_{i-1}, x_i): each
+    step is exact and cannot overflow, however far apart the values are."""
+
+    def forward(self, x, axis):
+        xp = get_array_module(x)
+        self.axis = axis
+        x = xp.moveaxis(x, axis, 0)  # scan along the first axis
+        out = x.copy()
+        for i in range(1, len(x)):
+            out[i] = xp.logaddexp(out[i - 1], x[i])
+        self.save_for_backward(x, out)
+        return xp.moveaxis(out, 0, axis)
+
+    def backward(self, g):
+        """gx_j = sum over i >= j of g_i * exp(x_j - out_i), computed without overflow as exp(x_j - out_j) * S_j,
+        S_j = g_j + exp(out_j - out_{j+1}) * S_{j+1}: every exponent is <= 0 (out grows along the axis).
+        An element of -inf (and a prefix of them, where out is -inf too) gets 0 (PyTorch's gradient is nan there)."""
+        x, out = self.saved
+        xp = get_array_module(x)
+        g = xp.moveaxis(g, self.axis, 0)
+        s = g.copy()
+        with np.errstate(invalid="ignore"):  # -inf - (-inf) = nan, where the `where`s put 0 instead
+            for j in range(len(x) - 2, -1, -1):
+                decay = xp.where(out[j] == -xp.inf, 0, xp.exp(out[j] - out[j + 1]))
+                s[j] = g[j] + decay * s[j + 1]
+            share = xp.where(x == -xp.inf, 0, xp.exp(x - out))
+        return xp.moveaxis((share * s).astype(g.dtype, copy=False), 0, self.axis)
 
 
 # ----------------------------------------------------------------------------------------------------------------

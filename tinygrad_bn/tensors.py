@@ -250,6 +250,10 @@ class Tensor:
     def sigmoid(self): return ops.SigmoidFn.apply(self)
     def relu(self): return ops.ReLUFn.apply(self)
     def abs(self): return ops.AbsFn.apply(self)
+    def log1p(self): return ops.Log1pFn.apply(self)
+    def expm1(self): return ops.Expm1Fn.apply(self)
+    def erf(self): return ops.ErfFn.apply(self)
+    def erfc(self): return ops.ErfcFn.apply(self)
 
     def sin(self): return ops.SinFn.apply(self)
     def cos(self): return ops.CosFn.apply(self)
@@ -273,6 +277,36 @@ class Tensor:
 
     clip = clamp
 
+    # ------------------------------------------------------------------------------ remainders and floor division
+    def _remainder(self, other, rounding, reverse=False):
+        x, y = binary_operands("fmod" if rounding == "trunc" else "remainder", self, other, reverse)
+        _refuse_integer_division_by_zero(x, y)
+        return ops.RemainderFn.apply(x, y, rounding=rounding)
+
+    def remainder(self, other):
+        """self - other * floor(self / other): the sign of other, like Python's % (and `x % y`)."""
+        return self._remainder(other, "floor")
+
+    def fmod(self, other):
+        """self - other * trunc(self / other): the sign of self, like C's fmod."""
+        return self._remainder(other, "trunc")
+
+    def floor_divide(self, other):
+        """floor(self / other) (also `x // y`), in the operands' dtype. No gradient: it is a step function (PyTorch
+        records one and raises in backward)."""
+        return self._floor_divide(other)
+
+    def _floor_divide(self, other, reverse=False):
+        x, y = binary_operands("floor_divide", self, other, reverse)
+        _refuse_integer_division_by_zero(x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a float divisor of 0 gives inf or nan, as in PyTorch
+            return Tensor._wrap(get_array_module(x.array).floor_divide(x.array, y.array))
+
+    def __mod__(self, other): return self.remainder(other)
+    def __rmod__(self, other): return self._remainder(other, "floor", reverse=True)
+    def __floordiv__(self, other): return self._floor_divide(other)
+    def __rfloordiv__(self, other): return self._floor_divide(other, reverse=True)
+
     # --------------------------------------------------------------------------------------------- reductions
     def _axes(self, dim):
         """`dim` (None, int or tuple, possibly negative) as a tuple of axes in range (arguments.dims)."""
@@ -291,6 +325,18 @@ class Tensor:
         n = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
         centred = self - self.mean(dim=axes, keepdim=True)
         return (centred * centred).sum(dim=axes, keepdim=keepdim) / max(n - correction, 0)
+
+    def amax(self, dim=(), keepdim=False):
+        """max over the dims in `dim` (all of them for dim=()); ties share the gradient equally (ops.AmaxFn)."""
+        axes = None if dim == () or dim == [] else self._axes(dim)
+        return ops.AmaxFn.apply(self, axis=axes, keepdim=keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return -(-self).amax(dim, keepdim)
+
+    def logcumsumexp(self, dim):
+        """Running log-sum-exp along dim: out[i] = log(exp(x[0]) + ... + exp(x[i])), stable (ops.LogcumsumexpFn)."""
+        return self._scan(ops.LogcumsumexpFn, dim, None)
 
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         """Product over all elements, or along dim; the gradient is right where the input has zeros (ops.ProdFn)."""
@@ -501,6 +547,12 @@ class Tensor:
             return
         self.array[index] = self._lift(value).array
         self._version.value += 1
+
+
+def _refuse_integer_division_by_zero(x, y):
+    """PyTorch raises for an integer divisor of 0 (NumPy would warn and return 0)."""
+    if not is_float(x.dtype) and bool((y.array == 0).any()):
+        raise RuntimeError("ZeroDivisionError: integer division or remainder by zero")
 
 
 # What max(dim) and min(dim) return: (values, indices), like torch's named tuple.

@@ -4,8 +4,9 @@
 PyTorch offers most ops twice, as `x.exp()` and as `torch.exp(x)`, and real code uses both. Here the math lives once,
 in the Tensor methods (tensors.py) and their ops (ops.py); each function below only forwards to the method, with
 PyTorch's argument names and defaults. The package exports all of them, so `import tinygrad_bn as torch` works for
-code that calls them. One is more than a forward: `einsum`, a small program over the Tensor methods (its own
-section). Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
+code that calls them. A few are more than a forward, small programs over the Tensor methods for names PyTorch has
+only at module level: `einsum` (its own section), `hstack`/`vstack`/`meshgrid`/`block_diag`/... (joining and grids).
+Also here: PyTorch's dtype names (`torch.float`, `torch.long`, ...) and `Generator`.
 
 Eleven of PyTorch's names are also Python builtins (max, min, sum, abs, pow, round, any, all, float, int, bool): in
 this file they carry a `torch_` prefix, so that the builtins keep their meaning here, and `TORCH_NAMES` at the end
@@ -14,7 +15,7 @@ maps every exported PyTorch name to its object (the package exports that table).
 import numpy as np
 
 from tinygrad_bn.backend import array_module, check_device, rng, to_device
-from tinygrad_bn.tensors import Tensor, float32, float64, full, int64, rand, randn, zeros
+from tinygrad_bn.tensors import Tensor, cat, float32, float64, full, int64, rand, randn, stack, zeros
 
 # ---------------------------------------------------------------------------------------------------- dtype names
 torch_float = float32
@@ -343,6 +344,187 @@ def index_add(input, dim, index, source, *, alpha=1):
     return input.index_add(dim, index, source, alpha=alpha)
 
 
+# ------------------------------------------------------------------------------------- more math: twins of methods
+def log1p(input): return input.log1p()
+def expm1(input): return input.expm1()
+def log2(input): return input.log2()
+def log10(input): return input.log10()
+def erf(input): return input.erf()
+def erfc(input): return input.erfc()
+def lerp(input, end, weight): return input.lerp(end, weight)
+def logaddexp(input, other): return input.logaddexp(other)
+def hypot(input, other): return input.hypot(other)
+def logit(input, eps=None): return input.logit(eps)
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None): return input.nan_to_num(nan, posinf, neginf)
+def clamp_min(input, min): return input.clamp_min(min)
+def clamp_max(input, max): return input.clamp_max(max)
+def fmod(input, other): return input.fmod(other)
+def remainder(input, other): return input.remainder(other) if isinstance(input, Tensor) else other.__rmod__(input)
+def floor_divide(input, other): return input.floor_divide(other)
+def amax(input, dim=(), keepdim=False): return input.amax(dim, keepdim)
+def amin(input, dim=(), keepdim=False): return input.amin(dim, keepdim)
+def aminmax(input, *, dim=None, keepdim=False): return input.aminmax(dim=dim, keepdim=keepdim)
+def count_nonzero(input, dim=None): return input.count_nonzero(dim)
+def logcumsumexp(input, dim): return input.logcumsumexp(dim)
+
+
+def var_mean(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """(var, mean) over the same dims: var as torch.var (unbiased or `correction`), mean as torch.mean."""
+    return input.var(dim, unbiased, keepdim, correction=correction), input.mean(dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    return input.std(dim, unbiased, keepdim, correction=correction), input.mean(dim, keepdim)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1): return input.addmm(mat1, mat2, beta=beta, alpha=alpha)
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1): return input.baddbmm(batch1, batch2, beta=beta, alpha=alpha)
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1): return input.addbmm(batch1, batch2, beta=beta, alpha=alpha)
+def diag(input, diagonal=0): return input.diag(diagonal)
+def diagonal(input, offset=0, dim1=0, dim2=1): return input.diagonal(offset, dim1, dim2)
+def trace(input): return input.trace()
+def cross(input, other, dim=None): return input.cross(other, dim)
+def kron(input, other): return input.kron(other)
+def tile(input, dims): return input.tile(dims)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """input's elements (or slices along dim) repeated; with one argument, input holds the repeats and the result
+    is arange(len(input)) repeated by them: torch.repeat_interleave(tensor([2, 1])) = [0, 0, 1]."""
+    if repeats is None:
+        return Tensor._wrap(to_device(np.arange(input.numel()), input.device)).repeat_interleave(
+            input, output_size=output_size)
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
+
+
+def movedim(input, source, destination): return input.movedim(source, destination)
+def swapaxes(input, axis0, axis1): return input.swapaxes(axis0, axis1)
+def swapdims(input, dim0, dim1): return input.swapdims(dim0, dim1)
+
+
+moveaxis = movedim
+
+
+def tensor_split(input, indices_or_sections, dim=0): return input.tensor_split(indices_or_sections, dim)
+def hsplit(input, indices_or_sections): return input.hsplit(indices_or_sections)
+def vsplit(input, indices_or_sections): return input.vsplit(indices_or_sections)
+def dsplit(input, indices_or_sections): return input.dsplit(indices_or_sections)
+def rot90(input, k=1, dims=(0, 1)): return input.rot90(k, dims)
+def flipud(input): return input.flipud()
+def fliplr(input): return input.fliplr()
+def narrow(input, dim, start, length): return input.narrow(dim, start, length)
+def take_along_dim(input, indices, dim=None): return input.take_along_dim(indices, dim)
+def masked_select(input, mask): return input.masked_select(mask)
+def diff(input, n=1, dim=-1, prepend=None, append=None): return input.diff(n, dim, prepend, append)
+
+
+# ----------------------------------------------------------------------------- joining and grids (no Tensor method)
+def _at_least(ndim, where, tensors):
+    """Each tensor reshaped to at least `ndim` dims, its own dims placed at `where[its ndim]`; one tensor in, one
+    out, else a tuple (as torch.atleast_1d/2d/3d)."""
+    single = len(tensors) == 1 and isinstance(tensors[0], Tensor)
+    tensors = tensors if not (len(tensors) == 1 and isinstance(tensors[0], (list, tuple))) else tuple(tensors[0])
+    out = tuple(t if t.ndim >= ndim else t.reshape(where[t.ndim](t.shape)) for t in tensors)
+    return out[0] if single else out
+
+
+def atleast_1d(*tensors): return _at_least(1, {0: lambda s: (1,)}, tensors)
+def atleast_2d(*tensors): return _at_least(2, {0: lambda s: (1, 1), 1: lambda s: (1,) + s}, tensors)
+
+
+def atleast_3d(*tensors):
+    """0-d -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1), as NumPy and PyTorch do."""
+    return _at_least(3, {0: lambda s: (1, 1, 1), 1: lambda s: (1,) + s + (1,), 2: lambda s: s + (1,)}, tensors)
+
+
+def hstack(tensors):
+    """Join along dim 1 (dim 0 for vectors)."""
+    tensors = atleast_1d(*tensors)
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors):
+    """Join along dim 0, vectors as rows."""
+    return cat(atleast_2d(*tensors), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    """Join along dim 2 (depth), after atleast_3d."""
+    return cat(atleast_3d(*tensors), 2)
+
+
+def column_stack(tensors):
+    """Vectors (and numbers) as columns, matrices as they are, joined along dim 1."""
+    return cat([t.reshape(t.numel(), 1) if t.ndim <= 1 else t for t in tensors], 1)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Grids from 1-D tensors: out[i] varies along dim i with tensors[i]'s values (indexing "ij", the default),
+    or, with "xy", the first two swap places (dim 1 for the first tensor, dim 0 for the second), as in NumPy."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    indexing = "ij" if indexing is None else indexing
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: shape {t.shape}")
+    positions = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        positions[0], positions[1] = 1, 0
+    shape = [0] * len(tensors)
+    for t, position in zip(tensors, positions):
+        shape[position] = t.numel()
+    return tuple(t.reshape([-1 if d == position else 1 for d in range(len(shape))]).expand(shape)
+                 for t, position in zip(tensors, positions))
+
+
+def cartesian_prod(*tensors):
+    """Every combination of one element from each 1-D tensor, one per row (the first tensor varies slowest)."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return stack([grid.flatten() for grid in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def block_diag(*tensors):
+    """The tensors (numbers, vectors as rows, matrices) along the diagonal of one matrix, zeros elsewhere."""
+    for i, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{t.ndim} dimensions")
+    blocks = [t.reshape((1,) * (2 - t.ndim) + t.shape) for t in tensors]
+    if not blocks:
+        return zeros(0, 0)
+    dtype = np.result_type(*(b.dtype for b in blocks))
+    blocks = [b if b.dtype == dtype else b.astype(dtype) for b in blocks]
+    width, device = sum(b.shape[1] for b in blocks), blocks[0].device
+    rows, left = [], 0
+    for b in blocks:
+        rows.append(cat([zeros(b.shape[0], left, dtype=dtype, device=device), b,
+                         zeros(b.shape[0], width - left - b.shape[1], dtype=dtype, device=device)], 1))
+        left += b.shape[1]
+    return cat(rows, 0)
+
+
+def _triangle_indices(numpy_indices, row, col, offset, dtype, device):
+    rows, cols = numpy_indices(row, offset, col)
+    return Tensor._wrap(to_device(np.stack([rows, cols]).astype(np.dtype(dtype or int64)), check_device(device)))
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    """(2, n): the row and column indices of the upper triangle of a row x col matrix (j >= i + offset), row by
+    row."""
+    return _triangle_indices(np.triu_indices, row, col, offset, dtype, device)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    """(2, n): the indices of the lower triangle (j <= i + offset), row by row."""
+    return _triangle_indices(np.tril_indices, row, col, offset, dtype, device)
+
+
 # ---------------------------------------------------------------------------------------------------------- einsum
 # einsum is not one method but a small program over them: take diagonals (repeated subscripts), sum away what no one
 # needs, and contract two operands at a time as one batched matrix product, so its gradient is that of the
@@ -486,7 +668,13 @@ _SAME_NAME = [
     "isnan", "isfinite", "logical_not", "nonzero", "argsort", "linspace", "get_default_dtype",
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "arcsin", "arccos", "arctan", "arctan2",
     "prod", "cumsum", "cumprod", "sort", "topk", "gather", "scatter", "scatter_add", "index_add", "einsum",
-    "multinomial",
+    "multinomial", "log1p", "expm1", "log2", "log10", "erf", "erfc", "lerp", "logaddexp", "hypot", "logit",
+    "nan_to_num", "clamp_min", "clamp_max", "fmod", "remainder", "floor_divide", "amax", "amin", "aminmax",
+    "count_nonzero", "logcumsumexp", "var_mean", "std_mean", "addmm", "baddbmm", "addbmm", "diag", "diagonal",
+    "trace", "cross", "kron", "tile", "repeat_interleave", "movedim", "moveaxis", "swapaxes", "swapdims",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "flipud", "fliplr", "narrow", "take_along_dim",
+    "masked_select", "diff", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack",
+    "column_stack", "meshgrid", "cartesian_prod", "block_diag", "triu_indices", "tril_indices",
 ]
 TORCH_NAMES = {name: globals()[name] for name in _SAME_NAME}
 TORCH_NAMES.update({name: globals()["torch_" + name] for name in

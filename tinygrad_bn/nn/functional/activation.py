@@ -10,8 +10,8 @@ import math
 import numpy as np
 
 from ...autograd import Function
-from ...backend import device_of, get_array_module, rng, to_device
-from ...ops import stable_sigmoid
+from ...backend import get_array_module, rng
+from ...ops import erf_array, stable_sigmoid
 from ...tensors import Tensor
 
 
@@ -47,13 +47,6 @@ class ELUFn(Function):
         return get_array_module(g).where(positive, g, g * (out + out.dtype.type(self.alpha)))
 
 
-def _erf(x):
-    """The error function, elementwise. NumPy has none; math.erf is exact to double precision, applied per element
-    (fast enough for the small models this serves; a GPU array makes a round trip through the host)."""
-    out = np.asarray(np.frompyfunc(math.erf, 1, 1)(to_device(x, "cpu")), dtype=x.dtype)  # 0-d gives a float
-    return to_device(out, device_of(x))
-
-
 class GELUFn(Function):
     """x * Phi(x), Phi the standard normal CDF; approximate="tanh" uses Phi(x) ~ (1 + tanh(k (x + 0.044715 x^3))) / 2,
     k = sqrt(2 / pi), as PyTorch does."""
@@ -66,7 +59,7 @@ class GELUFn(Function):
             t = xp.tanh(k * (x + x.dtype.type(0.044715) * x ** 3))
             self.save_for_backward(x, t)
             return x * (1 + t) / 2
-        cdf = (1 + _erf(x / x.dtype.type(math.sqrt(2)))) / 2
+        cdf = (1 + erf_array(x / x.dtype.type(math.sqrt(2)))) / 2
         self.save_for_backward(x, cdf)
         return x * cdf
 
