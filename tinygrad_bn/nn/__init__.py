@@ -16,6 +16,9 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Con
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .loss import CTCLoss, KLDivLoss
+from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                   MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .distance import CosineSimilarity, PairwiseDistance
 from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module, Parameter
 from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
@@ -43,4 +46,8 @@ __all__ = ["Module", "Parameter", "Sequential", "Linear", "Conv2d", "BatchNorm1d
            # recurrent layers and attention, composed from the ops above (nn/rnn.py, nn/transformer.py)
            "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU", "MultiheadAttention",
            "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
-           "Transformer"]
+           "Transformer",
+           # distances and the losses built on them (nn/distance.py, nn/loss.py)
+           "CosineSimilarity", "PairwiseDistance", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "CosineEmbeddingLoss", "TripletMarginLoss",
+           "PoissonNLLLoss", "GaussianNLLLoss"]

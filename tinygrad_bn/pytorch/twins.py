@@ -14,6 +14,7 @@ maps every exported PyTorch name to its object (the package exports that table).
 import numpy as np
 
 from tinygrad_bn.backend import array_module, check_device, rng, to_device
+from tinygrad_bn.nn.functional.distance import cdist  # noqa: F401 (torch.cdist, in TORCH_NAMES; math in the core)
 from tinygrad_bn.tensors import Tensor, float32, float64, full, int64, rand, randn, zeros
 
 # ---------------------------------------------------------------------------------------------------- dtype names
@@ -487,6 +488,7 @@ _SAME_NAME = [
     "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "arcsin", "arccos", "arctan", "arctan2",
     "prod", "cumsum", "cumprod", "sort", "topk", "gather", "scatter", "scatter_add", "index_add", "einsum",
     "multinomial",
+    "cdist",
 ]
 TORCH_NAMES = {name: globals()[name] for name in _SAME_NAME}
 TORCH_NAMES.update({name: globals()["torch_" + name] for name in
