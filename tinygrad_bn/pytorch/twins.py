@@ -15,6 +15,7 @@ maps every exported PyTorch name to its object (the package exports that table).
 import numpy as np
 
 from tinygrad_bn.backend import array_module, check_device, rng, to_device
+from tinygrad_bn.nn.functional.distance import cdist  # noqa: F401 (torch.cdist, in TORCH_NAMES; math in the core)
 from tinygrad_bn.tensors import Tensor, cat, float32, float64, full, int64, rand, randn, stack, zeros
 
 # ---------------------------------------------------------------------------------------------------- dtype names
@@ -675,6 +676,7 @@ _SAME_NAME = [
     "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "flipud", "fliplr", "narrow", "take_along_dim",
     "masked_select", "diff", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "meshgrid", "cartesian_prod", "block_diag", "triu_indices", "tril_indices",
+    "cdist",
 ]
 TORCH_NAMES = {name: globals()[name] for name in _SAME_NAME}
 TORCH_NAMES.update({name: globals()["torch_" + name] for name in

@@ -1,9 +1,10 @@
 """tinygrad_bn.nn.functional: the ops a CNN is made of, PyTorch's names and signatures.
 
 Read in this order: conv.py (convolution as im2col + matrix products), conv_transpose.py (its adjoint),
-batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, loss.py, ctc.py (the CTC loss, composed from Tensor ops), normalization.py (layer and
-group norm), embedding.py, padding.py, pixel.py (pixel shuffle, unfold and fold). Each op's forward and backward sit
-side by side and read like the math; the speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
+batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, distance.py (norms, cosine
+similarity, pairwise distances), loss.py, ctc.py (the CTC loss, composed from Tensor ops), normalization.py (layer
+and group norm), embedding.py, padding.py, pixel.py (pixel shuffle, unfold and fold). Each op's forward and backward
+sit side by side and read like the math; the speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
 """
 from .activation import (dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, linear,
                          log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh)
@@ -14,10 +15,14 @@ from .batchnorm import batch_norm, batch_norm_simple
 from .conv import conv1d, conv2d, conv2d_simple
 from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
 from .ctc import ctc_loss
+from .distance import cosine_similarity, normalize, pairwise_distance
 from .embedding import embedding
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
                    mse_loss, nll_loss, one_hot, smooth_l1_loss)
 from .loss import kl_div
+from .loss import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
+                   multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
+                   triplet_margin_loss)
 from .normalization import group_norm, instance_norm, layer_norm, rms_norm
 from .padding import pad
 from .pixel import channel_shuffle, fold, pixel_shuffle, pixel_unshuffle, unfold
@@ -46,4 +51,8 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            # more activations (composed), RMS norm, channel dropout and shuffle, adaptive max pooling
            "prelu", "mish", "selu", "celu", "glu", "logsigmoid", "softsign", "softmin", "tanhshrink", "threshold",
            "hardshrink", "softshrink", "rms_norm", "dropout1d", "channel_shuffle", "adaptive_max_pool1d",
-           "adaptive_max_pool2d"]
+           "adaptive_max_pool2d",
+           # distances (distance.py) and the margin, embedding and likelihood losses built on them (loss.py)
+           "normalize", "cosine_similarity", "pairwise_distance", "margin_ranking_loss", "hinge_embedding_loss",
+           "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "cosine_embedding_loss",
+           "triplet_margin_loss", "poisson_nll_loss", "gaussian_nll_loss"]
