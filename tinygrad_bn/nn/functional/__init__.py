@@ -2,8 +2,9 @@
 
 Read in this order: conv.py (convolution as im2col + matrix products), conv_transpose.py (its adjoint),
 batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, distance.py (norms, cosine
-similarity, pairwise distances), loss.py, ctc.py (the CTC loss, composed from Tensor ops), normalization.py (layer
-and group norm), embedding.py, padding.py, pixel.py (pixel shuffle, unfold and fold). Each op's forward and backward
+similarity, pairwise distances), loss.py, margin_losses.py (ranking, hinge, triplet, cosine embedding), ctc.py
+(the CTC loss, composed from Tensor ops), normalization.py (layer, group, instance and RMS norm), embedding.py,
+padding.py, pixel.py (pixel shuffle, unfold and fold). Each op's forward and backward
 sit side by side and read like the math; the speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
 """
 from .activation import (dropout, dropout2d, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu, linear,
@@ -20,9 +21,9 @@ from .embedding import embedding
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
                    mse_loss, nll_loss, one_hot, smooth_l1_loss)
 from .loss import kl_div
-from .loss import (cosine_embedding_loss, gaussian_nll_loss, hinge_embedding_loss, margin_ranking_loss,
-                   multi_margin_loss, multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss,
-                   triplet_margin_loss)
+from .loss import gaussian_nll_loss, poisson_nll_loss
+from .margin_losses import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                            multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss)
 from .normalization import group_norm, instance_norm, layer_norm, rms_norm
 from .padding import pad
 from .pixel import channel_shuffle, fold, pixel_shuffle, pixel_unshuffle, unfold
@@ -52,7 +53,8 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            "prelu", "mish", "selu", "celu", "glu", "logsigmoid", "softsign", "softmin", "tanhshrink", "threshold",
            "hardshrink", "softshrink", "rms_norm", "dropout1d", "channel_shuffle", "adaptive_max_pool1d",
            "adaptive_max_pool2d",
-           # distances (distance.py) and the margin, embedding and likelihood losses built on them (loss.py)
+           # distances (distance.py), the margin and embedding losses built on them (margin_losses.py), and the
+           # likelihood losses of counts and of regression with a variance (loss.py)
            "normalize", "cosine_similarity", "pairwise_distance", "margin_ranking_loss", "hinge_embedding_loss",
            "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "cosine_embedding_loss",
            "triplet_margin_loss", "poisson_nll_loss", "gaussian_nll_loss"]
