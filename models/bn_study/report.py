@@ -1,0 +1,186 @@
+"""The report: results.json (per row of every section, each metric's seeds, mean and 95% interval) and a markdown
+file of tables rendered from results.json alone, so that every number in the tables is one of the file's.
+
+It renders whatever the cache holds: a row whose runs are not all finished says how many seeds it has, a row with
+none is marked "not run yet". The prose of the final docs/bn-study.md is written by a person from these tables once
+the study is complete; this module makes the tables, the figures' data and the checks.
+
+The rule for a difference: two rows differ when their 95% intervals (Student t over the seeds) do not overlap.
+"""
+import json
+import math
+from pathlib import Path
+
+from .cells import confidence_interval
+
+THRESHOLDS = (0.80, 0.85, 0.88)
+STALLED_BELOW = 0.6  # a run that ends under this validation accuracy did not learn (chance is 0.5)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# one run -> its numbers
+# ---------------------------------------------------------------------------------------------------------------------
+def run_metrics(result):
+    """The numbers of one finished run that the tables use ({} for a run that diverged: it has none)."""
+    history = result["history"]
+    metrics = {"diverged": 1.0 if result["diverged_at_step"] else 0.0}
+    if result["diverged_at_step"] or not history:
+        return metrics
+    last = history[-1]
+    metrics.update(final_val_accuracy=last["val_accuracy"], best_val_accuracy=max(r["val_accuracy"] for r in history),
+                   final_train_eval_accuracy=last["train_eval_accuracy"], final_train_eval_loss=last["train_eval_loss"],
+                   final_val_loss=last["val_loss"], stalled=1.0 if last["val_accuracy"] < STALLED_BELOW else 0.0,
+                   generalization_gap=last["train_eval_accuracy"] - last["val_accuracy"],
+                   train_minutes=result["train_seconds"] / 60)
+    for threshold in THRESHOLDS:
+        reached = next((row for row in history if row["val_accuracy"] >= threshold), None)
+        name = f"{round(threshold * 100)}"
+        metrics[f"epochs_to_{name}"] = reached["epoch"] if reached else math.nan
+        metrics[f"minutes_to_{name}"] = reached["train_seconds"] / 60 if reached else math.nan
+    if result.get("probes"):
+        last_probes = result["probes"]
+        metrics["ics_l2_mean"] = mean(row["l2"] for probe in last_probes for row in probe["ics"])
+        metrics["ics_cosine_mean"] = mean(row["cosine"] for probe in last_probes for row in probe["ics"])
+        metrics["loss_range_mean"] = mean(probe["smoothness"]["loss_range"] for probe in last_probes)
+        metrics["gradient_change_mean"] = mean(probe["smoothness"]["max_gradient_change"] for probe in last_probes)
+        metrics["effective_beta_mean"] = mean(probe["smoothness"]["effective_beta"] for probe in last_probes)
+    extras = result.get("extras")
+    if extras:
+        for row in extras["batch_statistics"]:
+            metrics[f"accuracy_{row['statistics']}_{row['group'].replace(' ', '_')}_{row['batch_size']}"] = row["accuracy"]
+    return metrics
+
+
+def mean(values):
+    values = [value for value in values if value is not None and math.isfinite(value)]
+    return sum(values) / len(values) if values else math.nan
+
+
+def summarize(values):
+    """{values, n, mean, ci} over the seeds that have the metric (nan where none has)."""
+    finite = [value for value in values if value is not None and math.isfinite(value)]
+    if not finite:
+        return {"values": values, "n": 0, "mean": math.nan, "ci": math.nan}
+    center, half = confidence_interval(finite)
+    return {"values": values, "n": len(finite), "mean": center, "ci": half}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the whole study -> results.json
+# ---------------------------------------------------------------------------------------------------------------------
+def collect(entries, store):
+    """{section: {row: {seeds, done, cells: [key], metrics: {name: summary}}}} over the cached runs."""
+    sections = {}
+    for section, row, cell in entries:
+        entry = sections.setdefault(section, {}).setdefault(row, {"seeds": [], "done": 0, "keys": [], "runs": []})
+        entry["seeds"].append(cell.seed)
+        entry["keys"].append(cell.key())
+        result = store.load(cell)
+        entry["runs"].append(run_metrics(result) if result else None)
+        entry["done"] += result is not None
+    for rows in sections.values():
+        for entry in rows.values():
+            runs = entry.pop("runs")
+            names = sorted({name for run in runs if run for name in run})
+            entry["metrics"] = {name: summarize([run.get(name, math.nan) if run else None for run in runs])
+                                for name in names}
+    return sections
+
+
+def rounded(value):
+    """`value` with every float rounded to 5 significant digits (NaN as None, which JSON has)."""
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else float(f"{value:.5g}")
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(item) for item in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# results.json -> markdown tables
+# ---------------------------------------------------------------------------------------------------------------------
+# (section, title, [(column header, metric, format)])
+PERCENT, NUMBER, MINUTES, FLAG = "percent", "number", "minutes", "flag"
+TABLES = {
+    "main": ("Main comparison (full scale)", [("final val acc", "final_val_accuracy", PERCENT),
+                                              ("epochs to 80%", "epochs_to_80", NUMBER),
+                                              ("epochs to 85%", "epochs_to_85", NUMBER),
+                                              ("epochs to 88%", "epochs_to_88", NUMBER),
+                                              ("minutes to 88%", "minutes_to_88", MINUTES),
+                                              ("train - val acc", "generalization_gap", PERCENT),
+                                              ("ICS l2", "ics_l2_mean", NUMBER),
+                                              ("ICS cos", "ics_cosine_mean", NUMBER),
+                                              ("effective beta", "effective_beta_mean", NUMBER)]),
+    "noisy": ("Noisy BN (full scale)", [("final val acc", "final_val_accuracy", PERCENT),
+                                         ("epochs to 85%", "epochs_to_85", NUMBER),
+                                         ("ICS l2", "ics_l2_mean", NUMBER), ("ICS cos", "ics_cosine_mean", NUMBER),
+                                         ("effective beta", "effective_beta_mean", NUMBER)]),
+    "lr": ("Learning-rate sweep (reduced scale)", [("final val acc", "final_val_accuracy", PERCENT),
+                                                   ("diverged", "diverged", FLAG), ("stalled", "stalled", FLAG)]),
+    "details": ("Details (reduced scale)", [("final val acc", "final_val_accuracy", PERCENT),
+                                            ("eval: running stats", "accuracy_running_mixed_64", PERCENT),
+                                            ("eval: batch stats, 64", "accuracy_batch_mixed_64", PERCENT)]),
+    "init": ("Initialization scale (reduced scale)", [("final val acc", "final_val_accuracy", PERCENT),
+                                                      ("diverged", "diverged", FLAG), ("stalled", "stalled", FLAG)]),
+    "overfit": ("Overfitting (reduced scale, longer)", [("train acc (eval mode)", "final_train_eval_accuracy", PERCENT),
+                                                        ("val acc", "final_val_accuracy", PERCENT),
+                                                        ("gap", "generalization_gap", PERCENT),
+                                                        ("train loss (eval mode)", "final_train_eval_loss", NUMBER)]),
+    "batch": ("Batch size (small images)", [("final val acc", "final_val_accuracy", PERCENT),
+                                            ("diverged", "diverged", FLAG)]),
+}
+
+
+def cell_text(summary, kind):
+    """'88.1% ± 0.4' (mean ± 95% half-width), from the rounded numbers of results.json."""
+    if summary is None or summary["n"] == 0 or summary["mean"] is None:
+        return "–"
+    if kind == FLAG:
+        return f"{sum(1 for v in summary['values'] if v)}/{summary['n']}"
+    scale, unit = (100, "%") if kind == PERCENT else (1, "")
+    text = f"{format_number(summary['mean'] * scale)}{unit}"
+    if summary["ci"] is not None and summary["n"] > 1:
+        text += f" ± {format_number(summary['ci'] * scale)}"
+    return text + ("" if summary["n"] >= 3 else f" (n={summary['n']})")
+
+
+def format_number(value):
+    """Three significant digits, at most two decimals: what a reader can compare."""
+    if value == 0:
+        return "0"
+    digits = max(0, min(2, 2 - math.floor(math.log10(abs(value)))))
+    return f"{value:.{digits}f}"
+
+
+def markdown(results):
+    lines = [f"# BN study: tables ({'quick mode' if results['quick'] else 'full study'})", "",
+             (f"Generated by `{results['command']}` from the runs cached so far: {results['done']} of "
+             f"{results['total']} runs. Each cell: mean ± the half-width of the 95% interval over the seeds "
+             f"(Student t); two rows differ when their intervals do not overlap. '–': not run yet."), ""]
+    for section, rows in results["sections"].items():
+        title, columns = TABLES[section]
+        lines += [f"## {title}", "", "| row | seeds | " + " | ".join(header for header, _, _ in columns) + " |",
+                  "|---|---|" + "---|" * len(columns)]
+        for row, entry in rows.items():
+            cells = [cell_text(entry["metrics"].get(metric), kind) for _, metric, kind in columns]
+            seeds = f"{entry['done']}/{len(entry['seeds'])}"
+            lines.append(f"| {row} | {seeds} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(entries, store, out, scale, quick=False, command=""):
+    """out/results.json and out/bn-study-tables.md from the cached runs; returns the markdown's path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sections = collect(entries, store)
+    keys = {cell.key() for _, _, cell in entries}
+    results = rounded({"quick": quick, "command": command, "total": len(keys),
+                       "done": sum(store.has(cell) for cell in {cell for _, _, cell in entries}),
+                       "sections": sections})
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    path = out / "bn-study-tables.md"
+    path.write_text(markdown(results), encoding="utf-8")
+    return path
