@@ -39,7 +39,7 @@ from models.bn_study.nets import (
     weight_layers,
 )
 from models.bn_study.report import TABLES, cell_text, run_metrics
-from models.bn_study.runner import RunStore
+from models.bn_study.runner import RunStore, grayscale, set_training_mode
 from models.catsdogs_net import CatsDogsNet
 from tinygrad_bn import nn
 
@@ -259,6 +259,30 @@ def test_batch_statistics_forward_is_training_mode_bn_and_leaves_running_stats_a
         np.testing.assert_array_equal(value, before[key], err_msg=key)
 
 
+def test_frozen_statistics_stay_frozen_while_fine_tuning():
+    cell = Cell(finetune="frozen", widths=TINY)
+    model = set_training_mode(study_net("bn", widths=TINY), cell)
+    assert model.training and all(not module.training for module in model.modules()
+                                  if isinstance(module, nn.BatchNorm2d))
+    before = {key: value.copy() for key, value in model.state_dict().items() if "running" in key}
+    images, labels = tiny_batch()
+    F.cross_entropy(model(images), labels).backward()
+    for key, value in before.items():
+        np.testing.assert_array_equal(model.state_dict()[key], value)
+    updated = set_training_mode(model, replace(cell, finetune="updated"))
+    assert all(module.training for module in updated.modules())
+
+
+def test_grayscale_is_luma_in_every_channel():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, 3, 3, 3), dtype=np.uint8)
+    gray = grayscale(images)
+    luma = 0.299 * images[..., 0] + 0.587 * images[..., 1] + 0.114 * images[..., 2]
+    assert gray.dtype == np.uint8 and gray.shape == images.shape
+    np.testing.assert_array_equal(gray[..., 0], np.rint(luma).astype(np.uint8))
+    assert (gray[..., 0] == gray[..., 2]).all()
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # cells, cache, statistics
 # ---------------------------------------------------------------------------------------------------------------------
@@ -269,6 +293,13 @@ def test_cell_keys_depend_on_every_setting_and_the_version(monkeypatch):
     assert key == Cell().key()
     for change in ({"seed": 1}, {"lr": 0.2}, {"norm": "none"}, {"conv_bias": True}, {"probes": 1}):
         assert replace(cell, **change).key() != key
+    # a setting added later counts only away from its default: the runs cached before it keep their keys
+    assert replace(cell, finetune="frozen").key() != key
+    assert set(cells.ADDED_LATER) <= set(cell.__dataclass_fields__)
+    assert all(getattr(cell, name) == default for name, default in cells.ADDED_LATER.items())
+    monkeypatch.setattr(cells, "ADDED_LATER", {})
+    assert cell.key() != key  # without the rule, adding a field would have changed every key
+    monkeypatch.undo()
     monkeypatch.setattr(cells, "STUDY_VERSION", STUDY_VERSION + 1)
     assert cell.key() != key
 
@@ -319,13 +350,13 @@ def test_run_metrics_time_to_threshold_and_diverged_runs():
 # ---------------------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def quick_study(tmp_path_factory):
-    """The quick study's main and lr sections, run once: (cache, out, markdown text, results dict)."""
+    """The quick study's main, noisy, lr and details sections, run once: (cache, out, markdown, results dict)."""
     if not DATA:
         pytest.skip("TINYGRAD_BN_DATA is not set: point it at a folder of cat.N.jpg / dog.N.jpg images "
                     "(here ../shared/data/dogs-vs-cats/train) to run the BN study's quick mode")
     from models.bn_study.cli import main
     cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("out")
-    assert main(["--quick", "--only", "main,noisy,lr", "--cache", cache, "--out", out]) == 0
+    assert main(["--quick", "--only", "main,noisy,lr,details", "--cache", cache, "--out", out]) == 0
     text = (out / "bn-study-tables.md").read_text(encoding="utf-8")
     return cache, out, text, json.loads((out / "results.json").read_text())
 
@@ -334,7 +365,7 @@ def quick_study(tmp_path_factory):
 def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, capsys):
     cache, out, _, results = quick_study
     from models.bn_study.cli import main
-    entries = plan(QUICK, ["main", "noisy", "lr"])
+    entries = plan(QUICK, ["main", "noisy", "lr", "details"])
     assert results["done"] == results["total"] == len(unique_cells(entries))
     runs = [json.loads(path.read_text()) for path in cache.glob("*.json")]
     assert len(runs) == results["total"]
@@ -342,8 +373,12 @@ def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, 
         assert run["diverged_at_step"] or run["history"][-1]["epoch"] == run["cell"]["epochs"]
         if run["cell"]["probes"] and not run["diverged_at_step"]:
             assert len(run["probes"]) == run["cell"]["probes"]
+    finetuned = [run for run in runs if run["cell"]["finetune"]]
+    assert {run["cell"]["finetune"] for run in finetuned} == {"frozen", "updated"}
+    for run in finetuned:  # evaluated before fine-tuning too: the pretrained model on gray images
+        assert run["history"][0]["epoch"] == 0 and run["data"]["trained_on"] == run["cell"]["train_subset"]
     capsys.readouterr()
-    assert main(["--quick", "--only", "main,noisy,lr", "--cache", cache, "--out", out]) == 0
+    assert main(["--quick", "--only", "main,noisy,lr,details", "--cache", cache, "--out", out]) == 0
     assert "0 to train" in capsys.readouterr().out
 
 

@@ -25,6 +25,8 @@ from ..training import (
 STUDY_VERSION = 1
 
 SEEDS = (0, 1, 2)
+# the settings added to Cell after the first runs were cached, with the default that means "as before"
+ADDED_LATER = {"finetune": None, "grayscale": False, "train_subset": None}
 REDUCED_LIMIT = 6000  # images (class-balanced) of the "reduced" scale: 5,400 to train on, 600 to validate
 
 
@@ -56,10 +58,20 @@ class Cell:
     probes: int = 0  # covariate-shift and smoothness measurements at this many evenly spaced steps
     extras: bool = False  # after training: evaluation with batch statistics and the noise of batch statistics
     data_seed: int = 0
+    # fine-tuning (the details section): start from the main comparison's BN model of the same seed, and train on
+    # grayscale images, a shifted input distribution; "frozen": BN in eval mode (its running statistics normalize
+    # and stay as they were), "updated": BN in training mode (batch statistics, running ones updated)
+    finetune: str = None
+    grayscale: bool = False  # the images in gray (luma, in all three channels)
+    train_subset: int = None  # train on this many of the training images (a seeded sample); None: all
 
     def key(self):
-        """The cache key: a hash of every setting and of STUDY_VERSION."""
-        text = json.dumps({"study_version": STUDY_VERSION, **asdict(self)}, sort_keys=True)
+        """The cache key: a hash of every setting and of STUDY_VERSION. Settings added after runs were cached
+        (ADDED_LATER) count only when they are not at their default, so adding one leaves every older key as it
+        was; a change of a setting's meaning or default needs a STUDY_VERSION bump."""
+        settings = {name: value for name, value in asdict(self).items()
+                    if name not in ADDED_LATER or value != ADDED_LATER[name]}
+        text = json.dumps({"study_version": STUDY_VERSION, **settings}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def label(self):
@@ -83,16 +95,21 @@ class Scale:
     bn_momenta: tuple = (0.01, 0.1, 0.5, 0.9)
     probes: int = 8
     overfit_epochs: int = 8
+    finetune: dict = None  # Cell fields of the fine-tuning runs
 
 
 FULL = Scale(full={}, reduced={"limit": REDUCED_LIMIT},
              # 32 px inputs (36 px cache, no progressive resizing) of the reduced subset: a batch of 2 takes
              # 2,700 steps an epoch, affordable only with small images
-             small_images={"limit": REDUCED_LIMIT, "image_size": 32, "progressive": 0})
+             small_images={"limit": REDUCED_LIMIT, "image_size": 32, "progressive": 0},
+             # 2,000 gray training images (of the 20,250 the model was trained on in color), batch 16, 2 epochs:
+             # the small-data, small-batch fine-tuning where frozen statistics are the usual advice
+             finetune={"train_subset": 2000, "epochs": 2, "batch_size": 16, "lr": 0.01, "progressive": 0})
 QUICK_CELL = {"limit": 240, "image_size": 16, "progressive": 0, "epochs": 2, "widths": (4, "M", 8, "M", 8),
               "val_fraction": 0.25, "batch_size": 16}
 QUICK = Scale(seeds=(0, 1), full=QUICK_CELL, reduced=QUICK_CELL, small_images=QUICK_CELL, batch_sizes=(2, 16),
-              lrs=(0.1, 3.0), init_scales=(0.1, 10.0), bn_momenta=(0.01, 0.1), probes=2, overfit_epochs=3)
+              lrs=(0.1, 3.0), init_scales=(0.1, 10.0), bn_momenta=(0.01, 0.1), probes=2, overfit_epochs=3,
+              finetune={**QUICK_CELL, "train_subset": 40, "epochs": 1, "batch_size": 8, "lr": 0.01})
 
 
 def at(scale_fields, **settings):
@@ -114,6 +131,11 @@ def main_section(scale):
     return {name: seeded(scale, [cell]) for name, cell in rows.items()}
 
 
+def pretrained_cell(cell, scale):
+    """The run whose final weights a fine-tuning cell starts from: the main comparison's BN model, same seed."""
+    return replace(main_section(scale)["BN"][0], seed=cell.seed)
+
+
 def noisy_section(scale):
     """Noisy BN (Santurkar et al. 2018, section 2.1) at full scale, to compare with the main section's rows."""
     base = at(scale.full, evals_per_epoch=2, probes=scale.probes)
@@ -131,12 +153,15 @@ def lr_section(scale):
 
 
 def details_section(scale):
-    """BN before or after ReLU; a conv bias before BN; BN's momentum (reduced scale)."""
+    """BN before or after ReLU; a conv bias before BN; BN's momentum (reduced scale); fine-tuning the main
+    comparison's BN models on gray images with BN's statistics frozen or updated."""
     base = at(scale.reduced)
     rows = {"BN before ReLU": base, "BN after ReLU": replace(base, norm_position="after_relu"),
             "BN with conv bias": replace(base, conv_bias=True)}
     for momentum in scale.bn_momenta:
         rows[f"BN momentum {momentum:g}"] = replace(base, bn_momentum=momentum, extras=True)
+    for mode in ("frozen", "updated"):
+        rows[f"fine-tune in gray, BN {mode}"] = at(scale.finetune, finetune=mode, grayscale=True)
     return {name: seeded(scale, [cell]) for name, cell in rows.items()}
 
 
@@ -212,14 +237,15 @@ def estimated_seconds(cell, num_images=22500):
     """A rough duration of one run of `cell` on this CPU, from the cost model above."""
     images = min(cell.limit or num_images, num_images)
     train = images - round(cell.val_fraction * images)
-    steps = train // cell.batch_size
+    steps = min(train, cell.train_subset or train) // cell.batch_size
     sizes = [cell.image_size] * cell.epochs
     if cell.progressive and cell.progressive < cell.image_size and cell.epochs > 1:
         sizes = [round(cell.progressive + (cell.image_size - cell.progressive) * e / (cell.epochs - 1))
                  for e in range(cell.epochs)]
     step_seconds = [STEP_OVERHEAD_S + STEP_PER_PIXEL_S * cell.batch_size * size * size for size in sizes]
     seconds = steps * sum(step_seconds) * NORM_COST[cell.norm]
-    evaluated = (images - train + min(TRAIN_SUBSET, train)) * cell.epochs * cell.evals_per_epoch
+    evaluations = cell.epochs * cell.evals_per_epoch + (1 if cell.finetune else 0)  # fine-tuning: also before
+    evaluated = (images - train + min(TRAIN_SUBSET, train)) * evaluations
     seconds += evaluated * STEP_PER_PIXEL_S * cell.image_size ** 2 * EVAL_COST
     layers = sum(width != "M" for width in cell.widths) + 1
     seconds += cell.probes * (layers + 5) * step_seconds[-1]  # ICS: a pass per layer; smoothness: 5 step sizes

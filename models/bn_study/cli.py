@@ -12,7 +12,15 @@ import time
 from pathlib import Path
 
 from ..checkpoint import resolve_device
-from .cells import FULL, QUICK, SECTIONS, estimated_seconds, plan, unique_cells
+from .cells import (
+    FULL,
+    QUICK,
+    SECTIONS,
+    estimated_seconds,
+    plan,
+    pretrained_cell,
+    unique_cells,
+)
 from .report import write_report
 from .runner import RunStore, load_study_data, train_cell
 
@@ -94,7 +102,7 @@ def main(argv=None):
         show_plan(entries, store)
         return 0
     if not args.report:
-        status = run_queue(entries, store, args)
+        status = run_queue(entries, store, args, scale)
         if status:
             return status
     report = write_report(entries, store, out, scale, quick=args.quick,
@@ -103,9 +111,22 @@ def main(argv=None):
     return 0
 
 
-def run_queue(entries, store, args):
+def with_pretrained_first(cells, scale):
+    """`cells`, each fine-tuning cell preceded by the run it starts from (where that is not listed before it)."""
+    ordered = []
+    for cell in cells:
+        if cell.finetune:
+            parent = pretrained_cell(cell, scale)
+            if parent not in ordered:
+                ordered.append(parent)
+        if cell not in ordered:
+            ordered.append(cell)
+    return ordered
+
+
+def run_queue(entries, store, args, scale):
     """Train every cell of `entries` not in the store yet, in order; print a line per epoch and per run."""
-    cells = unique_cells(entries)
+    cells = with_pretrained_first(unique_cells(entries), scale)
     sections = {cell: (section, row) for section, row, cell in reversed(entries)}  # the first section to list it
     todo = [cell for cell in cells if not store.has(cell)]
     if args.max_runs is not None:
@@ -116,7 +137,7 @@ def run_queue(entries, store, args):
     left = sum(estimated_seconds(cell) for cell in todo)
     start = time.perf_counter()
     for number, cell in enumerate(todo, 1):
-        section, row = sections[cell]
+        section, row = sections.get(cell, ("main", "BN (pretrained for fine-tuning)"))
         label = f"[{number}/{len(todo)} {section}: {row}, seed {cell.seed}]"
         print(f"{label} starting ({cell.label()}); about {hours(estimated_seconds(cell) * ratio)} for this run, "
               f"{hours(left * ratio)} for the queue", flush=True)
@@ -125,8 +146,12 @@ def run_queue(entries, store, args):
         except (OSError, ValueError) as error:  # no such folder, no images: the message says which
             print(f"bn_study: error: {error}", file=sys.stderr)
             return 2
-        result, model = train_cell(cell, data, device=resolve_device(args.device), log=lambda line: print(line, flush=True),
-                                   label=label)
+        pretrained = store.weights(pretrained_cell(cell, scale)) if cell.finetune else None
+        if cell.finetune and pretrained is None:
+            print(f"{label} skipped: the model it fine-tunes diverged", flush=True)
+            continue
+        result, model = train_cell(cell, data, device=resolve_device(args.device),
+                                   log=lambda line: print(line, flush=True), label=label, pretrained=pretrained)
         store.save(cell, result, model)
         left -= estimated_seconds(cell)
         ratio = calibration(store, cells)

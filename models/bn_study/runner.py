@@ -74,7 +74,7 @@ _loaded = {}
 def load_study_data(cell, data_dir=None):
     """The images a cell trains and validates on (cached in memory across the cells that share them)."""
     root = str(Path(resolve_data_dir(data_dir)).resolve())
-    key = (root, cell.limit, cell.image_size, cell.val_fraction, cell.data_seed)
+    key = (root, cell.limit, cell.image_size, cell.val_fraction, cell.data_seed, cell.grayscale)
     if key not in _loaded:
         _loaded.clear()  # one data set in memory at a time: the full one is 300 MB
         dataset = load_dataset(root, size=cache_size(cell.image_size), limit=cell.limit, seed=cell.data_seed)
@@ -83,10 +83,43 @@ def load_study_data(cell, data_dir=None):
         train_idx, val_idx = train_val_split(dataset.labels, cell.val_fraction, cell.data_seed)
         rng = np.random.default_rng(cell.data_seed)
         train_eval_idx = np.sort(rng.choice(train_idx, min(TRAIN_SUBSET, len(train_idx)), replace=False))
+        # the input normalization of the color images, also for their gray version: the normalization belongs to
+        # the (pretrained) model, so that the gray images are the shifted input distribution fine-tuning faces
         mean, std = channel_stats(images, train_idx)
+        if cell.grayscale:
+            images = grayscale(images)
         _loaded[key] = StudyData(images, dataset.labels, dataset.classes, train_idx, val_idx, train_eval_idx, mean,
                                  std, root)
     return _loaded[key]
+
+
+def grayscale(images):
+    """uint8 (N, H, W, 3) color images as gray ones: the luma Y = 0.299 R + 0.587 G + 0.114 B in all three channels
+    (ITU-R BT.601, what Pillow's convert("L") computes)."""
+    luma = images @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gray = np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=-1)
+
+
+def training_indices(data, cell):
+    """The images a cell trains on: all the training images, or (train_subset) a sample of them drawn with
+    data_seed, the same for every seed."""
+    if not cell.train_subset or cell.train_subset >= len(data.train_idx):
+        return data.train_idx
+    rng = np.random.default_rng([cell.data_seed, cell.train_subset])
+    return np.sort(rng.choice(data.train_idx, cell.train_subset, replace=False))
+
+
+def set_training_mode(model, cell):
+    """model.train(), except that fine-tuning with frozen statistics keeps every BatchNorm in eval mode: it
+    normalizes with the pretrained running statistics and leaves them as they are (its weight and bias still
+    learn)."""
+    model.train()
+    if cell.finetune == "frozen":
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()
+    return model
 
 
 def eval_loader(data, cell, indices, device, batch_size=128):
@@ -126,15 +159,22 @@ def eval_steps(cell, steps_per_epoch):
     return {round(steps_per_epoch * k / cell.evals_per_epoch) for k in range(1, cell.evals_per_epoch + 1)}
 
 
-def train_cell(cell, data, device="cpu", log=print, label=""):
-    """Train one model as `cell` says and measure it; return the JSON-able result (see the keys below)."""
+def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
+    """Train one model as `cell` says and measure it; return (the JSON-able result, the model).
+
+    pretrained: the state_dict to start from (fine-tuning cells), instead of the seeded initialization."""
     started = time.perf_counter()
     tg.manual_seed(cell.seed)
     classes = len(data.classes)
-    model = new_model(cell, classes).to(device)
+    model = new_model(cell, classes)
+    if cell.finetune:
+        if pretrained is None:
+            raise ValueError(f"a fine-tuning cell ({cell.finetune}) needs the pretrained weights")
+        model.load_state_dict(pretrained)
+    model.to(device)
     optimizer = optim.SGD(model.parameters(), lr=cell.lr, momentum=MOMENTUM, nesterov=True,
                           weight_decay=cell.weight_decay)
-    loader = image_loader(data.images, data.labels, cell.batch_size, indices=data.train_idx,
+    loader = image_loader(data.images, data.labels, cell.batch_size, indices=training_indices(data, cell),
                           image_size=cell.image_size, mean=data.mean, std=data.std, shuffle=True, augment=cell.augment,
                           drop_last=True, seed=cell.seed, device=device)
     steps_per_epoch = len(loader)
@@ -154,8 +194,11 @@ def train_cell(cell, data, device="cpu", log=print, label=""):
     train_seconds = 0.0
     step = 0
     loss_sum = correct = seen = 0
+    if cell.finetune:  # where fine-tuning starts: the pretrained model on the new images
+        row = evaluate_point(model, val_loader, train_eval_loader, data.classes)
+        history.append({**row, "epoch": 0, "step": 0, "images_seen": 0, "train_seconds": 0.0})
     for epoch in range(cell.epochs):
-        model.train()
+        set_training_mode(model, cell)
         loader.batch_sampler.set_epoch(epoch)
         loader.dataset.resize_to = train_size(cell, epoch)
         epoch_start = time.perf_counter()
@@ -193,7 +236,7 @@ def train_cell(cell, data, device="cpu", log=print, label=""):
                                lr=optimizer.param_groups[0]["lr"], image_size=loader.dataset.resize_to)
                     history.append(row)
                     loss_sum = correct = seen = 0
-                    model.train()
+                    set_training_mode(model, cell)
         batches.close()
         if diverged_at:
             log(f"{label} diverged at step {diverged_at} (loss {loss_value})")
@@ -215,7 +258,8 @@ def train_cell(cell, data, device="cpu", log=print, label=""):
     result.update(train_seconds=train_seconds, seconds=time.perf_counter() - started, device=device,
                   machine=machine_description(), finished=datetime.now().astimezone().isoformat(timespec="seconds"),
                   data={"root": data.root, "images": len(data.labels), "train": len(data.train_idx),
-                        "val": len(data.val_idx), "train_eval": len(data.train_eval_idx)})
+                        "val": len(data.val_idx), "train_eval": len(data.train_eval_idx),
+                        "trained_on": len(training_indices(data, cell))})
     return result, model
 
 
@@ -307,6 +351,11 @@ class RunStore:
 
     def has(self, cell):
         return self.path(cell).exists()
+
+    def weights(self, cell):
+        """The final state_dict of a finished run (None if it diverged or is not cached)."""
+        path = self.folder / f"{cell.key()}.npz"
+        return tg.load(path) if path.exists() else None
 
     def load(self, cell):
         path = self.path(cell)
