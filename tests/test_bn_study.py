@@ -385,7 +385,7 @@ def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, 
 @pytest.mark.slow
 def test_every_number_in_the_tables_is_results_json_s(quick_study):
     """Each table row, cell by cell, is the rendering of its own row's metric in results.json."""
-    _, _, text, results = quick_study
+    _, out, text, results = quick_study
     checked = 0
     for section, rows in results["sections"].items():
         title, columns = TABLES[section]
@@ -398,5 +398,8 @@ def test_every_number_in_the_tables_is_results_json_s(quick_study):
                 assert shown == cell_text(entry["metrics"].get(metric), kind), (section, row, metric)
                 checked += shown != "–"
     assert checked > 10
+    for link in re.findall(r"\]\((figures/[\w.]+\.png)\)", text):
+        assert (out / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
+    assert "figures/main_curves.png" in text and "figures/ics.png" in text
     numbers = [float(value) for value in re.findall(r"(\d+\.\d+)%", text)]
     assert numbers and all(0 <= value <= 100 for value in numbers)
