@@ -403,3 +403,25 @@ def test_every_number_in_the_tables_is_results_json_s(quick_study):
     assert "figures/main_curves.png" in text and "figures/ics.png" in text
     numbers = [float(value) for value in re.findall(r"(\d+\.\d+)%", text)]
     assert numbers and all(0 <= value <= 100 for value in numbers)
+
+
+def test_plan_lists_every_cell_and_the_time_left(tmp_path, capsys):
+    from models.bn_study.cli import main
+    assert main(["--quick", "--plan", "--only", "main,details", "--cache", tmp_path]) == 0
+    out = capsys.readouterr().out
+    cells = unique_cells(plan(QUICK, ["main", "details"]))
+    assert f"0 of {len(cells)} distinct runs cached" in out
+    assert all(cell.key() in out for cell in cells)
+    with pytest.raises(SystemExit):
+        main(["--quick", "--only", "nosuchsection"])
+
+
+def test_fine_tuning_cells_queue_their_pretrained_model_first():
+    from models.bn_study.cells import pretrained_cell
+    from models.bn_study.cli import with_pretrained_first
+    finetuning = [cell for cell in unique_cells(plan(QUICK, ["details"])) if cell.finetune]
+    ordered = with_pretrained_first(finetuning, QUICK)
+    for cell in finetuning:
+        parent = pretrained_cell(cell, QUICK)
+        assert parent.norm == "bn" and parent.seed == cell.seed and not parent.finetune
+        assert ordered.index(parent) < ordered.index(cell)

@@ -41,20 +41,24 @@ The sections, in the order the queue runs them (seed 0 of every row of a section
     lr       reduced  peak lr 0.03, 0.1, 0.3, 1, 3 x {BN, no BN, no BN + He init}: the largest stable
                       rate; a run "diverges" (non-finite loss) or "stalls" (ends below 60%)           45 runs  5.0 h
     details  reduced  BN before / after ReLU; conv bias before BN (redundant: its gradient is zero);
-                      BN momentum 0.01, 0.1, 0.5, 0.9 and the train/eval gap                           18 runs  1.9 h
+                      BN momentum 0.01, 0.1, 0.5, 0.9 and the train/eval gap; and, from the main
+                      BN models, fine-tuning on 2,000 gray images (a shifted input distribution), batch
+                      16, with BN's statistics frozen (eval mode) or updated                            24 runs  2.2 h
     init     reduced  He init x 0.1, 0.3, 1, 3, 10, with and without BN                                27 runs  3.0 h
     overfit  reduced  8 epochs, BN / no BN x weight decay 5e-4 / 0 x augmentation on / off: train vs
                       validation at matched training loss                                              24 runs  5.3 h
     batch    small    batch 2, 4, ..., 128 x {BN, GroupNorm, LayerNorm, none}, lr = 0.1 x batch / 64,
                       4 epochs (Wu and He 2018)                                                       84 runs  6.5 h
 
-About 28 CPU-hours in all (210 distinct runs), from the cost model in cells.py: one step takes 0.030 s +
-5.4e-6 s x batch x pixels, measured on this 2-core CPU with batches of random data (BN: 1.19 s per step of 64
-images at 60 px, 0.60 s at 40 px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5 GN; plus
-the evaluations and probes. `--plan` recalibrates the model on the runs already cached. Diverging runs stop early,
-so the lr and init sections cost less than their estimate. A GPU runs each cell in a minute or two: the same command
-with --device cuda fills the same cache.
+About 28 hours of this CPU to itself (216 distinct runs), from the cost model in cells.py: one step takes
+0.030 s + 5.4e-6 s x batch x pixels, measured on this 2-core CPU with batches of random data (BN: 1.19 s per step
+of 64 images at 60 px, 0.60 s at 40 px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5
+GN; plus the evaluations and probes. `--plan` recalibrates the model on the runs already cached. Diverging runs
+stop early, so the lr and init sections cost less than their estimate. Shared with other work (under nice 19) the
+study gets about half of the CPU: count on two to three days of wall time. A GPU runs each cell in a minute or
+two: the same command with --device cuda fills the same cache.
 
-Not yet built: fine-tuning a trained BN model with frozen vs updated statistics (issue #25, part 6); the figures;
-the written report (docs/bn-study.md and .vi.md), which waits for the whole study.
+The report (report.py, plots.py) renders whatever the cache holds, to runs/bn-study/report/ by default:
+results.json, bn-study-tables.md and figures/. The written report (docs/bn-study.md and docs/bn-study.vi.md, the
+prose, the verdicts) waits for the whole study; until then docs/bn-study.md is the old, small study's.
 """

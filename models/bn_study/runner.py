@@ -235,6 +235,9 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
                                train_seconds=train_seconds, train_loss=loss_sum / seen, train_accuracy=correct / seen,
                                lr=optimizer.param_groups[0]["lr"], image_size=loader.dataset.resize_to)
                     history.append(row)
+                    if in_epoch != steps_per_epoch:  # within the epoch: a shorter line (the epoch's comes below)
+                        log(f"{label} epoch {row['epoch']:.2f}: val acc {row['val_accuracy']:.4f}, "
+                            f"{train_seconds / 60:.1f} min of training steps so far")
                     loss_sum = correct = seen = 0
                     set_training_mode(model, cell)
         batches.close()
