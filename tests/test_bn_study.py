@@ -425,3 +425,17 @@ def test_fine_tuning_cells_queue_their_pretrained_model_first():
         parent = pretrained_cell(cell, QUICK)
         assert parent.norm == "bn" and parent.seed == cell.seed and not parent.finetune
         assert ordered.index(parent) < ordered.index(cell)
+
+
+def test_largest_stable_rate_needs_every_finished_seed_to_learn():
+    from models.bn_study.report import largest_stable_rates, summarize
+
+    def row(lr, diverged, stalled):
+        return {"settings": {"lr": lr}, "metrics": {"diverged": summarize(diverged), "stalled": summarize(stalled)}}
+
+    rows = {"BN @ lr 0.1": row(0.1, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+            "BN @ lr 1": row(1.0, [0.0, 0.0, None], [0.0, 0.0, None]),  # two seeds finished so far, both learned
+            "no BN @ lr 0.1": row(0.1, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+            "no BN @ lr 1": row(1.0, [0.0, 1.0, 0.0], [0.0, math.nan, 1.0])}  # one diverged, one stalled
+    assert largest_stable_rates(rows) == ("Largest peak lr at which every finished seed learned: BN: 1; "
+                                          "no BN: 0.1.")
