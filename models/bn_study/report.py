@@ -42,12 +42,13 @@ def run_metrics(result):
         metrics[f"epochs_to_{name}"] = reached["epoch"] if reached else math.nan
         metrics[f"minutes_to_{name}"] = reached["train_seconds"] / 60 if reached else math.nan
     if result.get("probes"):
-        last_probes = result["probes"]
-        metrics["ics_l2_mean"] = mean(row["l2"] for probe in last_probes for row in probe["ics"])
-        metrics["ics_cosine_mean"] = mean(row["cosine"] for probe in last_probes for row in probe["ics"])
-        metrics["loss_range_mean"] = mean(probe["smoothness"]["loss_range"] for probe in last_probes)
-        metrics["gradient_change_mean"] = mean(probe["smoothness"]["max_gradient_change"] for probe in last_probes)
-        metrics["effective_beta_mean"] = mean(probe["smoothness"]["effective_beta"] for probe in last_probes)
+        shifting = shift_probes(result)
+        metrics["ics_l2_mean"] = mean(row["l2"] for probe in shifting for row in probe["ics"])
+        metrics["ics_cosine_mean"] = mean(row["cosine"] for probe in shifting for row in probe["ics"])
+        probes = result["probes"]
+        metrics["loss_range_mean"] = mean(probe["smoothness"]["loss_range"] for probe in probes)
+        metrics["gradient_change_mean"] = mean(probe["smoothness"]["max_gradient_change"] for probe in probes)
+        metrics["effective_beta_mean"] = mean(probe["smoothness"]["effective_beta"] for probe in probes)
     if history[0]["epoch"] == 0:  # a fine-tuning run: the pretrained model before any step
         metrics["start_val_accuracy"] = history[0]["val_accuracy"]
     biases = conv_bias_names(result["cell"]) if "cell" in result else []
@@ -62,6 +63,14 @@ def run_metrics(result):
         for row in extras["batch_statistics"]:
             metrics[f"accuracy_{row['statistics']}_{row['group'].replace(' ', '_')}_{row['batch_size']}"] = row["accuracy"]
     return metrics
+
+
+def shift_probes(result):
+    """The probes whose covariate shift means something: all but one at the run's very last step, where the
+    one-cycle schedule has annealed the lr to 1/250,000 of its peak, the step (and with it the shift) to nothing.
+    (The smoothness measures move by a fixed multiple of the peak lr, so every probe counts for them.)"""
+    last_step = result["steps_per_epoch"] * result["cell"]["epochs"]
+    return [probe for probe in result["probes"] if probe["step"] != last_step]
 
 
 def conv_bias_names(cell_settings):
@@ -161,7 +170,7 @@ def curves(results):
         layers = [row["layer"] for row in probed[0]["probes"][0]["ics"]]
         out["ics_layers"] = layers
         for name in ("l2", "cosine"):
-            out[f"ics_{name}"] = [mean(probe["ics"][k][name] for result in probed for probe in result["probes"])
+            out[f"ics_{name}"] = [mean(probe["ics"][k][name] for result in probed for probe in shift_probes(result))
                                   for k in range(len(layers))]
         out["probe_steps"] = [probe["step"] for probe in probed[0]["probes"]]
         for name in ("loss_range", "max_gradient_change", "effective_beta"):
