@@ -1,140 +1,441 @@
-"""The BN study (models/bn_study.py): its quick mode end to end on real images, the report it writes, and the two
-pieces that decide what the report says (batch-statistics evaluation, verdicts chosen from the numbers).
+"""The BN study (models/bn_study/): its networks, its measurements on tiny nets against their definitions written
+out by hand, the cells and their cache keys, the cache's atomic writes, and the quick mode end to end with a report
+whose every number is one of results.json's.
 
-The end-to-end tests need the real images in $TINYGRAD_BN_DATA and are skipped, with the reason shown, without them.
+The end-to-end test needs the real images in $TINYGRAD_BN_DATA and is skipped, with the reason shown, without them.
 """
-import copy
 import json
+import math
 import os
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import tinygrad_bn as tg
-from models.bn_study import REPO, forward_with_batch_statistics, main, output_folder, write_report
+import tinygrad_bn.nn.functional as F
+from models.bn_study.cells import (
+    FULL,
+    QUICK,
+    STUDY_VERSION,
+    Cell,
+    confidence_interval,
+    plan,
+    unique_cells,
+)
+from models.bn_study.measures import (
+    batch_statistics_noise,
+    forward_with_batch_statistics,
+    internal_covariate_shift,
+    kept_buffers,
+    per_image_channel_moments,
+    smoothness_along_gradient,
+)
+from models.bn_study.nets import (
+    NoisyBatchNorm2d,
+    layer_groups,
+    study_net,
+    weight_layers,
+)
+from models.bn_study.report import TABLES, cell_text, run_metrics
+from models.bn_study.runner import RunStore, grayscale, set_training_mode
 from models.catsdogs_net import CatsDogsNet
+from tinygrad_bn import nn
 
 DATA = os.environ.get("TINYGRAD_BN_DATA")
-SECTIONS = ["## Setup", "## 1. Learning-rate sweep", "## 2. Convergence", "## 3. Generalization",
-            "## 4. Initialization", "## 5. Gradient health", "## 6. Evaluation with batch statistics",
-            "## Conclusions", "## What this study does not show", "## Reproduce"]
-PLOTS = ["lr_sweep.png", "convergence.png", "init.png", "gradients.png", "batch_statistics.png"]
+TINY = (4, "M", 6)  # two conv layers and the head: three "layers"
+
+
+def tiny_batch(seed=0, n=6, size=8):
+    rng = np.random.default_rng(seed)
+    images = tg.Tensor(rng.standard_normal((n, 3, size, size)).astype(np.float32))
+    labels = tg.Tensor(rng.integers(0, 2, n))
+    return images, labels
+
+
+def host_gradients(model, images, labels):
+    """Every parameter's gradient of the mean cross-entropy, written out plainly (the reference)."""
+    model.zero_grad()
+    F.cross_entropy(model(images), labels).backward()
+    grads = [param.grad.numpy().astype(np.float64) for param in model.parameters()]
+    model.zero_grad()
+    return grads
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# networks
+# ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("norm", ["bn", "none"])
+def test_study_net_is_catsdogsnet_weight_for_weight(norm):
+    tg.manual_seed(3)
+    ours = study_net(norm).state_dict()
+    tg.manual_seed(3)
+    theirs = CatsDogsNet(bn=norm == "bn").state_dict()
+    assert list(ours) == list(theirs)
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+
+
+def test_norm_position_bias_and_he_init():
+    after = study_net("bn", widths=TINY, norm_position="after_relu")
+    kinds = [type(layer).__name__ for layer in after.features]
+    assert kinds[:3] == ["Conv2d", "ReLU", "BatchNorm2d"]
+    assert after.features[0].bias is not None  # no BN right after the conv: it keeps its bias
+    assert study_net("bn", widths=TINY).features[0].bias is None
+    assert study_net("bn", widths=TINY, conv_bias=True).features[0].bias is not None
+    tg.manual_seed(0)
+    he = study_net("none", widths=(64, 64), init="he")
+    fan_in = 64 * 9
+    assert abs(he.features[2].weight.numpy().std() - math.sqrt(2 / fan_in)) < 0.05 * math.sqrt(2 / fan_in)
+    tg.manual_seed(0)
+    scaled = study_net("none", widths=(64, 64), init="he", init_scale=10.0)
+    np.testing.assert_allclose(scaled.features[2].weight.numpy(), 10 * he.features[2].weight.numpy(), rtol=1e-6)
+
+
+def test_gn_and_ln_normalize_per_sample():
+    images, _ = tiny_batch(n=4)
+    for norm in ("gn", "ln"):
+        model = study_net(norm, widths=(16,)).eval()
+        alone = model(images[:1]).numpy()
+        together = model(images).numpy()[:1]
+        np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-6)  # a sample's output ignores the batch
+    assert study_net("gn", widths=(16,)).features[1].num_groups == 2
+    assert study_net("ln", widths=(16,)).features[1].num_groups == 1
+
+
+def test_noisy_bn_shifts_each_channel_in_training_only():
+    tg.manual_seed(0)
+    layer = NoisyBatchNorm2d(8, mean_range=1.0, std_low=0.5, std_high=1.5)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((32, 8, 6, 6)).astype(np.float32) * 3 + 2)
+    clean = nn.BatchNorm2d(8)
+    reference = clean(x).numpy()
+    clean(x)  # two training steps for each: the same running statistics
+    first, second = layer(x).numpy(), layer(x).numpy()
+    noise = first - reference
+    channel_means = noise.mean(axis=(0, 2, 3))
+    channel_stds = noise.std(axis=(0, 2, 3))
+    assert np.all(np.abs(channel_means) < 1.0 + 0.1) and np.abs(channel_means).max() > 0.2  # non-zero means
+    assert np.all((channel_stds > 0.5 - 0.1) & (channel_stds < 1.5 + 0.1))  # non-unit spread
+    assert not np.allclose(first, second)  # a new distribution at every step
+    layer.eval()
+    clean.eval()
+    np.testing.assert_allclose(layer(x).numpy(), clean(x).numpy(), rtol=1e-6)  # eval mode: plain BN
+    assert set(layer.state_dict()) == set(nn.BatchNorm2d(8).state_dict())
+
+
+def test_layer_groups_follow_the_blocks():
+    model = study_net("bn", widths=TINY)
+    groups = layer_groups(model)
+    names = {id(param): name for name, param in model.named_parameters()}
+    assert [[names[id(param)] for param in group] for group in groups] == [
+        ["features.0.weight", "features.1.weight", "features.1.bias"],
+        ["features.4.weight", "features.5.weight", "features.5.bias"],
+        ["classifier.2.weight", "classifier.2.bias"]]
+    assert [name for name, _ in weight_layers(model)] == ["conv1", "conv2", "fc"]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# measurements, against their definitions
+# ---------------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("norm", ["bn", "none"])
+def test_internal_covariate_shift_is_the_papers_definition(norm):
+    """G_i at the old weights; G'_i with the layers before i moved to their new weights; ||G - G'|| and cos."""
+    tg.manual_seed(1)
+    model = study_net(norm, widths=TINY).train()
+    images, labels = tiny_batch(1)
+    before = [param.numpy().copy() for param in model.parameters()]
+    rng = np.random.default_rng(2)
+    after = [w + 0.05 * rng.standard_normal(w.shape).astype(np.float32) for w in before]
+    buffers = [buffer.numpy().copy() for buffer in model.buffers()]
+    rows = internal_covariate_shift(model, before, after, images, labels)
+
+    groups = layer_groups(model)
+    params = list(model.parameters())
+    position = {id(param): k for k, param in enumerate(params)}
+    assert [row["layer"] for row in rows] == ["conv2", "fc"]
+    reference_model = study_net(norm, widths=TINY).train()
+    reference_model.load_state_dict(model.state_dict())
+    G = host_gradients(reference_model, images, labels)
+    for i, row in zip((1, 2), rows):
+        earlier = {position[id(param)] for group in groups[:i] for param in group}
+        for k, param in enumerate(reference_model.parameters()):
+            param.array[...] = after[k] if k in earlier else before[k]
+        shifted = host_gradients(reference_model, images, labels)
+        for k, param in enumerate(reference_model.parameters()):
+            param.array[...] = before[k]
+        w = position[id(groups[i][0])]
+        difference = G[w] - shifted[w]
+        assert row["l2"] == pytest.approx(np.sqrt((difference ** 2).sum()), rel=1e-6)
+        cos = (G[w] * shifted[w]).sum() / np.sqrt((G[w] ** 2).sum() * (shifted[w] ** 2).sum())
+        assert row["cosine"] == pytest.approx(cos, rel=1e-6)
+        assert row["l2"] > 0 and row["cosine"] < 1
+    for param, value in zip(model.parameters(), before):  # left as found
+        np.testing.assert_array_equal(param.numpy(), value)
+    for buffer, value in zip(model.buffers(), buffers):
+        np.testing.assert_array_equal(buffer.numpy(), value)
+
+
+def test_no_shift_when_the_earlier_layers_do_not_move():
+    tg.manual_seed(1)
+    model = study_net("bn", widths=TINY).train()
+    images, labels = tiny_batch(1)
+    before = [param.numpy().copy() for param in model.parameters()]
+    after = [w + 1.0 for w in before]
+    after[:3] = before[:3]  # only layer 1 is "earlier" for conv2, and it does not move
+    rows = internal_covariate_shift(model, before, after, images, labels)
+    assert rows[0]["l2"] == 0 and rows[0]["cosine"] == pytest.approx(1)
+
+
+def test_smoothness_along_the_gradient_is_the_papers_definition():
+    tg.manual_seed(4)
+    model = study_net("none", widths=TINY).train()
+    images, labels = tiny_batch(3)
+    steps = [0.01, 0.1, 1.0]
+    start = [param.numpy().copy() for param in model.parameters()]
+    result = smoothness_along_gradient(model, images, labels, steps)
+
+    g = host_gradients(model, images, labels)
+    g_norm = np.sqrt(sum((x ** 2).sum() for x in g))
+    losses, changes = [], []
+    for eta in steps:
+        for param, w, gradient in zip(model.parameters(), start, g):
+            param.array[...] = w - eta * gradient
+        with tg.no_grad():
+            losses.append(F.cross_entropy(model(images), labels).item())
+        moved = host_gradients(model, images, labels)
+        changes.append(np.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(g, moved))))
+    for param, w in zip(model.parameters(), start):
+        param.array[...] = w
+    np.testing.assert_allclose(result["losses"], losses, rtol=1e-5)
+    np.testing.assert_allclose(result["gradient_changes"], changes, rtol=1e-4)
+    assert result["grad_norm"] == pytest.approx(g_norm, rel=1e-6)
+    assert result["loss_range"] == pytest.approx(max(losses) - min(losses), rel=1e-5)
+    assert result["effective_beta"] == pytest.approx(max(c / (eta * g_norm) for c, eta in zip(changes, steps)),
+                                                     rel=1e-4)
+    for param, w in zip(model.parameters(), start):
+        np.testing.assert_array_equal(param.numpy(), w)
+
+
+def test_batch_statistics_noise_shrinks_with_the_batch_and_matches_a_direct_count():
+    rng = np.random.default_rng(0)
+    first = rng.standard_normal((256, 3)) + 5  # per-image channel means
+    second = first ** 2 + 1.0  # each image has within-image variance 1
+    rows = batch_statistics_noise([(first, second)], [2, 8, 128], batches=200, seed=0)
+    errors = [row["mean_error"] for row in rows]
+    assert errors[0] > errors[1] > errors[2]
+    # the population: mean 5, variance 1 (between images) + 1 (within): a batch of b images' mean strays by about
+    # sd(between) / sqrt(b) / sigma = 1 / sqrt(2 b) on average times sqrt(2 / pi) (the mean of a |normal|)
+    assert errors[1] == pytest.approx(math.sqrt(2 / math.pi) / math.sqrt(2 * 8), rel=0.2)
+
+    model = study_net("bn", widths=TINY).eval()
+    images, _ = tiny_batch(n=5)
+    moments = per_image_channel_moments(model, images)
+    x = model.features[0](images).numpy()
+    np.testing.assert_allclose(moments[0][0], x.mean(axis=(2, 3)), rtol=1e-5, atol=1e-6)
+    assert len(moments) == 2 and moments[1][0].shape == (5, 6)
 
 
 def test_batch_statistics_forward_is_training_mode_bn_and_leaves_running_stats_alone():
     tg.manual_seed(0)
-    model = CatsDogsNet(bn=True, widths=(4, "M", 8))
-    rng = np.random.default_rng(0)
+    model = study_net("bn", widths=TINY)
+    images, _ = tiny_batch(n=8)
+    with tg.no_grad(), kept_buffers(model):
+        model.train()(images * 3 + 1)
     model.train()
     with tg.no_grad():
-        model(tg.Tensor(rng.standard_normal((8, 3, 8, 8)).astype(np.float32)))  # running stats away from 0 and 1
-    twin = CatsDogsNet(bn=True, widths=(4, "M", 8))
+        model(images * 2)  # running statistics away from 0 and 1
+    twin = study_net("bn", widths=TINY)
     twin.load_state_dict(model.state_dict())
     before = model.state_dict()
-    x = tg.Tensor(rng.standard_normal((5, 3, 8, 8)).astype(np.float32) * 3 + 1)
-
     model.eval()
     with tg.no_grad():
-        ours = forward_with_batch_statistics(model, x).numpy()
-        running = model(x).numpy()
-        expected = twin.train()(x).numpy()  # BN's own training-mode forward: the batch's statistics
+        ours = forward_with_batch_statistics(model, images).numpy()
+        running = model(images).numpy()
+        expected = twin.train()(images).numpy()
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
-    assert np.abs(ours - running).max() > 1e-3  # and it does differ from eval mode
+    assert np.abs(ours - running).max() > 1e-3
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
 
 
-def test_quick_mode_never_writes_into_docs(tmp_path):
-    with pytest.raises(SystemExit, match="does not write into docs"):
-        output_folder(str(REPO / "docs"), quick=True)
-    assert output_folder(None, quick=True) is None  # a temporary folder, made when the report is written
-    assert output_folder(str(tmp_path), quick=True) == tmp_path.resolve()
-    assert output_folder(None, quick=False) == REPO / "docs"
+def test_frozen_statistics_stay_frozen_while_fine_tuning():
+    cell = Cell(finetune="frozen", widths=TINY)
+    model = set_training_mode(study_net("bn", widths=TINY), cell)
+    assert model.training and all(not module.training for module in model.modules()
+                                  if isinstance(module, nn.BatchNorm2d))
+    before = {key: value.copy() for key, value in model.state_dict().items() if "running" in key}
+    images, labels = tiny_batch()
+    F.cross_entropy(model(images), labels).backward()
+    for key, value in before.items():
+        np.testing.assert_array_equal(model.state_dict()[key], value)
+    updated = set_training_mode(model, replace(cell, finetune="updated"))
+    assert all(module.training for module in updated.modules())
 
 
+def test_grayscale_is_luma_in_every_channel():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (2, 3, 3, 3), dtype=np.uint8)
+    gray = grayscale(images)
+    luma = 0.299 * images[..., 0] + 0.587 * images[..., 1] + 0.114 * images[..., 2]
+    assert gray.dtype == np.uint8 and gray.shape == images.shape
+    np.testing.assert_array_equal(gray[..., 0], np.rint(luma).astype(np.uint8))
+    assert (gray[..., 0] == gray[..., 2]).all()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# cells, cache, statistics
+# ---------------------------------------------------------------------------------------------------------------------
+def test_cell_keys_depend_on_every_setting_and_the_version(monkeypatch):
+    from models.bn_study import cells
+    cell = Cell()
+    key = cell.key()
+    assert key == Cell().key()
+    for change in ({"seed": 1}, {"lr": 0.2}, {"norm": "none"}, {"conv_bias": True}, {"probes": 1}):
+        assert replace(cell, **change).key() != key
+    # a setting added later counts only away from its default: the runs cached before it keep their keys
+    assert replace(cell, finetune="frozen").key() != key
+    assert set(cells.ADDED_LATER) <= set(cell.__dataclass_fields__)
+    assert all(getattr(cell, name) == default for name, default in cells.ADDED_LATER.items())
+    monkeypatch.setattr(cells, "ADDED_LATER", {})
+    assert cell.key() != key  # without the rule, adding a field would have changed every key
+    monkeypatch.undo()
+    monkeypatch.setattr(cells, "STUDY_VERSION", STUDY_VERSION + 1)
+    assert cell.key() != key
+
+
+def test_the_plan_puts_the_main_comparison_first_seed_by_seed_and_trains_shared_cells_once():
+    entries = plan(FULL)
+    first = [(section, row, cell.seed) for section, row, cell in entries[:4]]
+    assert first == [("main", "BN", 0), ("main", "no BN", 0), ("main", "no BN, He init", 0), ("main", "BN", 1)]
+    main_bn = entries[0][2]
+    assert main_bn.limit is None and main_bn.epochs == 4 and main_bn.image_size == 60 and main_bn.norm == "bn"
+    assert all(len({cell.seed for s, r, cell in entries if (s, r) == (section, row)}) >= 3
+               for section, row, _ in entries)
+    assert len(unique_cells(entries)) <= len(entries)
+    only = plan(QUICK, ["lr"])
+    assert {section for section, _, _ in only} == {"lr"}
+
+
+def test_confidence_interval_is_students_t():
+    mean, half = confidence_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / math.sqrt(3), rel=1e-4)
+    assert math.isnan(confidence_interval([1.0])[1])
+
+
+def test_store_writes_whole_files_only(tmp_path):
+    store = RunStore(tmp_path / "cache")
+    cell = Cell(seed=7)
+    assert not store.has(cell) and store.load(cell) is None
+    store.save(cell, {"x": 1.5, "history": []})
+    assert store.load(cell) == {"x": 1.5, "history": []}
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [f"{cell.key()}.json"]  # no temporary left
+
+
+def test_run_metrics_time_to_threshold_and_diverged_runs():
+    history = [{"epoch": e, "val_accuracy": acc, "train_seconds": 60.0 * e, "train_eval_accuracy": acc + 0.01,
+                "train_eval_loss": 0.3, "val_loss": 0.4} for e, acc in ((0.5, 0.70), (1, 0.82), (1.5, 0.86),
+                                                                      (2, 0.90))]
+    metrics = run_metrics({"history": history, "diverged_at_step": None, "train_seconds": 120.0})
+    assert metrics["epochs_to_80"] == 1 and metrics["epochs_to_85"] == 1.5 and metrics["epochs_to_88"] == 2
+    assert metrics["minutes_to_88"] == 2.0 and metrics["final_val_accuracy"] == 0.9 and metrics["stalled"] == 0
+    assert metrics["generalization_gap"] == pytest.approx(0.01)
+    assert run_metrics({"history": [], "diverged_at_step": 5, "train_seconds": 1.0}) == {"diverged": 1.0}
+    assert cell_text({"n": 3, "mean": 0.8812, "ci": 0.0041, "values": []}, "percent") == "88.1% ± 0.41"
+    assert cell_text({"n": 0, "mean": None, "ci": None, "values": []}, "percent") == "–"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the quick mode end to end
+# ---------------------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
-    """The quick study, run once: (folder, markdown text, results dict)."""
+def quick_study(tmp_path_factory):
+    """The quick study's main, noisy, lr and details sections, run once: (cache, out, markdown, results dict)."""
     if not DATA:
         pytest.skip("TINYGRAD_BN_DATA is not set: point it at a folder of cat.N.jpg / dog.N.jpg images "
                     "(here ../shared/data/dogs-vs-cats/train) to run the BN study's quick mode")
-    out = tmp_path_factory.mktemp("bn-study")
-    assert main(["--quick", "--out", out]) == 0
-    text = (out / "bn-study.md").read_text(encoding="utf-8")
-    results = json.loads((out / "bn-study" / "results.json").read_text())
-    return out, text, results
+    from models.bn_study.cli import main
+    cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("out")
+    assert main(["--quick", "--only", "main,noisy,lr,details", "--cache", cache, "--out", out]) == 0
+    text = (out / "bn-study-tables.md").read_text(encoding="utf-8")
+    return cache, out, text, json.loads((out / "results.json").read_text())
 
 
 @pytest.mark.slow
-def test_quick_report_has_every_section_plot_and_setting(quick_report):
-    out, text, results = quick_report
-    positions = [text.find(section) for section in SECTIONS]
-    assert all(position >= 0 for position in positions), [s for s, p in zip(SECTIONS, positions) if p < 0]
-    assert positions == sorted(positions)
-    for name in PLOTS:
-        assert (out / "bn-study" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
-        assert f"(bn-study/{name})" in text
-    assert f"python -m models.bn_study --quick --out {out}" in text
-    assert "Quick mode" in text and results["quick"] is True
-    assert re.search(r"on \d{4}-\d\d-\d\d \d\d:\d\d", text)
-    assert re.search(r"took \*\*\d+\.\d minutes\*\* of wall time", text)
-    settings = results["settings"]
-    assert f"{settings['image_size']}x{settings['image_size']} pixels" in text
-    assert f"{settings['epochs']} epochs of {results['data']['steps_per_epoch']} steps" in text
-    assert "CatsDogsNet(widths=(" + ",".join(str(width) for width in settings["widths"]) + "))" in text
+def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, capsys):
+    cache, out, _, results = quick_study
+    from models.bn_study.cli import main
+    entries = plan(QUICK, ["main", "noisy", "lr", "details"])
+    assert results["done"] == results["total"] == len(unique_cells(entries))
+    runs = [json.loads(path.read_text()) for path in cache.glob("*.json")]
+    assert len(runs) == results["total"]
+    for run in runs:
+        assert run["diverged_at_step"] or run["history"][-1]["epoch"] == run["cell"]["epochs"]
+        if run["cell"]["probes"] and not run["diverged_at_step"]:
+            assert len(run["probes"]) == run["cell"]["probes"]
+    finetuned = [run for run in runs if run["cell"]["finetune"]]
+    assert {run["cell"]["finetune"] for run in finetuned} == {"frozen", "updated"}
+    for run in finetuned:  # evaluated before fine-tuning too: the pretrained model on gray images
+        assert run["history"][0]["epoch"] == 0 and run["data"]["trained_on"] == run["cell"]["train_subset"]
+    capsys.readouterr()
+    assert main(["--quick", "--only", "main,noisy,lr,details", "--cache", cache, "--out", out]) == 0
+    assert "0 to train" in capsys.readouterr().out
 
 
 @pytest.mark.slow
-def test_quick_report_numbers_are_in_range(quick_report):
-    _, text, results = quick_report
-    settings = results["settings"]
-    # every seed of the main comparison, every other sweep point, every init scale: BN and no BN each
-    assert len(results["runs"]) == 2 * (len(settings["seeds"]) + len(settings["sweep_lrs"]) - 1
-                                        + len(settings["init_scales"]))
-    assert 0 < results["wall_seconds"] < 600
-    for run in results["runs"]:
-        assert 0 < run["seconds"] < results["wall_seconds"]
-        assert run["diverged_at_step"] or len(run["history"]) == settings["epochs"]
-        for row in run["history"]:
-            assert 0 <= row["val_accuracy"] <= 1 and 0 <= row["train_accuracy"] <= 1 and row["train_loss"] > 0
-        if run["gradient_norms"]:
-            assert len(run["gradient_norms"][0]) == len(run["layers"]) and run["layers"][-1] == "fc"
-            assert all(norm >= 0 for norm in run["gradient_norms"][0])
-    for rows in results["batch_statistics"].values():
-        assert {row["batch_size"] for row in rows} == set(settings["eval_batch_sizes"])
-        assert all(0 <= row["accuracy"] <= 1 for row in rows)
-        running = {row["accuracy"] for row in rows if row["statistics"] == "running" and row["group"] == "mixed"}
-        assert len(running) == 1  # eval mode: the batch size does not change a single prediction
-    percents = [float(value) for value in re.findall(r"(-?\d+\.\d)%", text)]
-    assert percents and all(0 <= value <= 100 for value in percents)
+def test_every_number_in_the_tables_is_results_json_s(quick_study):
+    """Each table row, cell by cell, is the rendering of its own row's metric in results.json."""
+    _, out, text, results = quick_study
+    checked = 0
+    for section, rows in results["sections"].items():
+        title, columns = TABLES[section]
+        block = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+        for row, entry in rows.items():
+            line = next(line for line in block.splitlines() if line.startswith(f"| {row} |"))
+            cells = [part.strip() for part in line.strip().strip("|").split("|")]
+            assert cells[1] == f"{entry['done']}/{len(entry['seeds'])}"
+            for (_, metric, kind), shown in zip(columns, cells[2:]):
+                assert shown == cell_text(entry["metrics"].get(metric), kind), (section, row, metric)
+                checked += shown != "–"
+    assert checked > 10
+    for link in re.findall(r"\]\((figures/[\w.]+\.png)\)", text):
+        assert (out / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
+    assert "figures/main_curves.png" in text and "figures/ics.png" in text
+    numbers = [float(value) for value in re.findall(r"(\d+\.\d+)%", text)]
+    assert numbers and all(0 <= value <= 100 for value in numbers)
 
 
-@pytest.mark.slow
-def test_verdicts_follow_the_numbers(quick_report, tmp_path):
-    """Rewrite the report from doctored results: the conclusions must change with them (nothing is typed in)."""
-    _, _, results = quick_report
-    doctored = copy.deepcopy(results)
-    top_lr = max(results["settings"]["sweep_lrs"])
-    for run in doctored["runs"]:
-        for row in run["history"]:
-            row["val_accuracy"] = 0.9 if not run["bn"] else 0.8
-        if run["bn"] and run["lr"] == top_lr:
-            run["diverged_at_step"], run["history"] = 3, []
-    text = (write_report(doctored, tmp_path)).read_text(encoding="utf-8")
-    lr_verdict = next(line for line in text.splitlines() if line.startswith("- Higher learning rates"))
-    assert "**Contradicted**" in lr_verdict and f"BN diverged at lr {top_lr:g}" in lr_verdict
-    assert "90.0%" in text
+def test_plan_lists_every_cell_and_the_time_left(tmp_path, capsys):
+    from models.bn_study.cli import main
+    assert main(["--quick", "--plan", "--only", "main,details", "--cache", tmp_path]) == 0
+    out = capsys.readouterr().out
+    cells = unique_cells(plan(QUICK, ["main", "details"]))
+    assert f"0 of {len(cells)} distinct runs cached" in out
+    assert all(cell.key() in out for cell in cells)
+    with pytest.raises(SystemExit):
+        main(["--quick", "--only", "nosuchsection"])
 
 
-@pytest.mark.slow
-def test_report_survives_runs_that_all_diverge(quick_report, tmp_path):
-    _, _, results = quick_report
-    doctored = copy.deepcopy(results)
-    for run in doctored["runs"]:
-        run.update(diverged_at_step=1, history=[], first_losses=[], gradient_norms=[], weight_norms=[],
-                   train_eval_accuracy=None)
-    doctored["batch_statistics"], doctored["example"] = {}, None
-    text = write_report(doctored, tmp_path).read_text(encoding="utf-8")
-    assert all(section in text for section in SECTIONS[:-3])
-    assert "**Not supported**: BN learned at none of the learning rates tried." in text
+def test_fine_tuning_cells_queue_their_pretrained_model_first():
+    from models.bn_study.cells import pretrained_cell
+    from models.bn_study.cli import with_pretrained_first
+    finetuning = [cell for cell in unique_cells(plan(QUICK, ["details"])) if cell.finetune]
+    ordered = with_pretrained_first(finetuning, QUICK)
+    for cell in finetuning:
+        parent = pretrained_cell(cell, QUICK)
+        assert parent.norm == "bn" and parent.seed == cell.seed and not parent.finetune
+        assert ordered.index(parent) < ordered.index(cell)
+
+
+def test_largest_stable_rate_needs_every_finished_seed_to_learn():
+    from models.bn_study.report import largest_stable_rates, summarize
+
+    def row(lr, diverged, stalled):
+        return {"settings": {"lr": lr}, "metrics": {"diverged": summarize(diverged), "stalled": summarize(stalled)}}
+
+    rows = {"BN @ lr 0.1": row(0.1, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+            "BN @ lr 1": row(1.0, [0.0, 0.0, None], [0.0, 0.0, None]),  # two seeds finished so far, both learned
+            "no BN @ lr 0.1": row(0.1, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+            "no BN @ lr 1": row(1.0, [0.0, 1.0, 0.0], [0.0, math.nan, 1.0])}  # one diverged, one stalled
+    assert largest_stable_rates(rows) == ("Largest peak lr at which every finished seed learned: BN: 1; "
+                                          "no BN: 0.1.")

@@ -1,0 +1,64 @@
+"""What BatchNorm really does, measured as the literature measures it, at a scale where it matters (issue #25).
+
+    python -m models.bn_study --data ../shared/data/dogs-vs-cats/train     # the whole study; resumes where it stopped
+    python -m models.bn_study --only main,noisy                            # some sections
+    python -m models.bn_study --plan                                       # the cells, cached or not, time left
+    python -m models.bn_study --report                                     # tables from the cache, training nothing
+    python -m models.bn_study --device cuda                                # the same study on a GPU
+    python -m models.bn_study --quick                                      # the test suite's tiny version (seconds)
+
+Read in this order: cells.py (the settings of each run and the sections' cells), nets.py (the networks), measures.py
+(the measurements, each with its paper's definition), runner.py (one run, the cache), report.py, cli.py.
+
+The design
+==========
+A run is a Cell (cells.py): a frozen dataclass of every setting. Its cache key is a hash of the settings and
+STUDY_VERSION; a finished run is one JSON file (and its final weights, .npz) in the cache folder, written
+atomically, so the study can be stopped at any moment and resumed, and runs accumulate across sessions and
+machines. Every cell of every table runs with seeds 0, 1 and 2; a table shows the mean and the 95% Student-t
+interval over the seeds, and two rows differ when their intervals do not overlap. The seed decides the initial
+weights, the batches, crops and flips (and the noise of noisy BN); the images, the subset and the validation split
+are the same in every run (data_seed 0).
+
+Three scales, chosen by what a section needs and what it costs on the 2-core CPU:
+
+    full      the default recipe of `python -m models.catsdogs train` (90.7% in 4 epochs): all 22,500 images
+              (20,250 train, 2,250 validation), 4 epochs from 40 to 60 px, batch 64, SGD with Nesterov momentum,
+              weight decay 5e-4, one-cycle lr peaking at 0.1, the default VGG-style CatsDogsNet.
+    reduced   the same recipe on a class-balanced 6,000 images (5,400 train, 600 validation): a quarter of the
+              cost, for the sweeps, which need many runs each. The BN model reaches less than 88% here, so these
+              sections compare the rows with each other, not with the full-scale numbers.
+    small     the reduced subset at 32 px (no progressive resizing), for the batch-size section: a batch of 2 takes
+              2,700 steps per epoch, affordable only with small images.
+
+The sections, in the order the queue runs them (seed 0 of every row of a section before seed 1):
+
+    main     full     BN / no BN / no BN with He init, lr 0.1, validated twice per epoch (time and epochs to
+                      80/85/88%), 8 probes of internal covariate shift and smoothness along training (Santurkar et
+                      al.), and for BN: eval with batch statistics, the noise of batch statistics      9 runs  4.0 h
+    noisy    full     noisy BN (BN + per-channel noise of random non-zero mean and non-unit variance, new at
+                      every step), with the same probes                                                 3 runs  1.7 h
+    lr       reduced  peak lr 0.03, 0.1, 0.3, 1, 3 x {BN, no BN, no BN + He init}: the largest stable
+                      rate; a run "diverges" (non-finite loss) or "stalls" (ends below 60%)           45 runs  5.0 h
+    details  reduced  BN before / after ReLU; conv bias before BN (redundant: its gradient is zero);
+                      BN momentum 0.01, 0.1, 0.5, 0.9 and the train/eval gap; and, from the main
+                      BN models, fine-tuning on 2,000 gray images (a shifted input distribution), batch
+                      16, with BN's statistics frozen (eval mode) or updated                            24 runs  2.2 h
+    init     reduced  He init x 0.1, 0.3, 1, 3, 10, with and without BN                                27 runs  3.0 h
+    overfit  reduced  8 epochs, BN / no BN x weight decay 5e-4 / 0 x augmentation on / off: train vs
+                      validation at matched training loss                                              24 runs  5.3 h
+    batch    small    batch 2, 4, ..., 128 x {BN, GroupNorm, LayerNorm, none}, lr = 0.1 x batch / 64,
+                      4 epochs (Wu and He 2018)                                                       84 runs  6.5 h
+
+About 28 hours of this CPU to itself (216 distinct runs), from the cost model in cells.py: one step takes
+0.030 s + 5.4e-6 s x batch x pixels, measured on this 2-core CPU with batches of random data (BN: 1.19 s per step
+of 64 images at 60 px, 0.60 s at 40 px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5
+GN; plus the evaluations and probes. `--plan` recalibrates the model on the runs already cached. Diverging runs
+stop early, so the lr and init sections cost less than their estimate. Shared with other work (under nice 19) the
+study gets about half of the CPU: count on two to three days of wall time. A GPU runs each cell in a minute or
+two: the same command with --device cuda fills the same cache.
+
+The report (report.py, plots.py) renders whatever the cache holds, to runs/bn-study/report/ by default:
+results.json, bn-study-tables.md and figures/. The written report (docs/bn-study.md and docs/bn-study.vi.md, the
+prose, the verdicts) waits for the whole study; until then docs/bn-study.md is the old, small study's.
+"""

@@ -1,0 +1,162 @@
+"""The command line: python -m models.bn_study [--quick] [--only main,lr] [--plan] [--report] [--cache DIR] ...
+
+Runs the cells of the chosen sections that are not in the cache yet, in queue order (cells.plan), one at a time,
+each saved as soon as it finishes; then writes the report of whatever the cache holds. Interrupt it at any moment
+and run the same command again: it goes on with the first run not yet saved.
+"""
+import argparse
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..checkpoint import resolve_device
+from .cells import (
+    FULL,
+    QUICK,
+    SECTIONS,
+    estimated_seconds,
+    plan,
+    pretrained_cell,
+    unique_cells,
+)
+from .report import write_report
+from .runner import RunStore, load_study_data, train_cell
+
+DEFAULT_CACHE = "runs/bn-study/cache"
+DEFAULT_OUT = "runs/bn-study/report"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m models.bn_study",
+                                     description="What BatchNorm really does: the study of issue #25 (see "
+                                                 "models/bn_study/__init__.py for its design and budget).")
+    parser.add_argument("--quick", action="store_true", help="the test suite's tiny version (seconds)")
+    parser.add_argument("--data", help="image folder (default: $TINYGRAD_BN_DATA, else data/dogs-vs-cats)")
+    parser.add_argument("--cache", help=f"folder of finished runs (default {DEFAULT_CACHE}; with --quick a new "
+                                        f"temporary folder)")
+    parser.add_argument("--out", help=f"folder for the report (default {DEFAULT_OUT}; with --quick a new temporary "
+                                      f"folder)")
+    parser.add_argument("--only", help=f"comma-separated sections, of: {','.join(SECTIONS)}")
+    parser.add_argument("--device", help="cpu or cuda (default: $TINYGRAD_BN_DEVICE, else cpu)")
+    parser.add_argument("--plan", action="store_true", help="list the cells, cached or not, and the time left; "
+                                                            "train nothing")
+    parser.add_argument("--report", action="store_true", help="write the report from the cache; train nothing")
+    parser.add_argument("--max-runs", type=int, help="stop after training this many runs")
+    args = parser.parse_args(argv)
+    if args.only:
+        args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+        unknown = [name for name in args.only if name not in SECTIONS]
+        if unknown:
+            parser.error(f"unknown section(s) {', '.join(unknown)}; the sections are {', '.join(SECTIONS)}")
+    return args
+
+
+def hours(seconds):
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def calibration(store, cells):
+    """measured / estimated seconds over the cached runs of `cells` (1 if none): the cost model is rough, the
+    runs already done tell how fast this machine is today."""
+    measured = estimated = 0.0
+    for cell in cells:
+        result = store.load(cell)
+        if result and not result.get("diverged_at_step"):
+            measured += result["seconds"]
+            estimated += estimated_seconds(cell)
+    return measured / estimated if estimated else 1.0
+
+
+def show_plan(entries, store, out=print):
+    cells = unique_cells(entries)
+    ratio = calibration(store, cells)
+    left = 0.0
+    seen = set()
+    out(f"{'section':8} {'row':28} seed  cached  estimate  key")
+    for section, row, cell in entries:
+        cached = store.has(cell)
+        estimate = estimated_seconds(cell) * ratio
+        if not cached and cell not in seen:
+            left += estimate
+        seen.add(cell)
+        out(f"{section:8} {row:28} {cell.seed:4}  {'yes' if cached else 'no':6}  {hours(estimate):>8}  {cell.key()}")
+    done = sum(store.has(cell) for cell in cells)
+    out(f"{done} of {len(cells)} distinct runs cached; about {hours(left)} left on this machine "
+        f"(cost model x {ratio:.2f}, calibrated on the cached runs)")
+    return left
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+    args = parse_args(argv)
+    scale = QUICK if args.quick else FULL
+    cache = Path(args.cache) if args.cache else (Path(tempfile.mkdtemp(prefix="bn-study-quick-cache-")) if args.quick
+                                                 else Path(DEFAULT_CACHE))
+    out = Path(args.out) if args.out else (Path(tempfile.mkdtemp(prefix="bn-study-quick-")) if args.quick
+                                           else Path(DEFAULT_OUT))
+    store = RunStore(cache)
+    entries = plan(scale, args.only)
+    if args.plan:
+        show_plan(entries, store)
+        return 0
+    if not args.report:
+        status = run_queue(entries, store, args, scale)
+        if status:
+            return status
+    report = write_report(entries, store, out, scale, quick=args.quick,
+                          command=shlex.join(["python", "-m", "models.bn_study", *argv]))
+    print(f"wrote {report}", flush=True)
+    return 0
+
+
+def with_pretrained_first(cells, scale):
+    """`cells`, each fine-tuning cell preceded by the run it starts from (where that is not listed before it)."""
+    ordered = []
+    for cell in cells:
+        if cell.finetune:
+            parent = pretrained_cell(cell, scale)
+            if parent not in ordered:
+                ordered.append(parent)
+        if cell not in ordered:
+            ordered.append(cell)
+    return ordered
+
+
+def run_queue(entries, store, args, scale):
+    """Train every cell of `entries` not in the store yet, in order; print a line per epoch and per run."""
+    cells = with_pretrained_first(unique_cells(entries), scale)
+    sections = {cell: (section, row) for section, row, cell in reversed(entries)}  # the first section to list it
+    todo = [cell for cell in cells if not store.has(cell)]
+    if args.max_runs is not None:
+        todo = todo[:args.max_runs]
+    print(f"BN study: {len(cells) - len(todo)} of {len(cells)} runs cached in {store.folder}; {len(todo)} to train",
+          flush=True)
+    ratio = calibration(store, cells)
+    left = sum(estimated_seconds(cell) for cell in todo)
+    start = time.perf_counter()
+    for number, cell in enumerate(todo, 1):
+        section, row = sections.get(cell, ("main", "BN (pretrained for fine-tuning)"))
+        label = f"[{number}/{len(todo)} {section}: {row}, seed {cell.seed}]"
+        print(f"{label} starting ({cell.label()}); about {hours(estimated_seconds(cell) * ratio)} for this run, "
+              f"{hours(left * ratio)} for the queue", flush=True)
+        try:
+            data = load_study_data(cell, args.data)
+        except (OSError, ValueError) as error:  # no such folder, no images: the message says which
+            print(f"bn_study: error: {error}", file=sys.stderr)
+            return 2
+        pretrained = store.weights(pretrained_cell(cell, scale)) if cell.finetune else None
+        if cell.finetune and pretrained is None:
+            print(f"{label} skipped: the model it fine-tunes diverged", flush=True)
+            continue
+        result, model = train_cell(cell, data, device=resolve_device(args.device),
+                                   log=lambda line: print(line, flush=True), label=label, pretrained=pretrained)
+        store.save(cell, result, model)
+        left -= estimated_seconds(cell)
+        ratio = calibration(store, cells)
+        final = result["history"][-1]["val_accuracy"] if result["history"] and not result["diverged_at_step"] else None
+        outcome = f"val accuracy {final:.4f}" if final is not None else f"diverged at step {result['diverged_at_step']}"
+        print(f"{label} done: {outcome}, {hours(result['seconds'])} ({hours(time.perf_counter() - start)} since the "
+              f"start); saved {store.path(cell)}", flush=True)
+    return 0

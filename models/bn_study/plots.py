@@ -1,0 +1,157 @@
+"""The study's figures, drawn from results.json alone (report.collect's "curves" and "metrics" of each row).
+
+    draw_figures(results, folder)   ->  {name: path} of the figures that have data so far
+
+main_curves.png   validation accuracy against epochs: BN, no BN, no BN + He init, noisy BN (full scale)
+ics.png           internal covariate shift per layer, l2 distance and cosine (Santurkar et al., figure 3's measure)
+smoothness.png    loss variation, gradient change and effective beta-smoothness along the gradient, over training
+                  (Santurkar et al., figure 4's measures)
+lr_sweep.png      final validation accuracy against the peak learning rate; diverged runs marked
+init.png          final validation accuracy against the initialization scale
+batch_size.png    final validation accuracy against the batch size per normalization (Wu and He, figure 1), and
+                  the noise of BN's batch statistics against the batch size
+"""
+from pathlib import Path
+
+from ..reports import save_png
+
+ROWS_OF_MAIN = (("main", "BN"), ("main", "no BN"), ("main", "no BN, He init"), ("noisy", "noisy BN"))
+
+
+def _figure(columns=1, width=6.5):
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(width * columns, 4.2), layout="tight")
+    return figure, [figure.add_subplot(1, columns, k + 1) for k in range(columns)]
+
+
+def _row(results, section, row):
+    return results["sections"].get(section, {}).get(row)
+
+
+def draw_main_curves(results, path):
+    figure, (axis,) = _figure()
+    drawn = False
+    for section, row in ROWS_OF_MAIN:
+        entry = _row(results, section, row)
+        curve = entry and entry["curves"].get("val_accuracy")
+        if curve:
+            axis.plot(entry["curves"]["epochs"], [100 * value for value in curve], marker="o",
+                      label=f"{row} ({entry['done']} seeds)")
+            drawn = True
+    if not drawn:
+        return None
+    for level in (80, 85, 88):
+        axis.axhline(level, color="0.8", linewidth=0.8, zorder=0)
+    axis.set(xlabel="epoch", ylabel="validation accuracy (%), mean over seeds",
+             title="Default recipe, with and without BN")
+    axis.legend()
+    save_png(figure, path)
+    return path
+
+
+def draw_ics(results, path):
+    figure, (l2_axis, cos_axis) = _figure(2)
+    drawn = False
+    for section, row in ROWS_OF_MAIN:
+        entry = _row(results, section, row)
+        curves = entry and entry["curves"]
+        if curves and curves.get("ics_layers"):
+            l2_axis.plot(curves["ics_layers"], curves["ics_l2"], marker="o", label=row)
+            cos_axis.plot(curves["ics_layers"], curves["ics_cosine"], marker="o", label=row)
+            drawn = True
+    if not drawn:
+        return None
+    l2_axis.set(ylabel="||G - G'||, mean over probes and seeds", yscale="log",
+                title="Internal covariate shift: l2 change of the gradient")
+    cos_axis.set(ylabel="cos(G, G')", title="... and its cosine (1: no change)")
+    for axis in (l2_axis, cos_axis):
+        axis.set_xlabel("layer (its gradient after the layers before it took their step)")
+        axis.legend()
+    save_png(figure, path)
+    return path
+
+
+def draw_smoothness(results, path):
+    figure, axes = _figure(3, width=5)
+    titles = {"loss_range": "variation of the loss along the gradient",
+              "max_gradient_change": "gradient predictiveness: largest change",
+              "effective_beta": "effective beta-smoothness"}
+    drawn = False
+    for section, row in ROWS_OF_MAIN:
+        entry = _row(results, section, row)
+        curves = entry and entry["curves"]
+        if curves and curves.get("probe_steps"):
+            for axis, name in zip(axes, titles):
+                axis.plot(curves["probe_steps"], curves[name], marker="o", label=row)
+            drawn = True
+    if not drawn:
+        return None
+    for axis, title in zip(axes, titles.values()):
+        axis.set(xlabel="training step", yscale="log", title=title)
+        axis.legend()
+    save_png(figure, path)
+    return path
+
+
+def draw_sweep(results, section, setting, path, xlabel, title, group_of=lambda row: row.split(" @ ")[0]):
+    """Final validation accuracy of each row against one of its settings, a line per group of rows; a cross
+    where a run diverged."""
+    rows = results["sections"].get(section, {})
+    groups = {}
+    for row, entry in rows.items():
+        summary = entry["metrics"].get("final_val_accuracy")
+        diverged = entry["metrics"].get("diverged")
+        groups.setdefault(group_of(row), []).append(
+            (entry["settings"][setting], summary["mean"] if summary and summary["n"] else None,
+             diverged["mean"] if diverged and diverged["n"] else None))
+    if not any(point[1] is not None or point[2] for points in groups.values() for point in points):
+        return None
+    figure, (axis,) = _figure()
+    for group, points in groups.items():
+        points.sort()
+        line = axis.plot([x for x, y, _ in points if y is not None], [100 * y for x, y, _ in points if y is not None],
+                         marker="o", label=group)[0]
+        crosses = [x for x, _, diverged in points if diverged]
+        axis.plot(crosses, [50] * len(crosses), "x", color=line.get_color(), markersize=10)
+    axis.set(xscale="log", xlabel=xlabel, ylabel="final validation accuracy (%); x: a run diverged", title=title)
+    axis.legend()
+    save_png(figure, path)
+    return path
+
+
+def draw_batch_noise(results, path):
+    rows = results["sections"].get("batch", {})
+    entry = next((entry for row, entry in rows.items() if entry["curves"].get("noise_batch_sizes")), None)
+    if entry is None:
+        entry = _row(results, "main", "BN")
+        if not entry or not entry["curves"].get("noise_batch_sizes"):
+            return None
+    curves = entry["curves"]
+    figure, (axis,) = _figure()
+    for label in ("first", "last"):
+        axis.plot(curves["noise_batch_sizes"], curves[f"noise_mean_error_{label}"], marker="o",
+                  label=f"{label} BN layer")
+    axis.set(xscale="log", yscale="log", xlabel="batch size", ylabel="mean |batch mean - population mean| / sigma",
+             title="The noise of BN's batch statistics")
+    axis.legend()
+    save_png(figure, path)
+    return path
+
+
+def draw_figures(results, folder):
+    """Every figure that has data in `results`; returns {name: path}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn = {
+        "main_curves": draw_main_curves(results, folder / "main_curves.png"),
+        "ics": draw_ics(results, folder / "ics.png"),
+        "smoothness": draw_smoothness(results, folder / "smoothness.png"),
+        "lr_sweep": draw_sweep(results, "lr", "lr", folder / "lr_sweep.png", "peak learning rate",
+                               "The largest stable learning rate (reduced scale)"),
+        "init": draw_sweep(results, "init", "init_scale", folder / "init.png", "He init times",
+                           "Initialization scale (reduced scale)", group_of=lambda row: row.split(", He")[0]),
+        "batch_size": draw_sweep(results, "batch", "batch_size", folder / "batch_size.png", "batch size",
+                                 "Batch size (32 px, lr 0.1 x batch / 64)"),
+        "batch_noise": draw_batch_noise(results, folder / "batch_noise.png"),
+    }
+    return {name: path for name, path in drawn.items() if path is not None}
