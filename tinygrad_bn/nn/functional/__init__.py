@@ -3,7 +3,8 @@
 Read in this order: conv.py (convolution as im2col + matrix products), conv_transpose.py (its adjoint),
 batchnorm.py (the analytic backward), pooling.py, upsampling.py, activation.py, distance.py (norms, cosine
 similarity, pairwise distances), loss.py, margin_losses.py (ranking, hinge, triplet, cosine embedding), ctc.py
-(the CTC loss, composed from Tensor ops), normalization.py (layer, group, instance and RMS norm), embedding.py,
+(the CTC loss, composed from Tensor ops), normalization.py (layer, group, instance and RMS norm), embedding.py
+(lookups and bags of them), grid_sample.py (affine grids and sampling an image at any points),
 padding.py, pixel.py (pixel shuffle, unfold and fold). Each op's forward and backward
 sit side by side and read like the math; the speed tricks they rely on are named primitives in tinygrad_bn/kernels/.
 """
@@ -17,7 +18,8 @@ from .conv import conv1d, conv2d, conv2d_simple
 from .conv_transpose import conv_transpose2d, conv_transpose2d_simple
 from .ctc import ctc_loss
 from .distance import cosine_similarity, normalize, pairwise_distance
-from .embedding import embedding
+from .embedding import embedding, embedding_bag
+from .grid_sample import affine_grid, grid_sample
 from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
                    mse_loss, nll_loss, one_hot, smooth_l1_loss)
 from .loss import kl_div
@@ -57,4 +59,6 @@ __all__ = ["adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "batch_norm_simple
            # likelihood losses of counts and of regression with a variance (loss.py)
            "normalize", "cosine_similarity", "pairwise_distance", "margin_ranking_loss", "hinge_embedding_loss",
            "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "cosine_embedding_loss",
-           "triplet_margin_loss", "poisson_nll_loss", "gaussian_nll_loss"]
+           "triplet_margin_loss", "poisson_nll_loss", "gaussian_nll_loss",
+           # what PyTorch's text-classification and spatial-transformer tutorials use (embedding.py, grid_sample.py)
+           "embedding_bag", "affine_grid", "grid_sample"]
