@@ -138,8 +138,7 @@ def test_in_place_index_writes_change_the_tensor_and_are_differentiated(device):
     (lambda x: x.index_fill(1, tg.tensor([[0]]), 0.0), IndexError, r"index must be a vector"),
     (lambda x: x.index_copy(0, tg.tensor([0]), tg.ones(2, 4)), IndexError, r"Number of indices \(1\) should be equal"),
     (lambda x: x.index_copy(0, tg.tensor([3]), tg.ones(1, 4)), IndexError, r"index 3 is out of bounds for dimension 0"),
-    (lambda x: x.index_put((tg.tensor([3]),), tg.tensor(1.0)), IndexError, r"index 3 is out of bounds for dimension 0 "
-                                                                           r"with size 3"),
+    (lambda x: x.index_put((tg.tensor([3]),), tg.tensor(1.0)), IndexError, r"index 3 is out of bounds for dim.* 3"),
     (lambda x: x.index_put((tg.tensor([0]),) * 3, tg.tensor(1.0)), IndexError, r"too many indices .* dimension 2"),
     (lambda x: x.masked_scatter(tg.tensor([True, True, False, True]), tg.ones(8)), RuntimeError,
      r"source \(8\) < number of ones in mask \(9\)"),
@@ -168,8 +167,8 @@ def test_median_picks_the_lower_middle_and_shares_ties_like_torch(device):
 def test_median_and_mode_gradients_go_to_the_selected_element(device):
     a = np.array([[3.0, 1.0, 3.0, 2.0, 1.0], [4.0, 4.0, 0.0, 0.0, 9.0]])
     for name in ("median", "mode"):
-        out, expected, grads, torch_grads = both(lambda xs, lib: getattr(xs[0], name)(1, keepdim=True).values, [a],
-                                                 device)
+        out, expected, grads, torch_grads = both(
+            lambda xs, lib, name=name: getattr(xs[0], name)(1, keepdim=True).values, [a], device)
         assert_close(out, expected, what=name)
         assert_close(grads[0], torch_grads[0], what=name)
 
@@ -190,7 +189,7 @@ def test_cummax_cummin_indices_with_ties_and_nan_match_torch(name, device):
     ours, theirs = getattr(tensor(a, device), name)(1), getattr(torch.tensor(a), name)(1)
     assert_close(ours.values, theirs.values)
     assert ours.indices.dtype == np.int64 and ours.indices.tolist() == theirs.indices.tolist()
-    out, expected, grads, torch_grads = both(lambda xs, lib: getattr(lib, name)(xs[0], 0).values, [a[:1].T], device)
+    _, _, grads, torch_grads = both(lambda xs, lib: getattr(lib, name)(xs[0], 0).values, [a[:1].T], device)
     assert_close(grads[0], torch_grads[0])  # a tie sends the gradient to the latest equal element
 
 

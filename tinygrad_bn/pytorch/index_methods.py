@@ -42,9 +42,10 @@ class IndexIdioms:
     def index_copy(self, dim, index, source):
         """A copy with out[..., index[i], ...] = source[..., i, ...] along dim (a repeated index: one source wins)."""
         axis, index = self._index_along("index_copy", dim, index)
-        if source.ndim and source.shape[axis if source.ndim == self.ndim else 0] != index.size:
+        copied = source.shape[axis] if source.ndim == self.ndim else source.numel()
+        if copied != index.size:
             raise IndexError(f"index_copy(): Number of indices ({index.size}) should be equal to source.size(dim) "
-                             f"({source.shape[axis]})")
+                             f"({copied})")
         out = self.clone()
         out[(slice(None),) * axis + (index,)] = source
         return out
@@ -122,9 +123,10 @@ class IndexIdioms:
             if self.numel() == 0:
                 return self.sum() * np.nan
             flat = self.reshape(-1)
-            chosen = flat.array[int(_median_index(flat.array, 0))]
-            if chosen != chosen:  # NaN: no element equals it, so it is returned without a gradient path
-                return flat[int(_median_index(flat.array, 0))]
+            position = int(_median_index(flat.array, 0))
+            chosen = flat.array[position]
+            if is_float(self.dtype) and np.isnan(float(chosen)):  # no element equals NaN: return that one element
+                return flat[position]
             return flat.masked_select(flat == chosen).amax()  # amax shares the gradient evenly among the ties
         axis = self._axes(dim)[0]
         if self.ndim and self.shape[axis] == 0:
