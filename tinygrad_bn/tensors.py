@@ -492,11 +492,17 @@ class Tensor:
             return positions, (src.astype(self.dtype) if src.dtype != self.dtype else src)
         return scatter_positions(name, self, dim, index), self._lift(src)
 
-    def scatter(self, dim, index, src=None, *, value=None):
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
         """A copy with out[i][index[i][j][k]][k] = src[i][j][k] for dim=1 (or = value); where indices repeat, one
-        of the values wins (PyTorch leaves which one undefined). src may be a number, like value."""
+        of the values wins (PyTorch leaves which one undefined). src may be a number, like value. With reduce="add"
+        or "multiply" the values are added to (multiplied into) self instead: scatter_reduce's "sum" and "prod"."""
         if (src is None) == (value is None):
             raise TypeError("scatter(): give exactly one of src (a tensor or a number) and value (a number)")
+        if reduce is not None:
+            if reduce not in ("add", "multiply"):
+                raise RuntimeError(f"scatter(): reduce argument must be either add or multiply, got {reduce!r}")
+            return self.scatter_reduce(dim, index, value if src is None else src,
+                                       "sum" if reduce == "add" else "prod")
         positions, src = self._scatter_source("scatter", dim, index, value if src is None else src)
         return ops.SetItemFn.apply(self, src, index=positions)
 
@@ -504,6 +510,49 @@ class Tensor:
         """A copy with src[i][j][k] added at [i][index[i][j][k]][k] for dim=1; repeated indices add up."""
         positions, src = self._scatter_source("scatter_add", dim, index, src)
         return ops.ScatterAddFn.apply(self, src.expand(tuple(index.shape)), index=positions)
+
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        """A copy where each position that index reaches holds the reduction ("sum", "prod", "mean", "amax" or
+        "amin") of the src values sent to it, and of its own value when include_self; other positions keep self's.
+
+        Composed, not a Function of its own: the values sent to each reached position are lined up in one row of a
+        padded matrix (self's value first, when included; the padding is the reduction's identity: 0, 1, -inf,
+        +inf), and each row is reduced by sum, prod, amax or amin. Their backwards are the gradients: prod's is the
+        product of the others, zeros included; amax and amin share it evenly among ties (self too), as PyTorch's."""
+        if reduce not in SCATTER_REDUCTIONS:
+            raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, amax or amin, got "
+                               f"{reduce!r}")
+        positions, src = self._scatter_source("scatter_reduce", dim, index, src)
+        xp = get_array_module(self.array)
+        index_shape = np.broadcast_shapes(*(tuple(p.shape) for p in positions))
+        # Each src element's target as a position in the flattened tensor (C order: strides of 1, n, n*m, ...).
+        strides = np.cumprod((1,) + self.shape[:0:-1])[::-1].tolist()
+        target = sum(p * stride for p, stride in zip(positions, strides)) + xp.zeros(index_shape, dtype=np.int64)
+        target, values = target.reshape(-1), src.expand(index_shape).reshape(-1)
+        if target.size == 0:
+            return self.clone()
+        # Sort the src elements by target: each target's elements are then one run, and an element's place in its
+        # run (its slot) is its column in the padded matrix. `reached` are the distinct targets, one row each.
+        order = xp.argsort(target, kind="stable")
+        reached, first, counts = xp.unique(target[order], return_index=True, return_counts=True)
+        row = xp.searchsorted(first, xp.arange(len(order)), side="right") - 1
+        slot = xp.arange(len(order)) - first[row] + int(include_self)
+        rows = full((len(reached), int(counts.max()) + int(include_self)), _reduction_identity(reduce, self.dtype),
+                    dtype=self.dtype, device=self.device)
+        rows[row, slot] = values[order]
+        flat = self.reshape(-1)
+        if include_self:
+            rows[:, 0] = flat[reached]
+        if reduce in ("sum", "mean"):
+            reduced = rows.sum(1)
+            if reduce == "mean":
+                count = Tensor._wrap((counts + int(include_self)).astype(self.dtype))
+                reduced = reduced / count if is_float(self.dtype) else reduced // count  # PyTorch floors integers
+        else:
+            reduced = getattr(rows, reduce)(1)
+        out = flat.clone()
+        out[reached] = reduced
+        return out.reshape(self.shape)
 
     def index_add(self, dim, index, source, *, alpha=1):
         """A copy with alpha * source[..., i, ...] added at self[..., index[i], ...] along dim (repeats add up)."""
@@ -547,6 +596,19 @@ class Tensor:
             return
         self.array[index] = self._lift(value).array
         self._version.value += 1
+
+
+SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _reduction_identity(reduce, dtype):
+    """The value that changes no reduction: scatter_reduce pads its rows with it."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    lowest, highest = (-np.inf, np.inf) if is_float(dtype) else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return lowest if reduce == "amax" else highest
 
 
 def _refuse_integer_division_by_zero(x, y):

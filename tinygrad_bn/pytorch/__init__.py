@@ -5,6 +5,7 @@ Tensor and its methods, a few of its helpers such as Tensor._wrap and arguments.
 Function, no new backward. What PyTorch code reaches for, and where it is:
 
 tensor_methods.py   the Tensor's PyTorch idioms (x.eq(y), w.data.normal_(), x.view_as(y), x.chunk(4), ...)
+index_methods.py    more of them: index writes (index_fill, index_put, ...), median, quantile, cummax, unique, ...
 twins.py            module-level twins of Tensor methods (torch.flatten, torch.max, torch.tensor) and dtype names
 torch_device.py     torch.device
 torch_cuda.py       torch.cuda (is_available, manual_seed, synchronize)

@@ -15,6 +15,7 @@ import numpy as np
 from tinygrad_bn.arguments import binary_operands, is_float
 from tinygrad_bn.backend import get_array_module, rng, to_device
 from tinygrad_bn.tensors import Tensor, cat, float32, float64, full, ones, stack, zeros
+from .index_methods import IndexIdioms
 
 
 class TensorIdioms:
@@ -605,12 +606,14 @@ def _scaled_sum(input, product, beta, alpha):
 
 
 def attach_to(tensor_class):
-    """Make every method (and property) of TensorIdioms a method of `tensor_class`; the core keeps its own.
+    """Make every method (and property) of TensorIdioms and IndexIdioms a method of `tensor_class`; the core keeps
+    its own.
 
     Python's own class attributes (__module__, __doc__, __firstlineno__, ...) are not methods to attach; of the
     dunders, only the two protocols below are. Attaching twice (a reload) is allowed: it sets the same objects."""
     protocols = ("__index__", "__iter__")
-    for name, value in vars(TensorIdioms).items():
+    idioms = {**vars(TensorIdioms), **vars(IndexIdioms)}  # index_methods.py: index writes, median, quantile, ...
+    for name, value in idioms.items():
         if name.startswith("__") and name not in protocols:
             continue
         if name in vars(tensor_class) and vars(tensor_class)[name] is not value:

@@ -17,6 +17,7 @@ import numpy as np
 from tinygrad_bn.backend import array_module, check_device, rng, to_device
 from tinygrad_bn.nn.functional.distance import cdist  # noqa: F401 (torch.cdist, in TORCH_NAMES; math in the core)
 from tinygrad_bn.tensors import Tensor, cat, float32, float64, full, int64, rand, randn, stack, zeros
+from .index_methods import bucketize, searchsorted  # noqa: F401 (torch.* functions only, in TORCH_NAMES)
 
 # ---------------------------------------------------------------------------------------------------- dtype names
 torch_float = float32
@@ -337,8 +338,8 @@ def gather(input, dim, index): return input.gather(dim, index)
 def scatter_add(input, dim, index, src): return input.scatter_add(dim, index, src)
 
 
-def scatter(input, dim, index, src=None, *, value=None):
-    return input.scatter(dim, index, src, value=value)
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    return input.scatter(dim, index, src, value=value, reduce=reduce)
 
 
 def index_add(input, dim, index, source, *, alpha=1):
@@ -417,6 +418,56 @@ def narrow(input, dim, start, length): return input.narrow(dim, start, length)
 def take_along_dim(input, indices, dim=None): return input.take_along_dim(indices, dim)
 def masked_select(input, mask): return input.masked_select(mask)
 def diff(input, n=1, dim=-1, prepend=None, append=None): return input.diff(n, dim, prepend, append)
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    return input.scatter_reduce(dim, index, src, reduce, include_self=include_self)
+
+
+def index_fill(input, dim, index, value): return input.index_fill(dim, index, value)
+def index_copy(input, dim, index, source): return input.index_copy(dim, index, source)
+def index_put(input, indices, values, accumulate=False): return input.index_put(indices, values, accumulate)
+def masked_scatter(input, mask, source): return input.masked_scatter(mask, source)
+def median(input, dim=None, keepdim=False): return input.median(dim, keepdim)
+def mode(input, dim=-1, keepdim=False): return input.mode(dim, keepdim)
+def nanmean(input, dim=None, keepdim=False): return input.nanmean(dim, keepdim)
+def cummax(input, dim): return input.cummax(dim)
+def cummin(input, dim): return input.cummin(dim)
+def unflatten(input, dim, sizes): return input.unflatten(dim, sizes)
+def bincount(input, weights=None, minlength=0): return input.bincount(weights, minlength)
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
+    return input.quantile(q, dim, keepdim, interpolation=interpolation)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    return input.unique(sorted, return_inverse, return_counts, dim)
+
+
+def tensordot(a, b, dims=2):
+    """Sum of products over pairs of dims: dims=n pairs a's last n dims with b's first n, dims=([i, ...], [j, ...])
+    pairs a's dim i with b's dim j. Composed: a's kept dims and b's kept dims become the rows and columns of one
+    matrix product, the paired dims its inner dim."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        pairs_a, pairs_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        pairs_a, pairs_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    if len(pairs_a) != len(pairs_b):
+        raise RuntimeError(f"both dimension lists should have same length, got {pairs_a} and {pairs_b}")
+    pairs_a, pairs_b = list(a._axes(tuple(pairs_a))), list(b._axes(tuple(pairs_b)))
+    for da, db in zip(pairs_a, pairs_b):
+        if a.shape[da] != b.shape[db]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[da]} in dim {da} "
+                               f"and second has size {b.shape[db]} in dim {db}")
+    kept_a = [d for d in range(a.ndim) if d not in pairs_a]
+    kept_b = [d for d in range(b.ndim) if d not in pairs_b]
+    inner = int(np.prod([a.shape[d] for d in pairs_a]))
+    rows = a.permute(kept_a + pairs_a).reshape(-1, inner)
+    columns = b.permute(pairs_b + kept_b).reshape(inner, -1)
+    return (rows @ columns).reshape([a.shape[d] for d in kept_a] + [b.shape[d] for d in kept_b])
 
 
 # ----------------------------------------------------------------------------- joining and grids (no Tensor method)
@@ -676,7 +727,9 @@ _SAME_NAME = [
     "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "flipud", "fliplr", "narrow", "take_along_dim",
     "masked_select", "diff", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack", "row_stack", "dstack",
     "column_stack", "meshgrid", "cartesian_prod", "block_diag", "triu_indices", "tril_indices",
-    "cdist",
+    "cdist", "scatter_reduce", "index_fill", "index_copy", "index_put", "masked_scatter", "median", "mode",
+    "nanmean", "cummax", "cummin", "quantile", "unflatten", "tensordot", "bincount", "unique", "searchsorted",
+    "bucketize",
 ]
 TORCH_NAMES = {name: globals()[name] for name in _SAME_NAME}
 TORCH_NAMES.update({name: globals()["torch_" + name] for name in
