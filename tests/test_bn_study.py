@@ -307,7 +307,7 @@ def test_cell_keys_depend_on_every_setting_and_the_version(monkeypatch):
 def test_the_plan_puts_the_main_comparison_first_seed_by_seed_and_trains_shared_cells_once():
     entries = plan(FULL)
     first = [(section, row, cell.seed) for section, row, cell in entries[:4]]
-    assert first == [("main", "BN", 0), ("main", "no BN", 0), ("main", "no BN, He init", 0), ("main", "BN", 1)]
+    assert first == [("main", "BN", 0), ("main", "no BN, He init", 0), ("main", "BN", 1), ("main", "no BN, He init", 1)]
     main_bn = entries[0][2]
     assert main_bn.limit is None and main_bn.epochs == 4 and main_bn.image_size == 60 and main_bn.norm == "bn"
     assert all(len({cell.seed for s, r, cell in entries if (s, r) == (section, row)}) >= 3

@@ -33,30 +33,34 @@ Three scales, chosen by what a section needs and what it costs on the 2-core CPU
 
 The sections, in the order the queue runs them (seed 0 of every row of a section before seed 1):
 
-    main     full     BN / no BN / no BN with He init, lr 0.1, validated twice per epoch (time and epochs to
+    main     full     BN / no BN with He init, lr 0.1, validated twice per epoch (time and epochs to
                       80/85/88%), 8 probes of internal covariate shift and smoothness along training (Santurkar et
-                      al.), and for BN: eval with batch statistics, the noise of batch statistics      9 runs  4.0 h
+                      al.), and for BN: eval with batch statistics, the noise of batch statistics. (No BN with the
+                      default init does not train this net at any rate: the lr section shows it.)  6 runs  3.7 h
     noisy    full     noisy BN (BN + per-channel noise of random non-zero mean and non-unit variance, new at
-                      every step), with the same probes                                                 3 runs  1.7 h
+                      every step), with the same probes                                                 3 runs  2.7 h
     lr       reduced  peak lr 0.03, 0.1, 0.3, 1, 3 x {BN, no BN, no BN + He init}: the largest stable
-                      rate; a run "diverges" (non-finite loss) or "stalls" (ends below 60%)           45 runs  5.0 h
+                      rate; a run "diverges" (non-finite loss) or "stalls" (ends below 60%)           45 runs  4.1 h
     details  reduced  BN before / after ReLU; conv bias before BN (redundant: its gradient is zero);
                       BN momentum 0.01, 0.1, 0.5, 0.9 and the train/eval gap; and, from the main
                       BN models, fine-tuning on 2,000 gray images (a shifted input distribution), batch
                       16, with BN's statistics frozen (eval mode) or updated                            24 runs  2.2 h
-    init     reduced  He init x 0.1, 0.3, 1, 3, 10, with and without BN                                27 runs  3.0 h
-    overfit  reduced  8 epochs, BN / no BN x weight decay 5e-4 / 0 x augmentation on / off: train vs
-                      validation at matched training loss                                              24 runs  5.3 h
-    batch    small    batch 2, 4, ..., 128 x {BN, GroupNorm, LayerNorm, none}, lr = 0.1 x batch / 64,
-                      4 epochs (Wu and He 2018)                                                       84 runs  6.5 h
+    init     reduced  He init x 0.1, 0.3, 1, 3, 10, with and without BN (x1 without BN: an lr run)  27 runs  2.5 h
+    overfit  reduced  8 epochs, BN / no BN (He init) x weight decay 5e-4 / 0 x augmentation on / off:
+                      train vs validation at matched training loss                                     24 runs  4.4 h
+    batch    small    batch 2, 4, ..., 128 x {BN, GroupNorm, LayerNorm, none (He init)}, lr = 0.1 x
+                      batch / 64, 2 epochs (Wu and He 2018)                                           84 runs  2.5 h
 
-About 28 hours of this CPU to itself (216 distinct runs), from the cost model in cells.py: one step takes
-0.030 s + 5.4e-6 s x batch x pixels, measured on this 2-core CPU with batches of random data (BN: 1.19 s per step
-of 64 images at 60 px, 0.60 s at 40 px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5
-GN; plus the evaluations and probes. `--plan` recalibrates the model on the runs already cached. Diverging runs
-stop early, so the lr and init sections cost less than their estimate. Shared with other work (under nice 19) the
-study gets about half of the CPU: count on two to three days of wall time. A GPU runs each cell in a minute or
-two: the same command with --device cuda fills the same cache.
+About 22 hours of this 2-core CPU to itself (213 distinct runs; the hours above are measured durations of the runs
+done so far, or the cost model of cells.py scaled to them): one step takes 0.030 s + 5.4e-6 s x batch x pixels,
+measured on this 2-core CPU with batches of random data (BN: 1.19 s per step of 64 images at 60 px, 0.60 s at 40
+px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5 GN; plus the evaluations and probes.
+`--plan` recalibrates the model on the runs already cached. Diverging runs stop early, so the lr and init sections
+cost less than their estimate. Two queues, each pinned to one core with single-threaded BLAS (`taskset -c 0` and
+`taskset -c 1`, OPENBLAS_NUM_THREADS=1), get 1.34x the throughput of one queue on both cores (measured: 0.87 s per
+step with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 16 hours of wall
+time; sessions of a few hours each resume where the last stopped. A GPU runs each cell in a minute or two: the same
+command with --device cuda fills the same cache.
 
 The report (report.py, plots.py) renders whatever the cache holds, to runs/bn-study/report/ by default:
 results.json, bn-study-tables.md and figures/. The written report (docs/bn-study.md and docs/bn-study.vi.md, the

@@ -2,7 +2,7 @@
 
     draw_figures(results, folder)   ->  {name: path} of the figures that have data so far
 
-main_curves.png   validation accuracy against epochs: BN, no BN, no BN + He init, noisy BN (full scale)
+main_curves.png   validation accuracy against epochs: BN, no BN + He init, noisy BN (full scale)
 ics.png           internal covariate shift per layer, l2 distance and cosine (Santurkar et al., figure 3's measure)
 smoothness.png    loss variation, gradient change and effective beta-smoothness along the gradient, over training
                   (Santurkar et al., figure 4's measures)
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..reports import save_png
 
-ROWS_OF_MAIN = (("main", "BN"), ("main", "no BN"), ("main", "no BN, He init"), ("noisy", "noisy BN"))
+ROWS_OF_MAIN = (("main", "BN"), ("main", "no BN, He init"), ("noisy", "noisy BN"))
 
 
 def _figure(columns=1, width=6.5):

@@ -333,8 +333,10 @@ def batch_norm_extras(model, data, cell, device):
 
 def machine_description():
     load = " / ".join(f"{value:.1f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": np.__version__, "load_average": load}
+    # the cores this process may use (a queue pinned with taskset gets one) and so its worker threads
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpus": os.cpu_count(), "usable_cpus": usable, "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__, "load_average": load}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
