@@ -7,7 +7,10 @@ The end-to-end test needs the real images in $TINYGRAD_BN_DATA and is skipped, w
 import json
 import math
 import os
+import platform
 import re
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -332,6 +335,22 @@ def test_store_writes_whole_files_only(tmp_path):
     assert [path.name for path in (tmp_path / "cache").iterdir()] == [f"{cell.key()}.json"]  # no temporary left
 
 
+def test_a_claim_keeps_a_run_to_one_live_process(tmp_path):
+    store = RunStore(tmp_path / "cache")
+    cell = Cell(seed=7)
+    claim = tmp_path / "cache" / f".{cell.key()}.claim"
+    assert store.claim(cell) and claim.read_text().split()[1] == str(os.getpid())
+    assert not store.claim(cell)  # this process is alive: the claim holds
+    store.release(cell)
+    assert not claim.exists() and store.claim(cell)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    claim.write_text(f"{platform.node()} {int(dead.stdout)}\n")  # left by a process that has exited
+    assert store.claim(cell) and claim.read_text().split()[1] == str(os.getpid())
+    claim.write_text(f"another-host-{platform.node()} 1\n")  # another machine's: we cannot tell, so it holds
+    assert not store.claim(cell)
+
+
 def test_run_metrics_time_to_threshold_and_diverged_runs():
     history = [{"epoch": e, "val_accuracy": acc, "train_seconds": 60.0 * e, "train_eval_accuracy": acc + 0.01,
                 "train_eval_loss": 0.3, "val_loss": 0.4} for e, acc in ((0.5, 0.70), (1, 0.82), (1.5, 0.86),
@@ -403,6 +422,23 @@ def test_every_number_in_the_tables_is_results_json_s(quick_study):
     assert "figures/main_curves.png" in text and "figures/ics.png" in text
     numbers = [float(value) for value in re.findall(r"(\d+\.\d+)%", text)]
     assert numbers and all(0 <= value <= 100 for value in numbers)
+
+
+@pytest.mark.slow
+def test_workers_share_the_queue_and_train_each_run_once(tmp_path, capsys):
+    if not DATA:
+        pytest.skip("TINYGRAD_BN_DATA is not set: the BN study's workers need images to train on")
+    from models.bn_study.cli import main
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    assert main(["--quick", "--workers", "2", "--only", "lr", "--cache", cache, "--out", out]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    cells = unique_cells(plan(QUICK, ["lr"]))
+    saved = [line.split("saved ")[-1] for line in lines if " done: " in line]
+    assert sorted(saved) == sorted(str(cache / f"{cell.key()}.json") for cell in cells)  # each run once
+    assert {line.split()[0] for line in lines if " done: " in line} == {"w0", "w1"}  # both workers trained
+    assert not list(cache.glob(".*.claim")) and (out / "results.json").exists()
+    if hasattr(os, "sched_getaffinity"):  # each worker ran pinned to one core
+        assert {json.loads(path.read_text())["machine"]["usable_cpus"] for path in cache.glob("*.json")} == {1}
 
 
 def test_plan_lists_every_cell_and_the_time_left(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """What BatchNorm really does, measured as the literature measures it, at a scale where it matters (issue #25).
 
     python -m models.bn_study --data ../shared/data/dogs-vs-cats/train     # the whole study; resumes where it stopped
+    python -m models.bn_study --workers 2 --data ...                       # two queues, one per core (faster)
     python -m models.bn_study --only main,noisy                            # some sections
     python -m models.bn_study --plan                                       # the cells, cached or not, time left
     python -m models.bn_study --report                                     # tables from the cache, training nothing
@@ -56,10 +57,10 @@ done so far, or the cost model of cells.py scaled to them): one step takes 0.030
 measured on this 2-core CPU with batches of random data (BN: 1.19 s per step of 64 images at 60 px, 0.60 s at 40
 px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5 GN; plus the evaluations and probes.
 `--plan` recalibrates the model on the runs already cached. Diverging runs stop early, so the lr and init sections
-cost less than their estimate. Two queues, each pinned to one core with single-threaded BLAS (`taskset -c 0` and
-`taskset -c 1`, OPENBLAS_NUM_THREADS=1), get 1.34x the throughput of one queue on both cores (measured: 0.87 s per
-step with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 16 hours of wall
-time; sessions of a few hours each resume where the last stopped. A GPU runs each cell in a minute or two: the same
+cost less than their estimate. Two queues (--workers 2), each pinned to one core with single-threaded BLAS, get
+1.34x the throughput of one queue on both cores (measured: 0.87 s per step of the study's net at batch 64 and 48 px
+with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 16 hours of wall time;
+sessions of a few hours each resume where the last stopped. A GPU runs each cell in a minute or two: the same
 command with --device cuda fills the same cache.
 
 The report (report.py, plots.py) renders whatever the cache holds, to runs/bn-study/report/ by default:

@@ -1,13 +1,21 @@
 """The command line: python -m models.bn_study [--quick] [--only main,lr] [--plan] [--report] [--cache DIR] ...
 
-Runs the cells of the chosen sections that are not in the cache yet, in queue order (cells.plan), one at a time,
-each saved as soon as it finishes; then writes the report of whatever the cache holds. Interrupt it at any moment
-and run the same command again: it goes on with the first run not yet saved.
+Runs the cells of the chosen sections that are not in the cache yet, in queue order (cells.plan), each saved as
+soon as it finishes; then writes the report of whatever the cache holds. Interrupt it at any moment and run the same
+command again: it goes on with the first run not yet saved.
+
+--workers N runs N queues side by side, each pinned to its own core with single-threaded BLAS: on a CPU, small
+convolutions use two cores at well under twice the speed of one, so separate runs on separate cores finish more runs
+per hour (on the 2-core machine of this study: 1.34x). The workers share the cache; a claim file per run in progress
+keeps two of them from training the same run.
 """
 import argparse
+import os
 import shlex
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,7 +52,16 @@ def parse_args(argv):
                                                             "train nothing")
     parser.add_argument("--report", action="store_true", help="write the report from the cache; train nothing")
     parser.add_argument("--max-runs", type=int, help="stop after training this many runs")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="queues side by side, each on its own core with single-threaded BLAS (default 1: one "
+                             "queue, every core)")
+    # set by --workers for the processes it starts: how many queues share the work (for the time estimates), and
+    # that the report is the starting process's to write
+    parser.add_argument("--queues", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.only:
         args.only = [name.strip() for name in args.only.split(",") if name.strip()]
         unknown = [name for name in args.only if name not in SECTIONS]
@@ -102,8 +119,12 @@ def main(argv=None):
         show_plan(entries, store)
         return 0
     if not args.report:
-        status = run_queue(entries, store, args, scale)
-        if status:
+        if args.workers > 1:
+            status = run_workers(without_option(without_option(argv, "--cache"), "--out")
+                                 + ["--cache", str(cache), "--out", str(out)], args.workers)
+        else:
+            status = run_queue(entries, store, args, scale)
+        if status or args.no_report:
             return status
     report = write_report(entries, store, out, scale, quick=args.quick,
                           command=shlex.join(["python", "-m", "models.bn_study", *argv]))
@@ -124,39 +145,107 @@ def with_pretrained_first(cells, scale):
     return ordered
 
 
-def run_queue(entries, store, args, scale):
-    """Train every cell of `entries` not in the store yet, in order; print a line per epoch and per run."""
+def run_queue(entries, store, args, scale, out=print):
+    """Train every cell of `entries` not in the store yet, in queue order; print a line per epoch and per run.
+
+    Before each run the queue is read again from the store, and the first cell that no other worker has claimed
+    is trained; a fine-tuning cell waits until the run it starts from is saved. A worker with nothing left to
+    claim waits for the others' runs (a fine-tuning cell may need one of them) and stops when the queue is empty."""
     cells = with_pretrained_first(unique_cells(entries), scale)
     sections = {cell: (section, row) for section, row, cell in reversed(entries)}  # the first section to list it
     todo = [cell for cell in cells if not store.has(cell)]
-    if args.max_runs is not None:
-        todo = todo[:args.max_runs]
-    print(f"BN study: {len(cells) - len(todo)} of {len(cells)} runs cached in {store.folder}; {len(todo)} to train",
-          flush=True)
-    ratio = calibration(store, cells)
-    left = sum(estimated_seconds(cell) for cell in todo)
+    out(f"BN study: {len(cells) - len(todo)} of {len(cells)} runs cached in {store.folder}; {len(todo)} to train",
+        flush=True)
     start = time.perf_counter()
-    for number, cell in enumerate(todo, 1):
-        section, row = sections.get(cell, ("main", "BN (pretrained for fine-tuning)"))
-        label = f"[{number}/{len(todo)} {section}: {row}, seed {cell.seed}]"
-        print(f"{label} starting ({cell.label()}); about {hours(estimated_seconds(cell) * ratio)} for this run, "
-              f"{hours(left * ratio)} for the queue", flush=True)
-        try:
-            data = load_study_data(cell, args.data)
-        except (OSError, ValueError) as error:  # no such folder, no images: the message says which
-            print(f"bn_study: error: {error}", file=sys.stderr)
-            return 2
-        pretrained = store.weights(pretrained_cell(cell, scale)) if cell.finetune else None
-        if cell.finetune and pretrained is None:
-            print(f"{label} skipped: the model it fine-tunes diverged", flush=True)
+    trained, skipped = 0, set()
+    while args.max_runs is None or trained < args.max_runs:
+        todo = [cell for cell in cells if not store.has(cell) and cell not in skipped]
+        if not todo:
+            break
+        cell = next((cell for cell in todo if ready(cell, store, scale) and store.claim(cell)), None)
+        if cell is None:  # every run left is another worker's, or waits for one
+            time.sleep(CLAIM_POLL_SECONDS)
             continue
-        result, model = train_cell(cell, data, device=resolve_device(args.device),
-                                   log=lambda line: print(line, flush=True), label=label, pretrained=pretrained)
-        store.save(cell, result, model)
-        left -= estimated_seconds(cell)
-        ratio = calibration(store, cells)
+        try:
+            trained += 1
+            ratio = calibration(store, cells)
+            section, row = sections.get(cell, ("main", "BN (pretrained for fine-tuning)"))
+            label = f"[{trained}/{trained + len(todo) - 1} {section}: {row}, seed {cell.seed}]"
+            left = sum(estimated_seconds(other) for other in todo) * ratio
+            out(f"{label} starting ({cell.label()}); about {hours(estimated_seconds(cell) * ratio)} for this run, "
+                f"{hours(left / max(1, args.queues))} for the queue", flush=True)
+            try:
+                data = load_study_data(cell, args.data)
+            except (OSError, ValueError) as error:  # no such folder, no images: the message says which
+                print(f"bn_study: error: {error}", file=sys.stderr)
+                return 2
+            pretrained = store.weights(pretrained_cell(cell, scale)) if cell.finetune else None
+            if cell.finetune and pretrained is None:
+                out(f"{label} skipped: the model it fine-tunes diverged", flush=True)
+                skipped.add(cell)
+                trained -= 1
+                continue
+            result, model = train_cell(cell, data, device=resolve_device(args.device),
+                                       log=lambda line: out(line, flush=True), label=label, pretrained=pretrained)
+            store.save(cell, result, model)
+        finally:
+            store.release(cell)
         final = result["history"][-1]["val_accuracy"] if result["history"] and not result["diverged_at_step"] else None
         outcome = f"val accuracy {final:.4f}" if final is not None else f"diverged at step {result['diverged_at_step']}"
-        print(f"{label} done: {outcome}, {hours(result['seconds'])} ({hours(time.perf_counter() - start)} since the "
-              f"start); saved {store.path(cell)}", flush=True)
+        out(f"{label} done: {outcome}, {hours(result['seconds'])} ({hours(time.perf_counter() - start)} since the "
+            f"start); saved {store.path(cell)}", flush=True)
     return 0
+
+
+CLAIM_POLL_SECONDS = 20
+
+
+def ready(cell, store, scale):
+    """A fine-tuning cell is ready once the run it starts from is saved; any other cell always is."""
+    return not cell.finetune or store.has(pretrained_cell(cell, scale))
+
+
+def run_workers(argv, workers):
+    """Run `workers` copies of this command (without --workers) side by side, worker k pinned to the k-th usable
+    core (round robin) with single-threaded BLAS, their lines prefixed with "wK"; return the first non-zero exit
+    status, or 0. Interrupting this process stops them all."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    child_argv = without_option(argv, "--workers") + ["--queues", str(workers)]
+    one_thread = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    processes, readers = [], []
+    for k in range(workers):
+        pin = {"BN_STUDY_CORE": str(cores[k % len(cores)])} if cores else {}  # read by __main__.py
+        process = subprocess.Popen([sys.executable, "-m", "models.bn_study", *child_argv, "--no-report"],
+                                   env={**os.environ, **one_thread, **pin}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
+        processes.append(process)
+        readers.append(threading.Thread(target=prefix_lines, args=(process.stdout, f"w{k}"), daemon=True))
+        readers[-1].start()
+        time.sleep(2)  # the workers claim runs one after the other, in queue order
+    try:
+        statuses = [process.wait() for process in processes]
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        raise
+    for reader in readers:
+        reader.join()
+    return next((status for status in statuses if status), 0)
+
+
+def prefix_lines(stream, prefix):
+    for line in stream:
+        print(f"{prefix} {line}", end="", flush=True)
+
+
+def without_option(argv, name):
+    """argv without `name VALUE` and `name=VALUE`."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            kept.append(arg)
+    return kept

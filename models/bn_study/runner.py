@@ -366,6 +366,28 @@ class RunStore:
         path = self.path(cell)
         return json.loads(path.read_text()) if path.exists() else None
 
+    def claim(self, cell):
+        """Reserve `cell` for this process (True), unless a live process has it (False): several workers share one
+        cache, and a claim file, created only if it does not exist yet (O_EXCL), makes each run train once. A claim
+        left by a process that is gone (killed mid-run) is taken over."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f".{cell.key()}.claim"
+        for _ in range(2):
+            try:
+                handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if claimant_alive(path):
+                    return False
+                path.unlink(missing_ok=True)  # stale: its process died
+                continue
+            with os.fdopen(handle, "w") as file:
+                file.write(f"{platform.node()} {os.getpid()}\n")
+            return True
+        return False
+
+    def release(self, cell):
+        (self.folder / f".{cell.key()}.claim").unlink(missing_ok=True)
+
     def save(self, cell, result, model=None):
         self.folder.mkdir(parents=True, exist_ok=True)
         if model is not None and not result.get("diverged_at_step"):
@@ -374,3 +396,27 @@ class RunStore:
         with os.fdopen(handle, "w") as file:
             json.dump(result, file)
         os.replace(temporary, self.path(cell))
+
+
+def claimant_alive(path):
+    """Whether the process named in a claim file (host and pid) still runs; a claim from another host counts as
+    alive (we cannot tell), an empty one as alive for its first seconds."""
+    try:
+        host, pid = path.read_text().split()
+        pid = int(pid)
+    except ValueError:  # empty: its process may be between creating and writing it
+        try:
+            return time.time() - path.stat().st_mtime < 10
+        except OSError:
+            return False
+    except OSError:
+        return False
+    if host != platform.node():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
