@@ -10,6 +10,7 @@ per hour (on the 2-core machine of this study: 1.34x). The workers share the cac
 keeps two of them from training the same run.
 """
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -29,7 +30,7 @@ from .cells import (
     pretrained_cell,
     unique_cells,
 )
-from .report import write_report
+from .report import refresh_tables, unmatched_bold_numbers, write_report
 from .runner import RunStore, load_study_data, train_cell
 
 DEFAULT_CACHE = "runs/bn-study/cache"
@@ -52,6 +53,9 @@ def parse_args(argv):
                                                             "train nothing")
     parser.add_argument("--report", action="store_true", help="write the report from the cache; train nothing")
     parser.add_argument("--max-runs", type=int, help="stop after training this many runs")
+    parser.add_argument("--docs", help="comma-separated markdown files (the written report, e.g. docs/bn-study.md) "
+                                       "whose table blocks to refresh from the new results.json, and whose bold "
+                                       "numbers to check against it")
     parser.add_argument("--workers", type=int, default=1,
                         help="queues side by side, each on its own core with single-threaded BLAS (default 1: one "
                              "queue, every core)")
@@ -129,7 +133,23 @@ def main(argv=None):
     report = write_report(entries, store, out, scale, quick=args.quick,
                           command=shlex.join(["python", "-m", "models.bn_study", *argv]))
     print(f"wrote {report}", flush=True)
-    return 0
+    return refresh_docs(args.docs.split(",") if args.docs else [], json.loads((out / "results.json").read_text()))
+
+
+def refresh_docs(paths, results):
+    """Rewrite the table blocks of each written report from `results`; report every bold number of their prose
+    that is not one of results.json's. Returns 1 if there is one, else 0."""
+    status = 0
+    for path in map(Path, paths):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(refresh_tables(text, results), encoding="utf-8")
+        unmatched = unmatched_bold_numbers(text, results)
+        for span in unmatched:
+            print(f"{path}: the bold number **{span}** is not in results.json (as the tables render it)",
+                  file=sys.stderr)
+        status = status or int(bool(unmatched))
+        print(f"refreshed the tables of {path}", flush=True)
+    return status
 
 
 def with_pretrained_first(cells, scale):
