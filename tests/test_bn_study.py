@@ -494,6 +494,14 @@ def test_the_written_report_is_its_results_json():
         assert unmatched_bold_numbers(text, results, decimal_comma) == [], name
 
 
+def test_hours_starts_no_run_that_would_not_end_in_time(tmp_path, capsys):
+    from models.bn_study.cli import main
+    assert main(["--quick", "--hours", "0", "--only", "lr", "--cache", tmp_path / "cache", "--out",
+                 tmp_path / "out"]) == 0
+    assert "none of the 12 runs left would end within --hours 0" in capsys.readouterr().out
+    assert not list((tmp_path / "cache").glob("*.json"))
+
+
 def test_plan_lists_every_cell_and_the_time_left(tmp_path, capsys):
     from models.bn_study.cli import main
     assert main(["--quick", "--plan", "--only", "main,details", "--cache", tmp_path]) == 0

@@ -2,6 +2,7 @@
 
     python -m models.bn_study --data ../shared/data/dogs-vs-cats/train     # the whole study; resumes where it stopped
     python -m models.bn_study --workers 2 --data ...                       # two queues, one per core (faster)
+    python -m models.bn_study --hours 2.5 ...                              # start no run that would end later
     python -m models.bn_study --only main,noisy                            # some sections
     python -m models.bn_study --plan                                       # the cells, cached or not, time left
     python -m models.bn_study --report                                     # tables from the cache, training nothing

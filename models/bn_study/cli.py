@@ -11,6 +11,7 @@ keeps two of them from training the same run.
 """
 import argparse
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -31,7 +32,7 @@ from .cells import (
     unique_cells,
 )
 from .report import refresh_tables, unmatched_bold_numbers, write_report
-from .runner import RunStore, load_study_data, train_cell
+from .runner import RunStore, load_study_data, train_cell, usable_cpus
 
 DEFAULT_CACHE = "runs/bn-study/cache"
 DEFAULT_OUT = "runs/bn-study/report"
@@ -56,6 +57,10 @@ def parse_args(argv):
     parser.add_argument("--docs", help="comma-separated markdown files (the written report, e.g. docs/bn-study.md) "
                                        "whose table blocks to refresh from the new results.json, and whose bold "
                                        "numbers to check against it")
+    parser.add_argument("--hours", type=float,
+                        help="start no run that would not end within this many hours from now (by the cost model, "
+                             "calibrated on the runs done), then stop: a session that must end at a known time "
+                             "loses no run half done")
     parser.add_argument("--workers", type=int, default=1,
                         help="queues side by side, each on its own core with single-threaded BLAS (default 1: one "
                              "queue, every core)")
@@ -78,15 +83,20 @@ def hours(seconds):
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
-def calibration(store, cells):
+def calibration(store, cells, like=None):
     """measured / estimated seconds over the cached runs of `cells` (1 if none): the cost model is rough, the
-    runs already done tell how fast this machine is today."""
-    measured = estimated = 0.0
-    for cell in cells:
-        result = store.load(cell)
-        if result and not result.get("diverged_at_step"):
-            measured += result["seconds"]
-            estimated += estimated_seconds(cell)
+    runs already done tell how fast this machine is today. like: a cell; then only the runs at its scale (subset,
+    image size, epochs) made with as many cores as this process has count, where there are such runs."""
+    runs = [(cell, store.load(cell)) for cell in cells if store.has(cell)]
+    runs = [(cell, result) for cell, result in runs if not result.get("diverged_at_step")]
+    if like is not None:
+        cores = usable_cpus()
+        similar = [(cell, result) for cell, result in runs
+                   if (cell.limit, cell.image_size, cell.epochs) == (like.limit, like.image_size, like.epochs)
+                   and result["machine"].get("usable_cpus", result["machine"]["cpus"]) == cores]
+        runs = similar or runs
+    measured = sum(result["seconds"] for _, result in runs)
+    estimated = sum(estimated_seconds(cell) for cell, _ in runs)
     return measured / estimated if estimated else 1.0
 
 
@@ -177,18 +187,31 @@ def run_queue(entries, store, args, scale, out=print):
     out(f"BN study: {len(cells) - len(todo)} of {len(cells)} runs cached in {store.folder}; {len(todo)} to train",
         flush=True)
     start = time.perf_counter()
+    deadline = start + args.hours * 3600 if args.hours is not None else math.inf
     trained, skipped = 0, set()
     while args.max_runs is None or trained < args.max_runs:
         todo = [cell for cell in cells if not store.has(cell) and cell not in skipped]
         if not todo:
             break
-        cell = next((cell for cell in todo if ready(cell, store, scale) and store.claim(cell)), None)
-        if cell is None:  # every run left is another worker's, or waits for one
-            time.sleep(CLAIM_POLL_SECONDS)
+        ratios = {}  # calibration per scale: the cost model errs differently for full and reduced runs
+        for cell in todo:
+            scale_of = (cell.limit, cell.image_size, cell.epochs)
+            if scale_of not in ratios:
+                ratios[scale_of] = calibration(store, cells, cell)
+        time_left = deadline - time.perf_counter()
+        fits = [cell for cell in todo if ready(cell, store, scale) and TIME_MARGIN * estimated_seconds(cell)
+                * ratios[(cell.limit, cell.image_size, cell.epochs)] < time_left]
+        cell = next((cell for cell in fits if store.claim(cell)), None)
+        if cell is None:
+            if not fits and not any(store.claimed(cell) for cell in todo):
+                out(f"BN study: stopping, none of the {len(todo)} runs left would end within --hours "
+                    f"{args.hours:g}", flush=True)
+                break
+            time.sleep(CLAIM_POLL_SECONDS)  # the runs left are other workers', or wait for one of theirs
             continue
         try:
             trained += 1
-            ratio = calibration(store, cells)
+            ratio = calibration(store, cells, cell)
             section, row = sections.get(cell, ("main", "BN (pretrained for fine-tuning)"))
             label = f"[{trained}/{trained + len(todo) - 1} {section}: {row}, seed {cell.seed}]"
             left = sum(estimated_seconds(other) for other in todo) * ratio
@@ -218,6 +241,7 @@ def run_queue(entries, store, args, scale, out=print):
 
 
 CLAIM_POLL_SECONDS = 20
+TIME_MARGIN = 1.15  # --hours: a run must fit with this margin over its calibrated estimate
 
 
 def ready(cell, store, scale):

@@ -331,11 +331,14 @@ def batch_norm_extras(model, data, cell, device):
             "batch_statistics_noise": batch_statistics_noise(merged, NOISE_BATCH_SIZES, seed=cell.data_seed)}
 
 
+def usable_cpus():
+    """The cores this process may use (a worker of --workers is pinned to one), and so its threads."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def machine_description():
     load = " / ".join(f"{value:.1f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
-    # the cores this process may use (a queue pinned with taskset gets one) and so its worker threads
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpus": os.cpu_count(), "usable_cpus": usable, "platform": platform.platform(),
+    return {"cpus": os.cpu_count(), "usable_cpus": usable_cpus(), "platform": platform.platform(),
             "python": platform.python_version(), "numpy": np.__version__, "load_average": load}
 
 
@@ -384,6 +387,11 @@ class RunStore:
                 file.write(f"{platform.node()} {os.getpid()}\n")
             return True
         return False
+
+    def claimed(self, cell):
+        """Whether a live process has claimed `cell`."""
+        path = self.folder / f".{cell.key()}.claim"
+        return path.exists() and claimant_alive(path)
 
     def release(self, cell):
         (self.folder / f".{cell.key()}.claim").unlink(missing_ok=True)
