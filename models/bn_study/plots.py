@@ -3,7 +3,8 @@
     draw_figures(results, folder)   ->  {name: path} of the figures that have data so far
 
 main_curves.png   validation accuracy against epochs: BN, no BN + He init, noisy BN (full scale)
-ics.png           internal covariate shift per layer, l2 distance and cosine (Santurkar et al., figure 3's measure)
+ics.png           internal covariate shift per layer: l2 distance, relative to the gradient, and cosine
+                  (Santurkar et al., figure 3's measure)
 smoothness.png    loss variation, gradient change and effective beta-smoothness along the gradient, over training
                   (Santurkar et al., figure 4's measures)
 lr_sweep.png      final validation accuracy against the peak learning rate; diverged runs marked
@@ -50,22 +51,24 @@ def draw_main_curves(results, path):
 
 
 def draw_ics(results, path):
-    figure, (l2_axis, cos_axis) = _figure(2)
+    figure, (l2_axis, relative_axis, cos_axis) = _figure(3, width=5)
     drawn = False
     for section, row in ROWS_OF_MAIN:
         entry = _row(results, section, row)
         curves = entry and entry["curves"]
         if curves and curves.get("ics_layers"):
             l2_axis.plot(curves["ics_layers"], curves["ics_l2"], marker="o", label=row)
+            relative_axis.plot(curves["ics_layers"], curves["ics_relative"], marker="o", label=row)
             cos_axis.plot(curves["ics_layers"], curves["ics_cosine"], marker="o", label=row)
             drawn = True
     if not drawn:
         return None
     l2_axis.set(ylabel="||G - G'||, mean over probes and seeds", yscale="log",
-                title="Internal covariate shift: l2 change of the gradient")
-    cos_axis.set(ylabel="cos(G, G')", title="... and its cosine (1: no change)")
-    for axis in (l2_axis, cos_axis):
-        axis.set_xlabel("layer (its gradient after the layers before it took their step)")
+                title="Internal covariate shift: ||G - G'||")
+    relative_axis.set(ylabel="||G - G'|| / ||G||", yscale="log", title="... relative to ||G||")
+    cos_axis.set(ylabel="cos(G, G')", title="... and cos(G, G') (1: no change)")
+    for axis in (l2_axis, relative_axis, cos_axis):
+        axis.set_xlabel("layer")
         axis.legend()
     save_png(figure, path)
     return path

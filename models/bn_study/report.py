@@ -46,6 +46,8 @@ def run_metrics(result):
         shifting = shift_probes(result)
         metrics["ics_l2_mean"] = mean(row["l2"] for probe in shifting for row in probe["ics"])
         metrics["ics_cosine_mean"] = mean(row["cosine"] for probe in shifting for row in probe["ics"])
+        # relative to the gradient's own size: the networks' gradients differ in scale, their relative change not
+        metrics["ics_relative_mean"] = mean(relative_shift(row) for probe in shifting for row in probe["ics"])
         probes = result["probes"]
         metrics["loss_range_mean"] = mean(probe["smoothness"]["loss_range"] for probe in probes)
         metrics["gradient_change_mean"] = mean(probe["smoothness"]["max_gradient_change"] for probe in probes)
@@ -64,6 +66,11 @@ def run_metrics(result):
         for row in extras["batch_statistics"]:
             metrics[f"accuracy_{row['statistics']}_{row['group'].replace(' ', '_')}_{row['batch_size']}"] = row["accuracy"]
     return metrics
+
+
+def relative_shift(row):
+    """||G - G'|| / ||G|| of one layer at one probe (None where the gradient is zero)."""
+    return row["l2"] / row["grad_norm"] if row["grad_norm"] > 0 else None
 
 
 def shift_probes(result):
@@ -173,6 +180,8 @@ def curves(results):
         for name in ("l2", "cosine"):
             out[f"ics_{name}"] = [mean(probe["ics"][k][name] for result in probed for probe in shift_probes(result))
                                   for k in range(len(layers))]
+        out["ics_relative"] = [mean(relative_shift(probe["ics"][k]) for result in probed
+                                    for probe in shift_probes(result)) for k in range(len(layers))]
         out["probe_steps"] = [probe["step"] for probe in probed[0]["probes"]]
         for name in ("loss_range", "max_gradient_change", "effective_beta"):
             out[name] = [mean(result["probes"][k]["smoothness"][name] for result in probed)
@@ -214,11 +223,14 @@ TABLES = {
                                               ("train - val acc", "generalization_gap", PERCENT),
                                               ("same, at matched train loss", "gap_at_matched_loss", PERCENT),
                                               ("ICS l2", "ics_l2_mean", NUMBER),
+                                              ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
                                               ("ICS cos", "ics_cosine_mean", NUMBER),
                                               ("effective beta", "effective_beta_mean", NUMBER)]),
     "noisy": ("Noisy BN (full scale)", [("final val acc", "final_val_accuracy", PERCENT),
                                          ("epochs to 85%", "epochs_to_85", NUMBER),
-                                         ("ICS l2", "ics_l2_mean", NUMBER), ("ICS cos", "ics_cosine_mean", NUMBER),
+                                         ("ICS l2", "ics_l2_mean", NUMBER),
+                                         ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
+                                         ("ICS cos", "ics_cosine_mean", NUMBER),
                                          ("effective beta", "effective_beta_mean", NUMBER)]),
     "lr": ("Learning-rate sweep (reduced scale)", [("final val acc", "final_val_accuracy", PERCENT),
                                                    ("diverged", "diverged", FLAG), ("stalled", "stalled", FLAG)]),
