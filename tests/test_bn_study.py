@@ -409,6 +409,26 @@ def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, 
 
 
 @pytest.mark.slow
+def test_the_other_sections_run_end_to_end_in_quick_mode(tmp_path):
+    """init, overfit and batch (the fixture above runs the other four): every run finishes and is in the tables."""
+    if not DATA:
+        pytest.skip("TINYGRAD_BN_DATA is not set: the BN study's quick mode needs images to train on")
+    from models.bn_study.cli import main
+    sections = ["init", "overfit", "batch"]
+    assert main(["--quick", "--only", ",".join(sections), "--cache", tmp_path / "cache", "--out",
+                 tmp_path / "out"]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["done"] == results["total"] == len(unique_cells(plan(QUICK, sections)))
+    assert list(results["sections"]) == sections
+    gn = results["sections"]["batch"]["gn @ batch 2"]
+    assert gn["done"] == 2 and gn["metrics"]["final_val_accuracy"]["n"] == 2
+    he = [json.loads(path.read_text())["cell"] for path in (tmp_path / "cache").glob("*.json")]
+    assert all(cell["init"] == "he" for cell in he if cell["norm"] == "none")  # the no-BN net that trains
+    text = (tmp_path / "out" / "bn-study-tables.md").read_text(encoding="utf-8")
+    assert "| no BN, He, wd 0, no aug | 2/2 |" in text and "| none @ batch 16 | 2/2 |" in text
+
+
+@pytest.mark.slow
 def test_every_number_in_the_tables_is_results_json_s(quick_study):
     """Each table row, cell by cell, is the rendering of its own row's metric in results.json."""
     _, out, text, results = quick_study
