@@ -422,8 +422,13 @@ def test_the_other_sections_run_end_to_end_in_quick_mode(tmp_path):
     assert list(results["sections"]) == sections
     gn = results["sections"]["batch"]["gn @ batch 2"]
     assert gn["done"] == 2 and gn["metrics"]["final_val_accuracy"]["n"] == 2
-    he = [json.loads(path.read_text())["cell"] for path in (tmp_path / "cache").glob("*.json")]
-    assert all(cell["init"] == "he" for cell in he if cell["norm"] == "none")  # the no-BN net that trains
+    runs = [json.loads(path.read_text()) for path in (tmp_path / "cache").glob("*.json")]
+    assert all(run["cell"]["init"] == "he" for run in runs if run["cell"]["norm"] == "none")  # a no-BN net that trains
+    for run in runs:  # the batch-size runs evaluate the training sample at the end only
+        every = run["cell"]["train_eval"] == "every"
+        evaluated = [row["train_eval_accuracy"] is not None for row in run["history"]]
+        assert evaluated == [True] * len(evaluated) if every else evaluated == [False] * (len(evaluated) - 1) + [True]
+    assert sum(run["cell"]["train_eval"] == "last" for run in runs) == len(plan(QUICK, ["batch"]))
     text = (tmp_path / "out" / "bn-study-tables.md").read_text(encoding="utf-8")
     assert "| no BN, He, wd 0, no aug | 2/2 |" in text and "| none @ batch 16 | 2/2 |" in text
 

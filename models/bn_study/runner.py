@@ -230,7 +230,10 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
                     probes.append(probe(model, twin, cell, weights_before, images, labels, step, loss_value))
                 in_epoch = step - epoch * steps_per_epoch
                 if in_epoch in evals_at:
-                    row = evaluate_point(model, val_loader, train_eval_loader, data.classes)
+                    # the training sample too, except where only the end's is needed (cell.train_eval "last")
+                    last = step == total_steps
+                    row = evaluate_point(model, val_loader, train_eval_loader if cell.train_eval == "every" or last
+                                         else None, data.classes)
                     row.update(epoch=epoch + in_epoch / steps_per_epoch, step=step, images_seen=step * cell.batch_size,
                                train_seconds=train_seconds, train_loss=loss_sum / seen, train_accuracy=correct / seen,
                                lr=optimizer.param_groups[0]["lr"], image_size=loader.dataset.resize_to)
@@ -267,9 +270,11 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
 
 
 def evaluate_point(model, val_loader, train_eval_loader, classes):
-    """Validation loss and accuracy, and the same on the fixed training sample (eval mode, centre crops)."""
+    """Validation loss and accuracy, and the same on the fixed training sample (eval mode, centre crops; None
+    without train_eval_loader)."""
     val = evaluate_model(model, val_loader, classes, progress_bar=False)
-    train = evaluate_model(model, train_eval_loader, classes, progress_bar=False)
+    train = (evaluate_model(model, train_eval_loader, classes, progress_bar=False) if train_eval_loader
+             else {"loss": None, "accuracy": None})
     return {"val_loss": val["loss"], "val_accuracy": val["accuracy"], "train_eval_loss": train["loss"],
             "train_eval_accuracy": train["accuracy"]}
 
