@@ -19,6 +19,7 @@ import pytest
 
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
+from models.bn_study import measures
 from models.bn_study.cells import (
     FULL,
     QUICK,
@@ -45,11 +46,21 @@ from models.bn_study.nets import (
 from models.bn_study.report import (
     TABLES,
     cell_text,
+    format_number,
+    gap_at_training_loss,
+    paired_comparisons,
     refresh_tables,
     run_metrics,
+    summarize,
     unmatched_bold_numbers,
 )
-from models.bn_study.runner import RunStore, grayscale, set_training_mode
+from models.bn_study.runner import (
+    RunStore,
+    finite_state,
+    grayscale,
+    recalibrate_statistics,
+    set_training_mode,
+)
 from models.catsdogs_net import CatsDogsNet
 from tinygrad_bn import nn
 
@@ -269,6 +280,62 @@ def test_batch_statistics_forward_is_training_mode_bn_and_leaves_running_stats_a
         np.testing.assert_array_equal(value, before[key], err_msg=key)
 
 
+def test_recalibration_measures_bn_statistics_anew_without_the_noise():
+    tg.manual_seed(0)
+    noisy = study_net("noisy_bn", widths=TINY)
+    images, _ = tiny_batch(n=8)
+    with tg.no_grad():
+        for k in range(5):  # training with the noise: the second BN's running statistics collect it
+            noisy.train()(images * (1 + 0.1 * k))
+    twin = study_net("bn", widths=TINY)
+    batches = [(images * (1 + 0.1 * k), None) for k in range(3)]
+
+    class Batches(list):  # what recalibrate_statistics needs of a loader: set_epoch, and an iterator it closes
+        batch_sampler = type("Sampler", (), {"set_epoch": lambda self, epoch: None})()
+
+        def __iter__(self):
+            return (batch for batch in list.__iter__(self))
+
+    before = {key: value.copy() for key, value in noisy.state_dict().items()}
+    recalibrate_statistics(twin, noisy, Batches(batches), epoch=0, batches=3)
+    assert not twin.training and all(not m.training for m in twin.modules())
+    assert twin.features[1].momentum == noisy.features[1].momentum  # restored after the cumulative average
+    # the first BN's statistics: the plain average over the 3 batches of each batch's channel mean and variance
+    conv1 = [twin.features[0](x).numpy().astype(np.float64) for x, _ in batches]
+    n = conv1[0].size / conv1[0].shape[1]
+    np.testing.assert_allclose(twin.features[1].running_mean.numpy(),
+                               np.mean([c.mean(axis=(0, 2, 3)) for c in conv1], axis=0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(twin.features[1].running_var.numpy(),
+                               np.mean([c.var(axis=(0, 2, 3)) * n / (n - 1) for c in conv1], axis=0), rtol=1e-4)
+    # the second BN's running statistics no longer hold the noise the noisy model's do
+    assert np.abs(twin.features[5].running_var.numpy() - noisy.features[5].running_var.numpy()).max() > 1e-2
+    for key, value in noisy.state_dict().items():  # the noisy model itself is left as it was
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_normalization_output_moments_with_and_without_the_noise():
+    tg.manual_seed(0)
+    images, _ = tiny_batch(n=8)
+    for norm in ("bn", "noisy_bn"):
+        model = study_net(norm, widths=TINY).train()
+        before = {key: value.copy() for key, value in model.state_dict().items()}
+        rows = measures.normalization_output_moments(model, images)
+        assert [row["layer"] for row in rows] == [1, 2] and len(rows[1]["mean"]) == TINY[-1]
+        clean = np.array(rows[0]["clean_mean"])
+        np.testing.assert_allclose(clean, model.features[1].bias.numpy(), atol=1e-5)  # BN's output mean is beta
+        moved = np.abs(np.array(rows[0]["mean"]) - clean).max()
+        assert (moved > 0.05) == (norm == "noisy_bn")
+        for key, value in model.state_dict().items():
+            np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_a_non_finite_buffer_is_a_divergence():
+    model = study_net("bn", widths=TINY)
+    assert finite_state(model)
+    model.features[1].running_var.array[0] = np.inf
+    assert not finite_state(model)
+
+
 def test_frozen_statistics_stay_frozen_while_fine_tuning():
     cell = Cell(finetune="frozen", widths=TINY)
     model = set_training_mode(study_net("bn", widths=TINY), cell)
@@ -369,6 +436,32 @@ def test_run_metrics_time_to_threshold_and_diverged_runs():
     assert run_metrics({"history": [], "diverged_at_step": 5, "train_seconds": 1.0}) == {"diverged": 1.0}
     assert cell_text({"n": 3, "mean": 0.8812, "ci": 0.0041, "values": []}, "percent") == "88.1% ± 0.41"
     assert cell_text({"n": 0, "mean": None, "ci": None, "values": []}, "percent") == "–"
+    # finished seeds without the number (never reached, or diverged) are counted, not mistaken for pending ones
+    assert cell_text({"n": 0, "finished": 3, "mean": None, "ci": None, "values": [None] * 3}, "number") == "never"
+    assert cell_text({"n": 2, "finished": 3, "mean": 1.5, "ci": 0.5, "values": []}, "number") == "1.50 ± 0.50 (2 of 3)"
+    assert cell_text({"n": 2, "finished": 2, "mean": 1.5, "ci": 0.5, "values": []}, "number") == "1.50 ± 0.50 (n=2)"
+    assert [format_number(v) for v in (0.0012, 3.4e-6, 0.41, 12.345, 250.0)] == ["0.0012", "3.4e-06", "0.41",
+                                                                                 "12.3", "250"]
+
+
+def test_gap_at_matched_loss_needs_a_point_that_has_the_loss():
+    history = [{"train_eval_loss": loss, "train_eval_accuracy": train, "val_accuracy": val}
+               for loss, train, val in ((0.6, 0.70, 0.68), (0.4, 0.85, 0.80), (0.2, 0.95, 0.84))]
+    assert gap_at_training_loss(history, 0.5) == pytest.approx(0.5 * 0.02 + 0.5 * 0.05)  # halfway: interpolated
+    assert math.isnan(gap_at_training_loss(history, 0.7))  # already below at the first evaluation: no such point
+    assert math.isnan(gap_at_training_loss(history, 0.1))  # never reached
+
+
+def test_paired_comparisons_take_the_difference_seed_by_seed():
+    def row(values):
+        return {"metrics": {"final_val_accuracy": summarize(values)}}
+    sections = {"lr": {"BN @ lr 0.1": row([0.80, 0.82, 0.78]), "no BN, He init @ lr 0.1": row([0.70, 0.73, 0.69]),
+                       "BN @ lr 1": row([0.80, 0.60, 0.70]), "no BN, He init @ lr 1": row([0.79, 0.62, 0.66])}}
+    found = {comparison["a"][1]: comparison for comparison in paired_comparisons(sections)}
+    assert found["BN @ lr 0.1"]["b"] == ["lr", "no BN, He init @ lr 0.1"]
+    assert found["BN @ lr 0.1"]["difference"]["values"] == pytest.approx([0.10, 0.09, 0.09])
+    # the rows' own intervals overlap widely at lr 1, and so does the paired difference with zero: no difference
+    assert found["BN @ lr 0.1"]["differs"] is True and found["BN @ lr 1"]["differs"] is False
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -399,6 +492,12 @@ def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, 
         assert run["diverged_at_step"] or run["history"][-1]["epoch"] == run["cell"]["epochs"]
         if run["cell"]["probes"] and not run["diverged_at_step"]:
             assert len(run["probes"]) == run["cell"]["probes"]
+    noisy = [run for run in runs if run["cell"]["norm"] == "noisy_bn"]
+    assert noisy and all(run["cell"]["recalibrate"] for run in noisy)
+    for run in noisy:  # evaluated both ways at every point; the probes see the noise move the layers' inputs
+        assert all(row["recalibrated"]["val_accuracy"] is not None for row in run["history"])
+        assert all(len(probe["moments"]) == 3 for probe in run["probes"])
+    assert not any("recalibrated" in row for run in runs if run["cell"]["norm"] != "noisy_bn" for row in run["history"])
     finetuned = [run for run in runs if run["cell"]["finetune"]]
     assert {run["cell"]["finetune"] for run in finetuned} == {"frozen", "updated"}
     for run in finetuned:  # evaluated before fine-tuning too: the pretrained model on gray images

@@ -18,7 +18,8 @@ A run is a Cell (cells.py): a frozen dataclass of every setting. Its cache key i
 STUDY_VERSION; a finished run is one JSON file (and its final weights, .npz) in the cache folder, written
 atomically, so the study can be stopped at any moment and resumed, and runs accumulate across sessions and
 machines. Every cell of every table runs with seeds 0, 1 and 2; a table shows the mean and the 95% Student-t
-interval over the seeds, and two rows differ when their intervals do not overlap. The seed decides the initial
+interval over the seeds; two rows differ when the 95% interval of their difference, seed by seed (rows share
+the seeds: the same batches, crops and flips), leaves out zero. The seed decides the initial
 weights, the batches, crops and flips (and the noise of noisy BN); the images, the subset and the validation split
 are the same in every run (data_seed 0).
 

@@ -26,7 +26,8 @@ STUDY_VERSION = 1
 
 SEEDS = (0, 1, 2)
 # the settings added to Cell after the first runs were cached, with the default that means "as before"
-ADDED_LATER = {"finetune": None, "grayscale": False, "train_subset": None, "train_eval": "every"}
+ADDED_LATER = {"finetune": None, "grayscale": False, "train_subset": None, "train_eval": "every",
+               "recalibrate": False}
 REDUCED_LIMIT = 6000  # images (class-balanced) of the "reduced" scale: 5,400 to train on, 600 to validate
 
 
@@ -67,6 +68,8 @@ class Cell:
     # the fixed training sample is evaluated at "every" evaluation (the curves of the training loss) or only at the
     # "last" (the batch-size section, 84 runs that need only the final numbers: 15% less time a run)
     train_eval: str = "every"
+    # noisy BN: also evaluate with BN's running statistics measured anew without the noise (runner.py says why)
+    recalibrate: bool = False
 
     def key(self):
         """The cache key: a hash of every setting and of STUDY_VERSION. Settings added after runs were cached
@@ -145,7 +148,7 @@ def pretrained_cell(cell, scale):
 def noisy_section(scale):
     """Noisy BN (Santurkar et al. 2018, section 2.1) at full scale, to compare with the main section's rows."""
     base = at(scale.full, evals_per_epoch=2, probes=scale.probes)
-    return {"noisy BN": seeded(scale, [replace(base, norm="noisy_bn")])}
+    return {"noisy BN": seeded(scale, [replace(base, norm="noisy_bn", recalibrate=True)])}
 
 
 def lr_section(scale):

@@ -201,7 +201,7 @@ def run_queue(entries, store, args, scale, out=print):
         time_left = deadline - time.perf_counter()
         fits = [cell for cell in todo if ready(cell, store, scale) and TIME_MARGIN * estimated_seconds(cell)
                 * ratios[(cell.limit, cell.image_size, cell.epochs)] < time_left]
-        cell = next((cell for cell in fits if store.claim(cell)), None)
+        cell = claim_first(fits, store)
         if cell is None:
             if not fits and not any(store.claimed(cell) for cell in todo):
                 out(f"BN study: stopping, none of the {len(todo)} runs left would end within --hours "
@@ -242,6 +242,17 @@ def run_queue(entries, store, args, scale, out=print):
 
 CLAIM_POLL_SECONDS = 20
 TIME_MARGIN = 1.15  # --hours: a run must fit with this margin over its calibrated estimate
+
+
+def claim_first(cells, store):
+    """The first of `cells` this process could claim and that is still not cached (another worker may have saved
+    it since the queue was read), or None."""
+    for cell in cells:
+        if store.claim(cell):
+            if not store.has(cell):
+                return cell
+            store.release(cell)
+    return None
 
 
 def ready(cell, store, scale):

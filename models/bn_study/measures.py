@@ -137,6 +137,30 @@ def smoothness_along_gradient(model, images, labels, step_sizes):
             "max_gradient_change": max(changes), "effective_beta": max(ratios)}
 
 
+def normalization_output_moments(model, images):
+    """What each normalization layer hands the next layer, in training mode, on one batch: per channel, the mean
+    and standard deviation of its output over the batch and the positions; for a noisy BN, also those of its output
+    without the noise (what plain BN gives, with the same weights). Santurkar et al.'s figure 2 shows such
+    distributions moving from step to step under noisy BN and not under BN. Buffers are left as found; the noise
+    is a fresh draw. Returns [{layer, mean, std, clean_mean, clean_std}] (lists of C host floats)."""
+    def moments(tensor):
+        values = tensor.numpy().astype(np.float64)
+        return values.mean(axis=(0, 2, 3)).tolist(), values.std(axis=(0, 2, 3)).tolist()
+
+    rows, x = [], images
+    with tg.no_grad(), kept_buffers(model):
+        for layer in model.features:
+            if isinstance(layer, nn.BatchNorm2d):
+                clean_mean, clean_std = moments(nn.BatchNorm2d.forward(layer, x))
+                x = layer(x)
+                mean, std = moments(x)
+                rows.append({"layer": len(rows) + 1, "mean": mean, "std": std, "clean_mean": clean_mean,
+                             "clean_std": clean_std})
+            else:
+                x = layer(x)
+    return rows
+
+
 def forward_with_batch_statistics(model, images):
     """The trained model, except that every BatchNorm normalizes with the mean and variance of `images` itself.
 

@@ -123,10 +123,10 @@ def draw_sweep(results, section, setting, path, xlabel, title, group_of=lambda r
 
 
 def draw_batch_noise(results, path):
-    rows = results["sections"].get("batch", {})
-    entry = next((entry for row, entry in rows.items() if entry["curves"].get("noise_batch_sizes")), None)
-    if entry is None:
-        entry = _row(results, "main", "BN")
+    # the BN models trained at batch 64 (the recipe's batch): at 32 px if the batch section has them, else full scale
+    entry, source = _row(results, "batch", "bn @ batch 64"), "BN models trained at batch 64, 32 px"
+    if not entry or not entry["curves"].get("noise_batch_sizes"):
+        entry, source = _row(results, "main", "BN"), "the main comparison's BN models"
         if not entry or not entry["curves"].get("noise_batch_sizes"):
             return None
     curves = entry["curves"]
@@ -135,7 +135,7 @@ def draw_batch_noise(results, path):
         axis.plot(curves["noise_batch_sizes"], curves[f"noise_mean_error_{label}"], marker="o",
                   label=f"{label} BN layer")
     axis.set(xscale="log", yscale="log", xlabel="batch size", ylabel="mean |batch mean - population mean| / sigma",
-             title="The noise of BN's batch statistics")
+             title=f"The noise of BN's batch statistics ({source})")
     axis.legend()
     save_png(figure, path)
     return path

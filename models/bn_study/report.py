@@ -5,8 +5,10 @@ It renders whatever the cache holds: a row whose runs are not all finished says 
 none shows dashes. The prose of the final docs/bn-study.md is written by a person from these tables once
 the study is complete; this module makes the tables, the figures' data and the checks.
 
-The rule for a difference: two rows differ when their 95% intervals (Student t over the seeds) do not overlap.
+The rule for a difference: rows with the same seed share their batches, crops and flips, so two rows are compared
+seed by seed; they differ when the 95% interval (Student t) of the per-seed differences leaves out zero.
 """
+import itertools
 import json
 import math
 import re
@@ -25,13 +27,21 @@ STALLED_BELOW = 0.6  # a run that ends under this validation accuracy did not le
 # ---------------------------------------------------------------------------------------------------------------------
 # one run -> its numbers
 # ---------------------------------------------------------------------------------------------------------------------
+def evaluations(result):
+    """The run's evaluations, in order; for a run evaluated with recalibrated statistics too (noisy BN), those
+    (runner.recalibrate_statistics), with each row's step, epoch and time."""
+    return [{**row, **row["recalibrated"]} if row.get("recalibrated") else row for row in result["history"]]
+
+
 def run_metrics(result):
     """The numbers of one finished run that the tables use ({} for a run that diverged: it has none)."""
-    history = result["history"]
+    history = evaluations(result)
     metrics = {"diverged": 1.0 if result["diverged_at_step"] else 0.0}
     if result["diverged_at_step"] or not history:
         return metrics
     last = history[-1]
+    if result["history"][-1].get("recalibrated"):  # also in plain eval mode, with the running statistics
+        metrics["final_val_accuracy_eval_mode"] = result["history"][-1]["val_accuracy"]
     metrics.update(final_val_accuracy=last["val_accuracy"], best_val_accuracy=max(r["val_accuracy"] for r in history),
                    final_train_eval_accuracy=last["train_eval_accuracy"], final_train_eval_loss=last["train_eval_loss"],
                    final_val_loss=last["val_loss"], stalled=1.0 if last["val_accuracy"] < STALLED_BELOW else 0.0,
@@ -52,6 +62,12 @@ def run_metrics(result):
         metrics["loss_range_mean"] = mean(probe["smoothness"]["loss_range"] for probe in probes)
         metrics["gradient_change_mean"] = mean(probe["smoothness"]["max_gradient_change"] for probe in probes)
         metrics["effective_beta_mean"] = mean(probe["smoothness"]["effective_beta"] for probe in probes)
+        moments = [probe["moments"] for probe in probes if probe.get("moments")]
+        if len(moments) > 1:
+            metrics["input_shift_with_noise"] = distribution_shift(moments, "mean")
+            metrics["input_shift_without_noise"] = distribution_shift(moments, "clean_mean")
+            metrics["noise_std_ratio"] = mean(std / clean for probe in moments for layer in probe
+                                              for std, clean in zip(layer["std"], layer["clean_std"]) if clean > 0)
     if history[0]["epoch"] == 0:  # a fine-tuning run: the pretrained model before any step
         metrics["start_val_accuracy"] = history[0]["val_accuracy"]
     biases = conv_bias_names(result["cell"]) if "cell" in result else []
@@ -66,6 +82,14 @@ def run_metrics(result):
         for row in extras["batch_statistics"]:
             metrics[f"accuracy_{row['statistics']}_{row['group'].replace(' ', '_')}_{row['batch_size']}"] = row["accuracy"]
     return metrics
+
+
+def distribution_shift(moments, key):
+    """How far the per-channel means of the normalization layers' outputs move from one probe to the next: the
+    mean over consecutive probes, layers and channels of |m_c(t) - m_c(t - 1)| (key "mean": with noisy BN's
+    noise; "clean_mean": without it, the same weights)."""
+    return mean(abs(a - b) for earlier, later in itertools.pairwise(moments)
+                for before, after in zip(earlier, later) for a, b in zip(after[key], before[key]))
 
 
 def relative_shift(row):
@@ -95,64 +119,146 @@ def mean(values):
 
 
 def summarize(values):
-    """{values, n, mean, ci} over the seeds that have the metric (nan where none has)."""
+    """{values, n, finished, mean, ci} over the seeds that have the metric (nan where none has); values holds None
+    for a run not finished yet and nan for a finished run without the metric (it diverged, or never reached a
+    threshold), finished counts the finished runs."""
     finite = [value for value in values if value is not None and math.isfinite(value)]
+    finished = sum(value is not None for value in values)
     if not finite:
-        return {"values": values, "n": 0, "mean": math.nan, "ci": math.nan}
+        return {"values": values, "n": 0, "finished": finished, "mean": math.nan, "ci": math.nan}
     center, half = confidence_interval(finite)
-    return {"values": values, "n": len(finite), "mean": center, "ci": half}
+    return {"values": values, "n": len(finite), "finished": finished, "mean": center, "ci": half}
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # the whole study -> results.json
 # ---------------------------------------------------------------------------------------------------------------------
 def collect(entries, store):
-    """{section: {row: {seeds, done, keys, settings, metrics: {name: summary}, curves}}} over the cached runs."""
+    """{section: {row: {seeds, done, keys, settings, timing, metrics: {name: summary}, curves}}} over the cached
+    runs."""
     sections = {}
     for section, row, cell in entries:
         entry = sections.setdefault(section, {}).setdefault(row, {"seeds": [], "done": 0, "keys": [], "results": []})
         entry["seeds"].append(cell.seed)
         entry["keys"].append(cell.key())
-        entry["settings"] = {"lr": cell.lr, "batch_size": cell.batch_size, "norm": cell.norm,
-                             "init_scale": cell.init_scale, "epochs": cell.epochs}
+        entry["settings"] = {"lr": cell.lr, "batch_size": cell.batch_size, "norm": cell.norm, "init": cell.init,
+                             "init_scale": cell.init_scale, "epochs": cell.epochs, "weight_decay": cell.weight_decay,
+                             "augment": cell.augment}
         result = store.load(cell)
         entry["results"].append(result)
         entry["done"] += result is not None
     for section, rows in sections.items():
-        matched = matched_training_loss(rows) if section in ("main", "overfit") else None
+        timing = common_timing(rows)
         for entry in rows.values():
-            results = entry.pop("results")
+            results = entry["results"]
             runs = [run_metrics(result) if result else None for result in results]
-            if matched is not None:
+            for run, result in zip(runs, results):
+                if run is not None and timing_of(result) != timing:  # minutes compare only like with like
+                    for name in [name for name in run if name.startswith("minutes_to_") or name == "train_minutes"]:
+                        run[name] = math.nan
+            if section in ("main", "overfit"):
+                target = matched_training_loss(rows, entry["settings"])
                 for run, result in zip(runs, results):
-                    if run is not None and result is not None:
-                        run["gap_at_matched_loss"] = gap_at_training_loss(result["history"], matched)
-                entry["matched_training_loss"] = matched
+                    if run is not None and not result["diverged_at_step"]:
+                        run["gap_at_matched_loss"] = gap_at_training_loss(evaluations(result), target)
+                entry["matched_training_loss"] = target
             names = sorted({name for run in runs if run for name in run})
             entry["metrics"] = {name: summarize([run.get(name, math.nan) if run else None for run in runs])
                                 for name in names}
             entry["curves"] = curves([result for result in results if result])
+            entry["timing"] = timing
+        for entry in rows.values():
+            del entry["results"]
     return sections
 
 
-def matched_training_loss(rows):
-    """The training loss (eval mode, on the fixed training sample) that every finished run of the section
-    reached: the largest of their lowest losses. Comparing the runs where each first reached it compares the
-    generalization of models that fit the training data equally well, not of models trained equally long."""
-    lowest = [min(row["train_eval_loss"] for row in result["history"])
-              for entry in rows.values() for result in entry["results"]
+# The differences the report's prose cites: (section a, row a, section b, row b, metrics); row names with {} are
+# filled with each value of the section's sweep. Rows with the same seed share the batches, crops and flips, so the
+# difference a - b is taken seed by seed (a paired comparison), and two rows differ when the 95% interval of that
+# difference leaves out zero.
+MAIN_METRICS = ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "epochs_to_88", "generalization_gap",
+                "gap_at_matched_loss", "ics_l2_mean", "ics_relative_mean", "ics_cosine_mean", "loss_range_mean",
+                "gradient_change_mean", "effective_beta_mean")
+COMPARISONS = [
+    ("main", "BN", "main", "no BN, He init", MAIN_METRICS),
+    ("noisy", "noisy BN", "main", "BN", ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "ics_relative_mean",
+                                         "ics_cosine_mean", "effective_beta_mean")),
+    ("noisy", "noisy BN", "main", "no BN, He init", ("final_val_accuracy", "epochs_to_80", "epochs_to_85",
+                                                     "ics_relative_mean", "ics_cosine_mean", "effective_beta_mean")),
+    ("lr", "BN @ lr {}", "lr", "no BN, He init @ lr {}", ("final_val_accuracy",)),
+    ("init", "BN, He x{}", "init", "no BN, He x{}", ("final_val_accuracy",)),
+    ("overfit", "BN, {}", "overfit", "no BN, He, {}", ("final_val_accuracy", "generalization_gap",
+                                                       "gap_at_matched_loss")),
+    ("details", "BN after ReLU", "details", "BN before ReLU", ("final_val_accuracy",)),
+    ("details", "fine-tune in gray, BN frozen", "details", "fine-tune in gray, BN updated", ("final_val_accuracy",)),
+    ("batch", "bn @ batch {}", "batch", "gn @ batch {}", ("final_val_accuracy",)),
+    ("batch", "bn @ batch {}", "batch", "none @ batch {}", ("final_val_accuracy",)),
+]
+
+
+def paired_comparisons(sections):
+    """[{a, b, metric, difference (a summary of the per-seed differences a - b), differs}] for COMPARISONS, where
+    both rows exist; differs: True / False where at least two seeds give a difference, else None."""
+    out = []
+    for section_a, pattern_a, section_b, pattern_b, metrics in COMPARISONS:
+        rows_a, rows_b = sections.get(section_a, {}), sections.get(section_b, {})
+        for row_a in rows_a:
+            fill = re.fullmatch(re.escape(pattern_a).replace(r"\{\}", "(.+)"), row_a)
+            if not fill:
+                continue
+            row_b = pattern_b.format(*fill.groups())
+            if row_b not in rows_b:
+                continue
+            for metric in metrics:
+                values_a = rows_a[row_a]["metrics"].get(metric, {}).get("values")
+                values_b = rows_b[row_b]["metrics"].get(metric, {}).get("values")
+                if not values_a or not values_b:
+                    continue
+                differences = [a - b if a is not None and b is not None else None
+                               for a, b in zip(values_a, values_b)]
+                summary = summarize(differences)
+                differs = (None if summary["n"] < 2 or not math.isfinite(summary["ci"])
+                           else abs(summary["mean"]) > summary["ci"])
+                out.append({"a": [section_a, row_a], "b": [section_b, row_b], "metric": metric,
+                            "difference": summary, "differs": differs})
+    return out
+
+
+def timing_of(result):
+    """What a run's minutes were measured on: the device and the cores it could use."""
+    cores = result["machine"].get("usable_cpus", result["machine"]["cpus"])
+    return f"{result['device']}, {cores} core{'s' if cores != 1 else ''}"
+
+
+def common_timing(rows):
+    """The device and core count of most of a section's finished runs: the minutes of the others are left out."""
+    kinds = [timing_of(result) for entry in rows.values() for result in entry["results"] if result]
+    return max(set(kinds), key=kinds.count) if kinds else None
+
+
+def matched_training_loss(rows, settings):
+    """The training loss (eval mode, on the fixed training sample) that every finished run of the rows compared
+    with each other (the same weight decay and augmentation: BN against no BN) reached: the largest of their lowest
+    losses. Comparing the runs where each first reached it compares the generalization of models that fit the
+    training data equally well, not of models trained equally long."""
+    compared = [entry for entry in rows.values() if (entry["settings"]["weight_decay"], entry["settings"]["augment"])
+                == (settings["weight_decay"], settings["augment"])]
+    lowest = [min(row["train_eval_loss"] for row in evaluations(result) if row["train_eval_loss"] is not None)
+              for entry in compared for result in entry["results"]
               if result and result["history"] and not result["diverged_at_step"]]
     return max(lowest) if lowest else None
 
 
 def gap_at_training_loss(history, target):
     """Train minus validation accuracy where the training loss first fell to `target`, interpolated linearly
-    between the two evaluations around that point (nan if it never did)."""
+    between the two evaluations around that point; nan if it never did, or if it was already below at the first
+    evaluation (no point of the run is known to have the target loss)."""
     previous = None
-    for row in history:
+    for row in (row for row in history if row["train_eval_loss"] is not None):
         if row["train_eval_loss"] <= target:
-            if previous is None or previous["train_eval_loss"] == row["train_eval_loss"]:
-                return row["train_eval_accuracy"] - row["val_accuracy"]
+            if previous is None:
+                return row["train_eval_accuracy"] - row["val_accuracy"] if row["train_eval_loss"] == target \
+                    else math.nan
             t = (previous["train_eval_loss"] - target) / (previous["train_eval_loss"] - row["train_eval_loss"])
             train, val = (previous[name] + t * (row[name] - previous[name])
                           for name in ("train_eval_accuracy", "val_accuracy"))
@@ -168,11 +274,10 @@ def curves(results):
     finished = [result for result in results if result["history"] and not result["diverged_at_step"]]
     out = {}
     if finished and len({len(result["history"]) for result in finished}) == 1:
-        out["epochs"] = [row["epoch"] for row in finished[0]["history"]]
-        out["val_accuracy"] = [mean(result["history"][k]["val_accuracy"] for result in finished)
-                               for k in range(len(out["epochs"]))]
-        out["train_eval_loss"] = [mean(result["history"][k]["train_eval_loss"] for result in finished)
-                                  for k in range(len(out["epochs"]))]
+        histories = [evaluations(result) for result in finished]
+        out["epochs"] = [row["epoch"] for row in histories[0]]
+        for name in ("val_accuracy", "train_eval_loss"):
+            out[name] = [mean(history[k][name] for history in histories) for k in range(len(out["epochs"]))]
     probed = [result for result in finished if result.get("probes")]
     if probed and len({len(result["probes"]) for result in probed}) == 1:
         layers = [row["layer"] for row in probed[0]["probes"][0]["ics"]]
@@ -226,12 +331,17 @@ TABLES = {
                                               ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
                                               ("ICS cos", "ics_cosine_mean", NUMBER),
                                               ("effective beta", "effective_beta_mean", NUMBER)]),
-    "noisy": ("Noisy BN (full scale)", [("final val acc", "final_val_accuracy", PERCENT),
-                                         ("epochs to 85%", "epochs_to_85", NUMBER),
-                                         ("ICS l2", "ics_l2_mean", NUMBER),
-                                         ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
-                                         ("ICS cos", "ics_cosine_mean", NUMBER),
-                                         ("effective beta", "effective_beta_mean", NUMBER)]),
+    "noisy": ("Noisy BN (full scale; evaluated with BN statistics measured anew without the noise)",
+              [("final val acc", "final_val_accuracy", PERCENT),
+               ("same, plain eval mode", "final_val_accuracy_eval_mode", PERCENT),
+               ("epochs to 85%", "epochs_to_85", NUMBER),
+               ("layer-input shift per probe", "input_shift_with_noise", NUMBER),
+               ("same, without the noise", "input_shift_without_noise", NUMBER),
+               ("std with / without noise", "noise_std_ratio", NUMBER),
+               ("ICS l2", "ics_l2_mean", NUMBER),
+               ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
+               ("ICS cos", "ics_cosine_mean", NUMBER),
+               ("effective beta", "effective_beta_mean", NUMBER)]),
     "lr": ("Learning-rate sweep (reduced scale)", [("final val acc", "final_val_accuracy", PERCENT),
                                                    ("diverged", "diverged", FLAG), ("stalled", "stalled", FLAG)]),
     "details": ("Details (reduced scale; fine-tuning: full-scale BN models on 2,000 gray images)",
@@ -255,9 +365,14 @@ TABLES = {
 
 
 def cell_text(summary, kind):
-    """'88.1% ± 0.4' (mean ± 95% half-width), from the rounded numbers of results.json."""
-    if summary is None or summary["n"] == 0 or summary["mean"] is None:
+    """'88.1% ± 0.4' (mean ± 95% half-width), from the rounded numbers of results.json. A number that only some
+    of the finished seeds have (the others diverged, or never reached a threshold) says how many: '(2 of 3)';
+    'never' where no finished seed has it; '(n=k)' where only k seeds have finished."""
+    if summary is None:
         return "–"
+    finished = summary.get("finished", summary["n"])
+    if summary["n"] == 0 or summary["mean"] is None:
+        return "never" if finished and kind != FLAG else "–"
     if kind == FLAG:
         return f"{sum(1 for v in summary['values'] if v)}/{summary['n']}"
     scale, unit = (100, "%") if kind == PERCENT else (1, "")
@@ -265,13 +380,18 @@ def cell_text(summary, kind):
     text = f"{number(summary['mean'] * scale)}{unit}"
     if summary["ci"] is not None and summary["n"] > 1:
         text += f" ± {number(summary['ci'] * scale)}"
+    if summary["n"] < finished:
+        return text + f" ({summary['n']} of {finished})"
     return text + ("" if summary["n"] >= 3 else f" (n={summary['n']})")
 
 
 def format_number(value):
-    """Three significant digits, at most two decimals: what a reader can compare."""
+    """Three significant digits, at most two decimals; under 0.01, two significant digits (0.0012, 3.4e-06):
+    what a reader can compare."""
     if value == 0:
         return "0"
+    if abs(value) < 0.01:
+        return f"{value:.2g}"
     digits = max(0, min(2, 2 - math.floor(math.log10(abs(value)))))
     return f"{value:.{digits}f}"
 
@@ -308,12 +428,24 @@ def section_table(section, rows):
 def markdown(results, figures=None):
     lines = [f"# BN study: tables ({'quick mode' if results['quick'] else 'full study'})", "",
              (f"Generated by `{results['command']}` from the runs cached so far: {results['done']} of "
-             f"{results['total']} runs. Each cell: mean ± the half-width of the 95% interval over the seeds "
-             f"(Student t); two rows differ when their intervals do not overlap; (n=k): only k seeds have the number "
-              f"so far. '–': no finished run has it yet (not run, or a threshold never reached); 'k/n' in a "
-              f"diverged or stalled column: k of the n finished seeds did."), ""]
+              f"{results['total']} runs. Each cell: mean ± the half-width of the 95% interval over the seeds "
+              f"(Student t). (n=k): only k seeds have finished so far; (k of m): only k of the m finished seeds have "
+              f"the number (the others diverged, or never reached the threshold); 'never': none did; '–': no "
+              f"finished run yet; 'k/n' in a diverged or stalled column: k of the n finished seeds did. Minutes "
+              f"count only the runs made on the device and cores most of the section's runs had. Two rows differ "
+              f"when the 95% interval of their difference, taken seed by seed, leaves out zero (the last table)."),
+             ""]
     for section, rows in results["sections"].items():
         lines += [f"## {TABLES[section][0]}", "", *section_table(section, rows), ""]
+    if results.get("comparisons"):
+        lines += ["## Paired differences (a - b, seed by seed)", "", "| a | b | metric | a - b | differs |",
+                  "|---|---|---|---|---|"]
+        for comparison in results["comparisons"]:
+            kind = PERCENT if "accuracy" in comparison["metric"] or "gap" in comparison["metric"] else NUMBER
+            differs = {True: "yes", False: "no", None: "–"}[comparison["differs"]]
+            lines.append(f"| {' / '.join(comparison['a'])} | {' / '.join(comparison['b'])} | {comparison['metric']} "
+                         f"| {cell_text(comparison['difference'], kind)} | {differs} |")
+        lines.append("")
     if figures:
         lines += ["## Figures", ""] + [f"![{name}]({link})" for name, link in figures.items()] + [""]
     return "\n".join(lines)
@@ -354,6 +486,9 @@ def measured_texts(results):
                 for value in summary["values"]:
                     if value is not None:
                         texts.update({f"{format_number(value * 100)}%", format_number(value)})
+    for comparison in results.get("comparisons", []):
+        for kind in (PERCENT, NUMBER, SCIENTIFIC):
+            texts.add(cell_text(comparison["difference"], kind).split(" (")[0])
     for value in results.get("budget", {}).values():
         if isinstance(value, (int, float)):
             texts.add(format_number(value))
@@ -388,7 +523,8 @@ def write_report(entries, store, out, scale, quick=False, command=""):
     keys = {cell.key() for _, _, cell in entries}
     finished = [store.load(cell) for cell in {cell for _, _, cell in entries} if store.has(cell)]
     results = rounded({"quick": quick, "command": command, "total": len(keys), "done": len(finished),
-                       "budget": budget(finished), "sections": sections})
+                       "budget": budget(finished), "sections": sections,
+                       "comparisons": paired_comparisons(sections)})
     (out / "results.json").write_text(json.dumps(results, indent=1))
     figures = draw_figures(results, out / "figures")
     path = out / "bn-study-tables.md"

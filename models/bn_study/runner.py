@@ -41,6 +41,7 @@ from .measures import (
     batch_statistics_noise,
     forward_with_batch_statistics,
     internal_covariate_shift,
+    normalization_output_moments,
     per_image_channel_moments,
     smoothness_along_gradient,
 )
@@ -186,8 +187,13 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
     probes_at, evals_at = probe_steps(cell, total_steps), eval_steps(cell, steps_per_epoch)
     names = [name for name, _ in model.named_parameters()]
     initial_biases = conv_bias_norms(model)
-    # the probes measure on a copy (built once, here: building draws initial weights from the seeded generator)
-    twin = measurement_twin(model, cell, device) if probes_at else None
+    # the probes and the recalibrated evaluations use a copy (built once, here: building draws initial weights from
+    # the seeded generator)
+    twin = measurement_twin(model, cell, device) if probes_at or cell.recalibrate else None
+    recalibration_loader = (image_loader(data.images, data.labels, cell.batch_size, indices=training_indices(data, cell),
+                                         image_size=cell.image_size, mean=data.mean, std=data.std, shuffle=True,
+                                         augment=cell.augment, drop_last=True, seed=cell.seed + 1, device=device)
+                            if cell.recalibrate else None)
 
     history, probes, first_gradients = [], [], None
     diverged_at = None
@@ -201,6 +207,8 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
         set_training_mode(model, cell)
         loader.batch_sampler.set_epoch(epoch)
         loader.dataset.resize_to = train_size(cell, epoch)
+        if recalibration_loader is not None:
+            recalibration_loader.dataset.resize_to = loader.dataset.resize_to
         epoch_start = time.perf_counter()
         batches = iter(loader)
         # a diverging run overflows on purpose: NumPy's warnings would only repeat what the NaN loss reports
@@ -232,8 +240,14 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
                 if in_epoch in evals_at:
                     # the training sample too, except where only the end's is needed (cell.train_eval "last")
                     last = step == total_steps
-                    row = evaluate_point(model, val_loader, train_eval_loader if cell.train_eval == "every" or last
-                                         else None, data.classes)
+                    train_sample = train_eval_loader if cell.train_eval == "every" or last else None
+                    if not finite_state(model):  # a running variance can overflow while the loss stays finite
+                        diverged_at = step
+                        break
+                    row = evaluate_point(model, val_loader, train_sample, data.classes)
+                    if cell.recalibrate:
+                        recalibrate_statistics(twin, model, recalibration_loader, len(history))
+                        row["recalibrated"] = evaluate_point(twin, val_loader, train_sample, data.classes)
                     row.update(epoch=epoch + in_epoch / steps_per_epoch, step=step, images_seen=step * cell.batch_size,
                                train_seconds=train_seconds, train_loss=loss_sum / seen, train_accuracy=correct / seen,
                                lr=optimizer.param_groups[0]["lr"], image_size=loader.dataset.resize_to)
@@ -269,6 +283,41 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
     return result, model
 
 
+RECALIBRATION_BATCHES = 30
+
+
+def recalibrate_statistics(twin, model, loader, epoch, batches=RECALIBRATION_BATCHES):
+    """Load `model` into `twin` (plain BN) and measure its BN layers' running statistics anew, without noise: the
+    cumulative average (momentum None) over `batches` training batches (the same crops and sizes training sees)
+    in training mode, without gradients. Then twin is in eval mode, ready to evaluate.
+
+    Why a noisy-BN net needs it: in training, each BN layer after the first collects its running statistics from
+    inputs that carry the noise of the layers before it; in eval the noise is off, so those statistics no longer
+    fit the inputs (the "variance shift" of dropout before BN), and the accuracy in eval mode understates what the
+    trained weights can do. Santurkar et al.'s test is about the weights that noisy training finds."""
+    twin.load_state_dict(model.state_dict())
+    norms = [module for module in twin.modules() if isinstance(module, nn.BatchNorm2d)]
+    for module in norms:
+        module.reset_running_stats()
+        module.momentum = None
+    twin.train()
+    loader.batch_sampler.set_epoch(epoch)
+    batches_of = iter(loader)
+    with tg.no_grad():
+        for _, (images, _labels) in zip(range(batches), batches_of):
+            twin(images)
+    batches_of.close()
+    for module, source in zip(norms, (m for m in model.modules() if isinstance(m, nn.BatchNorm2d))):
+        module.momentum = source.momentum
+    return twin.eval()
+
+
+def finite_state(model):
+    """Whether every floating-point parameter and buffer of the model is finite."""
+    arrays = [tensor.numpy() for tensor in (*model.parameters(), *model.buffers())]
+    return all(bool(np.isfinite(array).all()) for array in arrays if np.issubdtype(array.dtype, np.floating))
+
+
 def evaluate_point(model, val_loader, train_eval_loader, classes):
     """Validation loss and accuracy, and the same on the fixed training sample (eval mode, centre crops; None
     without train_eval_loader)."""
@@ -300,7 +349,10 @@ def probe(model, twin, cell, weights_before, images, labels, step, loss_value):
     for param, value in zip(twin.parameters(), weights_before):  # smoothness at the weights the step started from
         param.array[...] = value
     smooth = smoothness_along_gradient(twin, images, labels, [cell.lr * k for k in SMOOTHNESS_STEPS])
-    return {"step": step, "loss": loss_value, "ics": ics, "smoothness": smooth}
+    measured = {"step": step, "loss": loss_value, "ics": ics, "smoothness": smooth}
+    if cell.norm == "noisy_bn":  # the premise of the test: with the noise, the layers' inputs shift far more
+        measured["moments"] = normalization_output_moments(model, images)
+    return measured
 
 
 def batch_norm_extras(model, data, cell, device):
