@@ -39,7 +39,7 @@ The sections, in the order the queue runs them (seed 0 of every row of a section
     main     full     BN / no BN with He init, lr 0.1, validated twice per epoch (time and epochs to
                       80/85/88%), 8 probes of internal covariate shift and smoothness along training (Santurkar et
                       al.), and for BN: eval with batch statistics, the noise of batch statistics. (No BN with the
-                      default init does not train this net at any rate: the lr section shows it.)  6 runs  3.7 h
+                      default init stalls at chance here: the lr section has it at every rate.)    6 runs  3.7 h
     noisy    full     noisy BN (BN + per-channel noise of random non-zero mean and non-unit variance, new at
                       every step), with the same probes                                                 3 runs  2.7 h
     lr       reduced  peak lr 0.03, 0.1, 0.3, 1, 3 x {BN, no BN, no BN + He init}: the largest stable
@@ -52,16 +52,16 @@ The sections, in the order the queue runs them (seed 0 of every row of a section
     overfit  reduced  8 epochs, BN / no BN (He init) x weight decay 5e-4 / 0 x augmentation on / off:
                       train vs validation at matched training loss                                     24 runs  4.4 h
     batch    small    batch 2, 4, ..., 128 x {BN, GroupNorm, LayerNorm, none (He init)}, lr = 0.1 x
-                      batch / 64, 2 epochs (Wu and He 2018)                                           84 runs  2.5 h
+                      batch / 64, 4 epochs (Wu and He 2018)                                           84 runs  5.0 h
 
-About 22 hours of this 2-core CPU to itself (213 distinct runs; the hours above are measured durations of the runs
+About 24 hours of this 2-core CPU to itself (213 distinct runs; the hours above are measured durations of the runs
 done so far, or the cost model of cells.py scaled to them): one step takes 0.030 s + 5.4e-6 s x batch x pixels,
 measured on this 2-core CPU with batches of random data (BN: 1.19 s per step of 64 images at 60 px, 0.60 s at 40
 px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5 GN; plus the evaluations and probes.
 `--plan` recalibrates the model on the runs already cached. Diverging runs stop early, so the lr and init sections
 cost less than their estimate. Two queues (--workers 2), each pinned to one core with single-threaded BLAS, get
 1.34x the throughput of one queue on both cores (measured: 0.87 s per step of the study's net at batch 64 and 48 px
-with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 16 hours of wall time;
+with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 18 hours of wall time;
 sessions of a few hours each resume where the last stopped. A GPU runs each cell in a minute or two: the same
 command with --device cuda fills the same cache.
 
