@@ -602,6 +602,12 @@ def test_the_written_reports_tables_are_regenerated_and_its_bold_numbers_checked
     assert f"**{wrong}** is not in results.json" in capsys.readouterr().err
     with pytest.raises(ValueError, match="'batch'"):
         refresh_tables("<!-- table: batch -->\n<!-- /table -->", results)
+    # the Vietnamese report: the same tables with decimal commas, and its bold numbers written that way too
+    vietnamese = refresh_tables(text, results, decimal_comma=True)
+    assert "| BN @ lr 0,1 | 2/2 |" in vietnamese and "0.1" not in vietnamese.split("<!-- table: lr -->")[1]
+    comma = cited.replace(".", ",")
+    assert unmatched_bold_numbers(f"**{comma}**", results, decimal_comma=True) == []
+    assert unmatched_bold_numbers(f"**{comma}**", results) == [comma]
 
 
 def test_the_written_report_is_its_results_json():
@@ -614,7 +620,8 @@ def test_the_written_report_is_its_results_json():
     for name, decimal_comma in (("bn-study.md", False), ("bn-study.vi.md", True)):
         text = (docs / name).read_text(encoding="utf-8")
         assert "<!-- table: " in text, name
-        assert refresh_tables(text, results) == text, f"{name}: run python -m models.bn_study --report --docs ..."
+        assert refresh_tables(text, results, decimal_comma) == text, \
+            f"{name}: run python -m models.bn_study --report --docs ..."
         assert unmatched_bold_numbers(text, results, decimal_comma) == [], name
 
 

@@ -459,14 +459,20 @@ TABLE_BLOCK = re.compile(r"(<!-- table: (\w+) -->\n)(.*?)(<!-- /table -->)", re.
 BOLD = re.compile(r"\*\*([^*]+)\*\*")
 
 
-def refresh_tables(text, results):
+DECIMAL = re.compile(r"(?<=\d)[.,](?=\d)")
+
+
+def refresh_tables(text, results, decimal_comma=False):
     """`text` with the content of every `<!-- table: SECTION -->` ... `<!-- /table -->` block replaced by that
-    section's table from `results`."""
+    section's table from `results`; decimal_comma: with 88,1% for 88.1% (the Vietnamese report)."""
     def table(match):
         section = match.group(2)
         if section not in results["sections"]:
             raise ValueError(f"the report has a table block for section {section!r}, which results.json lacks")
-        return match.group(1) + "\n".join(section_table(section, results["sections"][section])) + "\n" + match.group(4)
+        body = "\n".join(section_table(section, results["sections"][section]))
+        if decimal_comma:
+            body = DECIMAL.sub(",", body)
+        return match.group(1) + body + "\n" + match.group(4)
     return TABLE_BLOCK.sub(table, text)
 
 
