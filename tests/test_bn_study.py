@@ -48,6 +48,7 @@ from models.bn_study.report import (
     cell_text,
     format_number,
     gap_at_training_loss,
+    mean_bn_scale,
     paired_comparisons,
     refresh_tables,
     run_metrics,
@@ -498,6 +499,9 @@ def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, 
         assert all(row["recalibrated"]["val_accuracy"] is not None for row in run["history"])
         assert all(len(probe["moments"]) == 3 for probe in run["probes"])
     assert not any("recalibrated" in row for run in runs if run["cell"]["norm"] != "noisy_bn" for row in run["history"])
+    assert results["sections"]["noisy"]["noisy BN"]["metrics"]["bn_gamma_mean"]["n"] == 2  # from the saved weights
+    assert mean_bn_scale({"a.weight": np.array([1.0, -3.0]), "a.running_mean": np.zeros(2),
+                          "b.weight": np.array([4.0]), "b.running_mean": np.zeros(1), "c.weight": np.ones(9)}) == 3.0
     finetuned = [run for run in runs if run["cell"]["finetune"]]
     assert {run["cell"]["finetune"] for run in finetuned} == {"frozen", "updated"}
     for run in finetuned:  # evaluated before fine-tuning too: the pretrained model on gray images

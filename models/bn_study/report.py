@@ -146,12 +146,18 @@ def collect(entries, store):
                              "augment": cell.augment}
         result = store.load(cell)
         entry["results"].append(result)
+        entry.setdefault("cells", []).append(cell)
         entry["done"] += result is not None
     for section, rows in sections.items():
         timing = common_timing(rows)
         for entry in rows.values():
             results = entry["results"]
             runs = [run_metrics(result) if result else None for result in results]
+            if entry["settings"]["norm"] in ("bn", "noisy_bn"):  # BN's scale, from the saved final weights
+                for run, cell in zip(runs, entry["cells"]):
+                    weights = store.weights(cell) if run is not None else None
+                    if weights is not None:
+                        run["bn_gamma_mean"] = mean_bn_scale(weights)
             for run, result in zip(runs, results):
                 if run is not None and timing_of(result) != timing:  # minutes compare only like with like
                     for name in [name for name in run if name.startswith("minutes_to_") or name == "train_minutes"]:
@@ -168,8 +174,16 @@ def collect(entries, store):
             entry["curves"] = curves([result for result in results if result])
             entry["timing"] = timing
         for entry in rows.values():
-            del entry["results"]
+            del entry["results"], entry["cells"]
     return sections
+
+
+def mean_bn_scale(state_dict):
+    """The mean |gamma| over the channels of every BN layer of a state_dict (a BN layer: a weight beside a
+    running_mean). A noisy-BN network can drown its noise by growing gamma: this shows whether it did."""
+    scales = [abs(state_dict[name[:-len("running_mean")] + "weight"]).mean() for name in state_dict
+              if name.endswith("running_mean")]
+    return float(sum(scales) / len(scales)) if scales else math.nan
 
 
 # The differences the report's prose cites: (section a, row a, section b, row b, metrics); row names with {} are
@@ -182,7 +196,7 @@ MAIN_METRICS = ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "epochs_to
 COMPARISONS = [
     ("main", "BN", "main", "no BN, He init", MAIN_METRICS),
     ("noisy", "noisy BN", "main", "BN", ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "ics_relative_mean",
-                                         "ics_cosine_mean", "effective_beta_mean")),
+                                         "ics_cosine_mean", "effective_beta_mean", "bn_gamma_mean")),
     ("noisy", "noisy BN", "main", "no BN, He init", ("final_val_accuracy", "epochs_to_80", "epochs_to_85",
                                                      "ics_relative_mean", "ics_cosine_mean", "effective_beta_mean")),
     ("lr", "BN @ lr {}", "lr", "no BN, He init @ lr {}", ("final_val_accuracy",)),
@@ -338,6 +352,7 @@ TABLES = {
                ("layer-input shift per probe", "input_shift_with_noise", NUMBER),
                ("same, without the noise", "input_shift_without_noise", NUMBER),
                ("std with / without noise", "noise_std_ratio", NUMBER),
+               ("mean |gamma| at the end", "bn_gamma_mean", NUMBER),
                ("ICS l2", "ics_l2_mean", NUMBER),
                ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
                ("ICS cos", "ics_cosine_mean", NUMBER),
