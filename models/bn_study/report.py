@@ -159,9 +159,10 @@ def collect(entries, store):
                     if weights is not None:
                         run["bn_gamma_mean"] = mean_bn_scale(weights)
             for run, result in zip(runs, results):
-                if run is not None and timing_of(result) != timing:  # minutes compare only like with like
+                if run is not None and timing_of(result) != timing:  # minutes compare only like with like: the
+                    # others' are left out as if not run (None), not counted as a threshold never reached (nan)
                     for name in [name for name in run if name.startswith("minutes_to_") or name == "train_minutes"]:
-                        run[name] = math.nan
+                        run[name] = None
             if section in ("main", "overfit"):
                 target = matched_training_loss(rows, entry["settings"])
                 for run, result in zip(runs, results):
@@ -458,8 +459,9 @@ def markdown(results, figures=None):
         for comparison in results["comparisons"]:
             kind = PERCENT if "accuracy" in comparison["metric"] or "gap" in comparison["metric"] else NUMBER
             differs = {True: "yes", False: "no", None: "–"}[comparison["differs"]]
+            shown = cell_text(comparison["difference"], kind) if comparison["difference"]["n"] else "–"
             lines.append(f"| {' / '.join(comparison['a'])} | {' / '.join(comparison['b'])} | {comparison['metric']} "
-                         f"| {cell_text(comparison['difference'], kind)} | {differs} |")
+                         f"| {shown} | {differs} |")
         lines.append("")
     if figures:
         lines += ["## Figures", ""] + [f"![{name}]({link})" for name, link in figures.items()] + [""]
