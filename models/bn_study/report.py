@@ -59,9 +59,13 @@ def run_metrics(result):
         # relative to the gradient's own size: the networks' gradients differ in scale, their relative change not
         metrics["ics_relative_mean"] = mean(relative_shift(row) for probe in shifting for row in probe["ics"])
         probes = result["probes"]
-        metrics["loss_range_mean"] = mean(probe["smoothness"]["loss_range"] for probe in probes)
-        metrics["gradient_change_mean"] = mean(probe["smoothness"]["max_gradient_change"] for probe in probes)
-        metrics["effective_beta_mean"] = mean(probe["smoothness"]["effective_beta"] for probe in probes)
+        # at the first step, and the median over training: the first probe, at the initial weights, can be larger
+        # than the rest by orders of magnitude, and would dominate a mean
+        for name, short in (("loss_range", "loss_range"), ("max_gradient_change", "gradient_change"),
+                            ("effective_beta", "effective_beta")):
+            values = [probe["smoothness"][name] for probe in probes]
+            metrics[f"{short}_first"] = values[0]
+            metrics[f"{short}_median"] = median(values)
         moments = [probe["moments"] for probe in probes if probe.get("moments")]
         if len(moments) > 1:
             metrics["input_shift_with_noise"] = distribution_shift(moments, "mean")
@@ -111,6 +115,14 @@ def conv_bias_names(cell_settings):
                     norm_position=cell_settings["norm_position"], conv_bias=cell_settings["conv_bias"])
     return [f"features.{index}.bias" for index, layer in enumerate(net.features)
             if isinstance(layer, nn.Conv2d) and layer.bias is not None]
+
+
+def median(values):
+    values = sorted(value for value in values if value is not None and math.isfinite(value))
+    if not values:
+        return math.nan
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
 def mean(values):
@@ -192,14 +204,16 @@ def mean_bn_scale(state_dict):
 # difference a - b is taken seed by seed (a paired comparison), and two rows differ when the 95% interval of that
 # difference leaves out zero.
 MAIN_METRICS = ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "epochs_to_88", "generalization_gap",
-                "gap_at_matched_loss", "ics_l2_mean", "ics_relative_mean", "ics_cosine_mean", "loss_range_mean",
-                "gradient_change_mean", "effective_beta_mean")
+                "gap_at_matched_loss", "ics_l2_mean", "ics_relative_mean", "ics_cosine_mean", "loss_range_first",
+                "loss_range_median", "gradient_change_first", "gradient_change_median", "effective_beta_first",
+                "effective_beta_median")
 COMPARISONS = [
     ("main", "BN", "main", "no BN, He init", MAIN_METRICS),
     ("noisy", "noisy BN", "main", "BN", ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "ics_relative_mean",
-                                         "ics_cosine_mean", "effective_beta_mean", "bn_gamma_mean")),
+                                         "ics_cosine_mean", "effective_beta_median", "bn_gamma_mean")),
     ("noisy", "noisy BN", "main", "no BN, He init", ("final_val_accuracy", "epochs_to_80", "epochs_to_85",
-                                                     "ics_relative_mean", "ics_cosine_mean", "effective_beta_mean")),
+                                                     "ics_relative_mean", "ics_cosine_mean",
+                                                     "effective_beta_median")),
     ("lr", "BN @ lr {}", "lr", "no BN, He init @ lr {}", ("final_val_accuracy",)),
     ("init", "BN, He x{}", "init", "no BN, He x{}", ("final_val_accuracy",)),
     ("overfit", "BN, {}", "overfit", "no BN, He, {}", ("final_val_accuracy", "generalization_gap",
@@ -342,10 +356,10 @@ TABLES = {
                                               ("minutes to 88%", "minutes_to_88", MINUTES),
                                               ("train - val acc", "generalization_gap", PERCENT),
                                               ("same, at matched train loss", "gap_at_matched_loss", PERCENT),
-                                              ("ICS l2", "ics_l2_mean", NUMBER),
                                               ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
                                               ("ICS cos", "ics_cosine_mean", NUMBER),
-                                              ("effective beta", "effective_beta_mean", NUMBER)]),
+                                              ("β-smoothness, step 1", "effective_beta_first", NUMBER),
+                                              ("β-smoothness, median", "effective_beta_median", NUMBER)]),
     "noisy": ("Noisy BN (full scale; evaluated with BN statistics measured anew without the noise)",
               [("final val acc", "final_val_accuracy", PERCENT),
                ("same, plain eval mode", "final_val_accuracy_eval_mode", PERCENT),
@@ -354,10 +368,9 @@ TABLES = {
                ("same, without the noise", "input_shift_without_noise", NUMBER),
                ("std with / without noise", "noise_std_ratio", NUMBER),
                ("mean |gamma| at the end", "bn_gamma_mean", NUMBER),
-               ("ICS l2", "ics_l2_mean", NUMBER),
                ("ICS l2 / ‖G‖", "ics_relative_mean", NUMBER),
                ("ICS cos", "ics_cosine_mean", NUMBER),
-               ("effective beta", "effective_beta_mean", NUMBER)]),
+               ("β-smoothness, median", "effective_beta_median", NUMBER)]),
     "lr": ("Learning-rate sweep (reduced scale)", [("final val acc", "final_val_accuracy", PERCENT),
                                                    ("diverged", "diverged", FLAG), ("stalled", "stalled", FLAG)]),
     "details": ("Details (reduced scale; fine-tuning: full-scale BN models on 2,000 gray images)",
