@@ -115,6 +115,21 @@ def test_norm_position_bias_and_he_init():
     np.testing.assert_allclose(scaled.features[2].weight.numpy(), 10 * he.features[2].weight.numpy(), rtol=1e-6)
 
 
+def test_shifted_bn_scales_and_shifts_each_channel_without_noise():
+    tg.manual_seed(0)
+    layer = NoisyBatchNorm2d(8, per_value=False)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((32, 8, 6, 6)).astype(np.float32) * 3 + 2)
+    clean = nn.BatchNorm2d(8)(x).numpy()
+    shifted = layer(x).numpy()
+    for c in range(8):  # an exact affine map of the channel: a scale in [0.5, 1.5] and a shift in [-1, 1]
+        scale, shift = np.polyfit(clean[:, c].ravel(), shifted[:, c].ravel(), 1)
+        np.testing.assert_allclose(shifted[:, c], scale * clean[:, c] + shift, atol=1e-5)
+        assert 0.5 <= scale <= 1.5 and -1 <= shift <= 1
+    assert not np.allclose(layer(x).numpy(), shifted)  # drawn anew at every step
+    assert study_net("shifted_bn", widths=TINY).features[1].per_value is False
+    assert study_net("noisy_bn", widths=TINY).features[1].per_value is True
+
+
 def test_gn_and_ln_normalize_per_sample():
     images, _ = tiny_batch(n=4)
     for norm in ("gn", "ln"):
@@ -317,7 +332,7 @@ def test_recalibration_measures_bn_statistics_anew_without_the_noise():
 def test_normalization_output_moments_with_and_without_the_noise():
     tg.manual_seed(0)
     images, _ = tiny_batch(n=8)
-    for norm in ("bn", "noisy_bn"):
+    for norm in ("bn", "noisy_bn", "shifted_bn"):
         model = study_net(norm, widths=TINY).train()
         before = {key: value.copy() for key, value in model.state_dict().items()}
         rows = measures.normalization_output_moments(model, images)
@@ -325,7 +340,7 @@ def test_normalization_output_moments_with_and_without_the_noise():
         clean = np.array(rows[0]["clean_mean"])
         np.testing.assert_allclose(clean, model.features[1].bias.numpy(), atol=1e-5)  # BN's output mean is beta
         moved = np.abs(np.array(rows[0]["mean"]) - clean).max()
-        assert (moved > 0.05) == (norm == "noisy_bn")
+        assert (moved > 0.05) == (norm != "bn")
         for key, value in model.state_dict().items():
             np.testing.assert_array_equal(value, before[key], err_msg=key)
 
@@ -493,12 +508,13 @@ def test_quick_study_caches_every_run_and_resumes_without_training(quick_study, 
         assert run["diverged_at_step"] or run["history"][-1]["epoch"] == run["cell"]["epochs"]
         if run["cell"]["probes"] and not run["diverged_at_step"]:
             assert len(run["probes"]) == run["cell"]["probes"]
-    noisy = [run for run in runs if run["cell"]["norm"] == "noisy_bn"]
-    assert noisy and all(run["cell"]["recalibrate"] for run in noisy)
+    noisy = [run for run in runs if run["cell"]["norm"] in ("noisy_bn", "shifted_bn")]
+    assert {run["cell"]["norm"] for run in noisy} == {"noisy_bn", "shifted_bn"}
+    assert all(run["cell"]["recalibrate"] for run in noisy)
     for run in noisy:  # evaluated both ways at every point; the probes see the noise move the layers' inputs
         assert all(row["recalibrated"]["val_accuracy"] is not None for row in run["history"])
         assert all(len(probe["moments"]) == 3 for probe in run["probes"])
-    assert not any("recalibrated" in row for run in runs if run["cell"]["norm"] != "noisy_bn" for row in run["history"])
+    assert not any("recalibrated" in row for run in runs if run not in noisy for row in run["history"])
     assert results["sections"]["noisy"]["noisy BN"]["metrics"]["bn_gamma_mean"]["n"] == 2  # from the saved weights
     assert mean_bn_scale({"a.weight": np.array([1.0, -3.0]), "a.running_mean": np.zeros(2),
                           "b.weight": np.array([4.0]), "b.running_mean": np.zeros(1), "c.weight": np.ones(9)}) == 3.0

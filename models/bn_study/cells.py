@@ -38,7 +38,7 @@ class Cell:
     epochs from 40 to 60 px, batch 64, SGD with Nesterov momentum 0.95 (cycled 0.95 -> 0.85 -> 0.95) and weight decay
     5e-4, one-cycle learning rate peaking at 0.1, random crops and flips. The seed decides the initial weights, the
     batches, the crops and flips (and the noise of noisy BN); data_seed decides the subset and the split."""
-    norm: str = "bn"  # bn, none, noisy_bn, gn, ln (nets.py)
+    norm: str = "bn"  # bn, none, noisy_bn, shifted_bn, gn, ln (nets.py)
     seed: int = 0
     lr: float = LR  # the peak of the one-cycle schedule
     batch_size: int = BATCH_SIZE
@@ -149,7 +149,8 @@ def pretrained_cell(cell, scale):
 def noisy_section(scale):
     """Noisy BN (Santurkar et al. 2018, section 2.1) at full scale, to compare with the main section's rows."""
     base = at(scale.full, evals_per_epoch=2, probes=scale.probes)
-    return {"noisy BN": seeded(scale, [replace(base, norm="noisy_bn", recalibrate=True)])}
+    return {"noisy BN": seeded(scale, [replace(base, norm="noisy_bn", recalibrate=True)]),
+            "shifted BN": seeded(scale, [replace(base, norm="shifted_bn", recalibrate=True)])}
 
 
 def lr_section(scale):
@@ -241,7 +242,7 @@ def unique_cells(entries):
 # batch 2 and 32 px, 0.74 s at batch 128 and 32 px, 1.19 s at batch 64 and 60 px, 0.60 s at batch 64 and 40 px.
 STEP_OVERHEAD_S = 0.030
 STEP_PER_PIXEL_S = 5.4e-6  # per image and pixel (of S x S)
-NORM_COST = {"bn": 1.0, "none": 1.1, "noisy_bn": 1.45, "gn": 1.5, "ln": 1.3}  # relative to BN, same measurement
+NORM_COST = {"bn": 1.0, "none": 1.1, "noisy_bn": 1.45, "shifted_bn": 1.1, "gn": 1.5, "ln": 1.3}  # relative to BN, same measurement
 EVAL_COST = 1 / 3  # an evaluated image costs about a third of a trained one (forward only)
 TRAIN_SUBSET = 2250  # training images evaluated like validation at each evaluation (the train side of the gap)
 

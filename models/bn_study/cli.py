@@ -114,8 +114,9 @@ def show_plan(entries, store, out=print):
         seen.add(cell)
         out(f"{section:8} {row:28} {cell.seed:4}  {'yes' if cached else 'no':6}  {hours(estimate):>8}  {cell.key()}")
     done = sum(store.has(cell) for cell in cells)
-    out(f"{done} of {len(cells)} distinct runs cached; about {hours(left)} left on this machine "
-        f"(cost model x {ratio:.2f}, calibrated on the cached runs)")
+    out(f"{done} of {len(cells)} distinct runs cached; about {hours(left)} of runs left on this machine, one after "
+        f"another as the cached runs were made (cost model x {ratio:.2f}, calibrated on them); runs made by "
+        f"--workers N, one per core, take N times less wall time")
     return left
 
 

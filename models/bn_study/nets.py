@@ -2,7 +2,8 @@
 
     net = study_net(norm="bn")                     # CatsDogsNet(bn=True), layer for layer
     net = study_net(norm="none", init="he")        # no normalization, convolutions with biases, He init
-    net = study_net(norm="noisy_bn")               # BN, then random noise that shifts every channel each step
+    net = study_net(norm="noisy_bn")               # BN, then random noise on every value, its law new each step
+    net = study_net(norm="shifted_bn")             # BN, then each channel scaled and shifted at random each step
     net = study_net(norm="gn") / study_net(norm="ln")   # GroupNorm (8 channels per group) / LayerNorm as GN(1, C)
 
 Each block of DEFAULT_WIDTHS is conv3x3 -> norm -> ReLU ("before_relu", the usual order and CatsDogsNet's) or
@@ -17,7 +18,8 @@ from tinygrad_bn import nn
 
 from ..catsdogs_net import DEFAULT_WIDTHS
 
-NORMS = ("bn", "none", "noisy_bn", "gn", "ln")
+NORMS = ("bn", "none", "noisy_bn", "shifted_bn", "gn", "ln")
+NOISY_NORMS = ("noisy_bn", "shifted_bn")  # BN plus training-time noise (NoisyBatchNorm2d)
 CHANNELS_PER_GROUP = 8  # GroupNorm: 32 -> 4 groups ... 256 -> 32 groups (Wu and He's default is 32 groups)
 
 
@@ -34,11 +36,19 @@ class NoisyBatchNorm2d(nn.BatchNorm2d):
     distribution cannot be what BN brings. In eval mode it is a plain BatchNorm2d (no noise), as dropout is.
 
     A subclass of BatchNorm2d, so its state_dict is BN's and a trained noisy net loads into a plain BN net.
+
+    With per_value=False the noise is a random affine map of each channel instead, the same for all its values:
+
+        y[n, c, h, w] = sigma_c * BN(x)[n, c, h, w] + mu_c,   mu_c and sigma_c drawn as above, each step
+
+    which moves each channel's mean and variance just as far, step after step, but keeps every value's place
+    among the others: the distribution shifts and no information is lost to noise (before the ReLU).
     """
 
-    def __init__(self, num_features, mean_range=1.0, std_low=0.5, std_high=1.5, **kwargs):
+    def __init__(self, num_features, mean_range=1.0, std_low=0.5, std_high=1.5, per_value=True, **kwargs):
         super().__init__(num_features, **kwargs)
         self.mean_range, self.std_low, self.std_high = mean_range, std_low, std_high
+        self.per_value = per_value
 
     def forward(self, input):
         out = super().forward(input)
@@ -48,11 +58,13 @@ class NoisyBatchNorm2d(nn.BatchNorm2d):
         shape, C, device = input.shape, self.num_features, input.device
         mu = self.mean_range * (2 * tg.rand(1, C, 1, 1, device=device) - 1)
         sigma = self.std_low + (self.std_high - self.std_low) * tg.rand(1, C, 1, 1, device=device)
-        noise = mu + sigma * tg.randn(*shape, device=device)
-        return out + noise  # the noise is a constant of the step (no tensor of it requires grad)
+        if not self.per_value:
+            return sigma * out + mu  # sigma and mu are constants of the step (neither requires grad)
+        return out + (mu + sigma * tg.randn(*shape, device=device))
 
     def extra_repr(self):
-        return (super().extra_repr() + f", noise mean in +-{self.mean_range:g}, "
+        kind = "noise on every value" if self.per_value else "each channel scaled and shifted"
+        return (super().extra_repr() + f", {kind}: mean in +-{self.mean_range:g}, "
                 f"std in [{self.std_low:g}, {self.std_high:g}]")
 
 
@@ -60,8 +72,8 @@ def norm_layer(norm, channels, bn_momentum=0.1):
     """The normalization layer of one block (None for "none")."""
     if norm == "bn":
         return nn.BatchNorm2d(channels, momentum=bn_momentum)
-    if norm == "noisy_bn":
-        return NoisyBatchNorm2d(channels, momentum=bn_momentum)
+    if norm in NOISY_NORMS:
+        return NoisyBatchNorm2d(channels, momentum=bn_momentum, per_value=norm == "noisy_bn")
     if norm == "gn":
         return nn.GroupNorm(max(channels // CHANNELS_PER_GROUP, 1), channels)
     if norm == "ln":

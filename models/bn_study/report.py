@@ -17,7 +17,7 @@ from pathlib import Path
 from tinygrad_bn import nn
 
 from .cells import confidence_interval
-from .nets import study_net
+from .nets import NOISY_NORMS, study_net
 from .plots import draw_figures
 
 THRESHOLDS = (0.80, 0.85, 0.88)
@@ -165,7 +165,7 @@ def collect(entries, store):
         for entry in rows.values():
             results = entry["results"]
             runs = [run_metrics(result) if result else None for result in results]
-            if entry["settings"]["norm"] in ("bn", "noisy_bn"):  # BN's scale, from the saved final weights
+            if entry["settings"]["norm"] in ("bn", *NOISY_NORMS):  # BN's scale, from the saved final weights
                 for run, cell in zip(runs, entry["cells"]):
                     weights = store.weights(cell) if run is not None else None
                     if weights is not None:
@@ -209,6 +209,10 @@ MAIN_METRICS = ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "epochs_to
                 "effective_beta_median")
 COMPARISONS = [
     ("main", "BN", "main", "no BN, He init", MAIN_METRICS),
+    ("noisy", "shifted BN", "main", "BN", ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "ics_relative_mean",
+                                           "ics_cosine_mean", "effective_beta_median", "bn_gamma_mean")),
+    ("noisy", "shifted BN", "main", "no BN, He init", ("final_val_accuracy", "epochs_to_80", "epochs_to_85")),
+    ("noisy", "shifted BN", "noisy", "noisy BN", ("final_val_accuracy",)),
     ("noisy", "noisy BN", "main", "BN", ("final_val_accuracy", "epochs_to_80", "epochs_to_85", "ics_relative_mean",
                                          "ics_cosine_mean", "effective_beta_median", "bn_gamma_mean")),
     ("noisy", "noisy BN", "main", "no BN, He init", ("final_val_accuracy", "epochs_to_80", "epochs_to_85",

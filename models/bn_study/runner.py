@@ -45,7 +45,7 @@ from .measures import (
     per_image_channel_moments,
     smoothness_along_gradient,
 )
-from .nets import study_net
+from .nets import NOISY_NORMS, study_net
 
 SMOOTHNESS_STEPS = (0.5, 1.0, 2.0, 4.0, 8.0)  # step sizes along the gradient, in units of the cell's peak lr
 EVAL_BATCH_SIZES = (1, 8, 64)  # evaluation with batch statistics
@@ -142,7 +142,7 @@ def measurement_twin(model, cell, device):
     """A model of the same architecture to measure on (each probe loads the model's weights into it), with plain BN
     in place of noisy BN: a measurement compares gradients on one batch, which noise drawn anew at every pass would
     blur."""
-    twin = new_model(replace(cell, norm="bn" if cell.norm == "noisy_bn" else cell.norm),
+    twin = new_model(replace(cell, norm="bn" if cell.norm in NOISY_NORMS else cell.norm),
                      num_classes=model.classifier[-1].out_features).to(device)
     return twin.train()
 
@@ -273,7 +273,7 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
               "diverged_at_step": diverged_at, "steps_per_epoch": steps_per_epoch,
               "first_step_gradient_norms": first_gradients, "probes": probes,
               "conv_bias_norms": {"initial": initial_biases, "final": conv_bias_norms(model)}}
-    if cell.extras and not diverged_at and cell.norm in ("bn", "noisy_bn"):
+    if cell.extras and not diverged_at and cell.norm in ("bn", *NOISY_NORMS):
         result["extras"] = batch_norm_extras(model, data, cell, device)
     result.update(train_seconds=train_seconds, seconds=time.perf_counter() - started, device=device,
                   machine=machine_description(), finished=datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -350,7 +350,7 @@ def probe(model, twin, cell, weights_before, images, labels, step, loss_value):
         param.array[...] = value
     smooth = smoothness_along_gradient(twin, images, labels, [cell.lr * k for k in SMOOTHNESS_STEPS])
     measured = {"step": step, "loss": loss_value, "ics": ics, "smoothness": smooth}
-    if cell.norm == "noisy_bn":  # the premise of the test: with the noise, the layers' inputs shift far more
+    if cell.norm in NOISY_NORMS:  # the premise of the test: with the noise, the layers' inputs shift far more
         measured["moments"] = normalization_output_moments(model, images)
     return measured
 
