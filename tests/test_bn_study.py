@@ -345,6 +345,13 @@ def test_normalization_output_moments_with_and_without_the_noise():
             np.testing.assert_array_equal(value, before[key], err_msg=key)
 
 
+def test_measures_do_not_hide_a_missing_direction_or_an_overflow():
+    assert math.isnan(measures.cosine(np.zeros(3), np.ones(3)))
+    assert measures.cosine(np.ones(3), 2 * np.ones(3)) == pytest.approx(1.0)
+    assert measures.largest([1.0, float("nan"), 3.0]) == math.inf == measures.largest([float("nan"), 1.0])
+    assert measures.largest([1.0, 3.0, 2.0]) == 3.0
+
+
 def test_a_non_finite_buffer_is_a_divergence():
     model = study_net("bn", widths=TINY)
     assert finite_state(model)

@@ -64,9 +64,10 @@ def l2(array):
 
 
 def cosine(a, b):
-    """cos of the angle between two arrays (as flat vectors); 0 when one is zero."""
+    """cos of the angle between two arrays (as flat vectors); nan when one is zero (no direction to compare: 0
+    would read as "orthogonal")."""
     denominator = l2(a) * l2(b)
-    return float(np.vdot(a, b) / denominator) if denominator > 0 else 0.0
+    return float(np.vdot(a, b) / denominator) if denominator > 0 else float("nan")
 
 
 def internal_covariate_shift(model, weights_before, weights_after, images, labels):
@@ -134,7 +135,13 @@ def smoothness_along_gradient(model, images, labels, step_sizes):
     finite = [value for value in losses if np.isfinite(value)]
     return {"loss": loss, "grad_norm": g_norm, "step_sizes": list(step_sizes), "losses": losses,
             "gradient_changes": changes, "loss_range": (max(finite) - min(finite)) if finite else float("nan"),
-            "max_gradient_change": max(changes), "effective_beta": max(ratios)}
+            # a step that overflowed makes its change infinite or nan: the largest is then inf, never a silent pick
+            "max_gradient_change": largest(changes), "effective_beta": largest(ratios)}
+
+
+def largest(values):
+    """max(values), inf if any is not finite (Python's max skips or keeps a nan depending on where it stands)."""
+    return max(values) if all(np.isfinite(values)) else float("inf")
 
 
 def normalization_output_moments(model, images):
