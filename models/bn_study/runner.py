@@ -34,6 +34,7 @@ from ..images import (
     resolve_data_dir,
     train_val_split,
 )
+from ..images.cache import _process_alive as process_alive
 from ..reports import evaluate_model
 from ..training import MOMENTUM, MOMENTUM_DIP, train_size
 from .cells import STUDY_VERSION, TRAIN_SUBSET
@@ -476,12 +477,4 @@ def claimant_alive(path):
             return False
     except OSError:
         return False
-    if host != platform.node():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by someone else
-        return True
-    return True
+    return host != platform.node() or process_alive(pid)
