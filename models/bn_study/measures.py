@@ -17,6 +17,7 @@ Every function takes the model in the mode it should measure (training mode for 
 gradients training sees, with batch statistics) and leaves its weights as it found them. Training-mode forward
 passes move BN's running statistics: `kept_buffers` puts them back. Gradients are compared on the host in float64.
 """
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -227,3 +228,11 @@ def batch_statistics_noise(moments, batch_sizes, batches=64, seed=0):
                          "mean_error": float((np.abs(m - mu) / sigma).mean()),
                          "std_error": float(np.abs(np.sqrt(v) / sigma - 1).mean())})
     return rows
+
+
+def mean_bn_scale(state_dict):
+    """The mean |gamma| over the channels of every BN layer of a state_dict (a BN layer: a weight beside a
+    running_mean). A noisy-BN network can drown its noise by growing gamma: this shows whether it did."""
+    scales = [abs(state_dict[name[:-len("running_mean")] + "weight"]).mean() for name in state_dict
+              if name.endswith("running_mean")]
+    return float(sum(scales) / len(scales)) if scales else math.nan

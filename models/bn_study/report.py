@@ -17,6 +17,7 @@ from pathlib import Path
 from tinygrad_bn import nn
 
 from .cells import confidence_interval
+from .measures import mean_bn_scale
 from .nets import NOISY_NORMS, study_net
 from .plots import draw_figures
 
@@ -165,10 +166,12 @@ def collect(entries, store):
         for entry in rows.values():
             results = entry["results"]
             runs = [run_metrics(result) if result else None for result in results]
-            if entry["settings"]["norm"] in ("bn", *NOISY_NORMS):  # BN's scale, from the saved final weights
-                for run, cell in zip(runs, entry["cells"]):
-                    weights = store.weights(cell) if run is not None else None
-                    if weights is not None:
+            if entry["settings"]["norm"] in ("bn", *NOISY_NORMS):  # BN's scale: in the result, or (runs saved
+                for run, cell, result in zip(runs, entry["cells"], results):  # before it was) from the final weights
+                    weights = store.weights(cell) if run is not None and "bn_gamma_mean" not in result else None
+                    if run is not None and "bn_gamma_mean" in result:
+                        run["bn_gamma_mean"] = result["bn_gamma_mean"]
+                    elif weights is not None:
                         run["bn_gamma_mean"] = mean_bn_scale(weights)
             for run, result in zip(runs, results):
                 if run is not None and timing_of(result) != timing:  # minutes compare only like with like: the
@@ -189,14 +192,6 @@ def collect(entries, store):
         for entry in rows.values():
             del entry["results"], entry["cells"]
     return sections
-
-
-def mean_bn_scale(state_dict):
-    """The mean |gamma| over the channels of every BN layer of a state_dict (a BN layer: a weight beside a
-    running_mean). A noisy-BN network can drown its noise by growing gamma: this shows whether it did."""
-    scales = [abs(state_dict[name[:-len("running_mean")] + "weight"]).mean() for name in state_dict
-              if name.endswith("running_mean")]
-    return float(sum(scales) / len(scales)) if scales else math.nan
 
 
 # The differences the report's prose cites: (section a, row a, section b, row b, metrics); row names with {} are

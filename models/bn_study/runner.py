@@ -42,6 +42,7 @@ from .measures import (
     batch_statistics_noise,
     forward_with_batch_statistics,
     internal_covariate_shift,
+    mean_bn_scale,
     normalization_output_moments,
     per_image_channel_moments,
     smoothness_along_gradient,
@@ -276,6 +277,8 @@ def train_cell(cell, data, device="cpu", log=print, label="", pretrained=None):
               "conv_bias_norms": {"initial": initial_biases, "final": conv_bias_norms(model)}}
     if cell.extras and not diverged_at and cell.norm in ("bn", *NOISY_NORMS):
         result["extras"] = batch_norm_extras(model, data, cell, device)
+    if not diverged_at and cell.norm in ("bn", *NOISY_NORMS):
+        result["bn_gamma_mean"] = mean_bn_scale(model.state_dict())
     result.update(train_seconds=train_seconds, seconds=time.perf_counter() - started, device=device,
                   machine=machine_description(), finished=datetime.now().astimezone().isoformat(timespec="seconds"),
                   data={"root": data.root, "images": len(data.labels), "train": len(data.train_idx),
