@@ -648,19 +648,37 @@ def test_the_written_reports_tables_are_regenerated_and_its_bold_numbers_checked
     assert unmatched_bold_numbers(f"**{comma}**", results) == [comma]
 
 
-def test_the_written_report_is_its_results_json():
-    """docs/bn-study.md and .vi.md: each table block is the table results.json makes, each bold number one of its."""
-    docs = Path(__file__).resolve().parent.parent / "docs"
-    results = json.loads((docs / "bn-study" / "results.json").read_text())
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.mark.parametrize("report, results_file", [
+    (("bn-study.md", "bn-study.vi.md"), "bn-study/results.json"),  # the report, once the study is done
+    (("bn-study/draft.md", "bn-study/draft.vi.md"), "bn-study/progress/results.json"),  # while it runs
+])
+def test_the_written_report_is_its_results_json(report, results_file):
+    """The written report (English and Vietnamese): each table block is the table results.json makes, each bold
+    number one of its."""
+    if not (DOCS / report[0]).exists():
+        pytest.skip(f"docs/{report[0]} does not exist (the draft is removed when the report is complete)")
+    results = json.loads((DOCS / results_file).read_text())
     if "sections" not in results:
         pytest.skip("docs/bn-study.md is still the small study's report (its own results.json, another format); "
                     "the new one replaces it when the study's runs are done (issue #25)")
-    for name, decimal_comma in (("bn-study.md", False), ("bn-study.vi.md", True)):
-        text = (docs / name).read_text(encoding="utf-8")
+    for name, decimal_comma in zip(report, (False, True)):
+        text = (DOCS / name).read_text(encoding="utf-8")
         assert "<!-- table: " in text, name
         assert refresh_tables(text, results, decimal_comma) == text, \
             f"{name}: run python -m models.bn_study --report --docs ..."
         assert unmatched_bold_numbers(text, results, decimal_comma) == [], name
+
+
+def test_the_progress_tables_are_the_run_stores():
+    """docs/bn-study/progress is the report of every run in docs/bn-study/runs, the tracked run store."""
+    runs = sorted((DOCS / "bn-study" / "runs").glob("*.json"))
+    results = json.loads((DOCS / "bn-study" / "progress" / "results.json").read_text())
+    assert results["done"] == len(runs), ("run python -m models.bn_study --report --cache docs/bn-study/runs --out "
+                                          "docs/bn-study/progress --docs docs/bn-study/draft.md,docs/bn-study/draft.vi.md")
+    assert "docs/bn-study/runs" in results["command"]
 
 
 def test_hours_starts_no_run_that_would_not_end_in_time(tmp_path, capsys):

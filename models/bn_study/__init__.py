@@ -66,7 +66,8 @@ cost less than their estimate. Two queues (--workers 2), each pinned to one core
 1.34x the throughput of one queue on both cores (measured: 0.87 s per step of the study's net at batch 64 and 48 px
 with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 19 hours of wall time;
 sessions of a few hours each resume where the last stopped. A GPU runs each cell in a minute or two: the same
-command with --device cuda fills the same cache.
+command with --device cuda fills the same cache. The cache is docs/bn-study/runs by default: finished runs are part
+of the repository (docs/bn-study/runs/README.md), so that no session's runs are lost with its machine.
 
 The report (report.py, plots.py) renders whatever the cache holds, to runs/bn-study/report/ by default:
 results.json, bn-study-tables.md and figures/. The written report (docs/bn-study.md and docs/bn-study.vi.md, the

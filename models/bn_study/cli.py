@@ -34,7 +34,8 @@ from .cells import (
 from .report import refresh_tables, unmatched_bold_numbers, write_report
 from .runner import RunStore, load_study_data, train_cell, usable_cpus
 
-DEFAULT_CACHE = "runs/bn-study/cache"
+# Finished runs live in the repository, so that a study spread over many sessions loses none of them.
+DEFAULT_CACHE = "docs/bn-study/runs"
 DEFAULT_OUT = "runs/bn-study/report"
 
 

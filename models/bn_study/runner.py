@@ -2,7 +2,7 @@
 
     data = load_study_data(cell, "../shared/data/dogs-vs-cats/train")
     result = train_cell(cell, data, device="cpu")          # a JSON-able dict
-    store = RunStore("runs/bn-study/cache"); store.save(cell, result)
+    store = RunStore("docs/bn-study/runs"); store.save(cell, result)
 
 The loop is the default recipe's step (models/training.py: the same optimizer, schedule, momentum cycle, progressive
 resizing and loader), written out so that each step can be watched: validation a few times per epoch, the
