@@ -450,12 +450,13 @@ def test_a_claim_keeps_a_run_to_one_live_process(tmp_path):
 
 def test_run_metrics_time_to_threshold_and_diverged_runs():
     history = [{"epoch": e, "val_accuracy": acc, "train_seconds": 60.0 * e, "train_eval_accuracy": acc + 0.01,
-                "train_eval_loss": 0.3, "val_loss": 0.4} for e, acc in ((0.5, 0.70), (1, 0.82), (1.5, 0.86),
+                "train_eval_loss": 0.3, "val_loss": 0.4, "train_accuracy": acc - 0.02} for e, acc in ((0.5, 0.70), (1, 0.82), (1.5, 0.86),
                                                                       (2, 0.90))]
     metrics = run_metrics({"history": history, "diverged_at_step": None, "train_seconds": 120.0})
     assert metrics["epochs_to_80"] == 1 and metrics["epochs_to_85"] == 1.5 and metrics["epochs_to_88"] == 2
     assert metrics["minutes_to_88"] == 2.0 and metrics["final_val_accuracy"] == 0.9 and metrics["stalled"] == 0
     assert metrics["generalization_gap"] == pytest.approx(0.01)
+    assert metrics["training_mode_accuracy"] == pytest.approx(0.88)  # the last stretch's, as trained
     assert run_metrics({"history": [], "diverged_at_step": 5, "train_seconds": 1.0}) == {"diverged": 1.0}
     assert cell_text({"n": 3, "mean": 0.8812, "ci": 0.0041, "values": []}, "percent") == "88.1% ± 0.41"
     assert cell_text({"n": 0, "mean": None, "ci": None, "values": []}, "percent") == "–"

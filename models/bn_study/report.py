@@ -47,6 +47,9 @@ def run_metrics(result):
                    final_train_eval_accuracy=last["train_eval_accuracy"], final_train_eval_loss=last["train_eval_loss"],
                    final_val_loss=last["val_loss"], stalled=1.0 if last["val_accuracy"] < STALLED_BELOW else 0.0,
                    generalization_gap=last["train_eval_accuracy"] - last["val_accuracy"],
+                   # on the batches of the last stretch of training as they were trained on (training mode:
+                   # augmented, batch statistics, noisy BN's noise): whether a noisy net learned at all with its noise
+                   training_mode_accuracy=result["history"][-1]["train_accuracy"],
                    train_minutes=result["train_seconds"] / 60)
     for threshold in THRESHOLDS:
         reached = next((row for row in history if row["val_accuracy"] >= threshold), None)
@@ -362,6 +365,7 @@ TABLES = {
     "noisy": ("Noisy BN (full scale; evaluated with BN statistics measured anew without the noise)",
               [("final val acc", "final_val_accuracy", PERCENT),
                ("same, plain eval mode", "final_val_accuracy_eval_mode", PERCENT),
+               ("train acc as trained, with the noise", "training_mode_accuracy", PERCENT),
                ("epochs to 85%", "epochs_to_85", NUMBER),
                ("layer-input shift per probe", "input_shift_with_noise", NUMBER),
                ("same, without the noise", "input_shift_without_noise", NUMBER),
