@@ -45,6 +45,7 @@ from models.bn_study.nets import (
 )
 from models.bn_study.report import (
     TABLES,
+    VIEWS,
     cell_text,
     format_number,
     gap_at_training_loss,
@@ -54,6 +55,7 @@ from models.bn_study.report import (
     run_metrics,
     summarize,
     unmatched_bold_numbers,
+    view_rows,
 )
 from models.bn_study.runner import (
     RunStore,
@@ -576,15 +578,17 @@ def test_every_number_in_the_tables_is_results_json_s(quick_study):
     """Each table row, cell by cell, is the rendering of its own row's metric in results.json."""
     _, out, text, results = quick_study
     checked = 0
-    for section, rows in results["sections"].items():
-        title, columns = TABLES[section]
+    tables = [(*TABLES[section], rows) for section, rows in results["sections"].items()]
+    tables += [(title, columns, view_rows(view, results["sections"])) for view, (title, _, columns) in VIEWS.items()]
+    assert all(rows for _, _, rows in tables)
+    for title, columns, rows in tables:
         block = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
         for row, entry in rows.items():
             line = next(line for line in block.splitlines() if line.startswith(f"| {row} |"))
             cells = [part.strip() for part in line.strip().strip("|").split("|")]
             assert cells[1] == f"{entry['done']}/{len(entry['seeds'])}"
             for (_, metric, kind), shown in zip(columns, cells[2:]):
-                assert shown == cell_text(entry["metrics"].get(metric), kind), (section, row, metric)
+                assert shown == cell_text(entry["metrics"].get(metric), kind), (title, row, metric)
                 checked += shown != "–"
     assert checked > 10
     for link in re.findall(r"\]\((figures/[\w.]+\.png)\)", text):
@@ -622,7 +626,8 @@ def test_the_written_reports_tables_are_regenerated_and_its_bold_numbers_checked
     seed = f"{bn['values'][0] * 100:.1f}%"
     doc = tmp_path / "report.md"
     doc.write_text(f"With BN the net reaches **{cited}**; seed 0 alone **{seed}**.\n\n"
-                   "<!-- table: lr -->\nstale\n<!-- /table -->\n\nAfter the table, **not a number**.\n",
+                   "<!-- table: lr -->\nstale\n<!-- /table -->\n\nAfter the table, **not a number**.\n\n"
+                   "<!-- table: batch_stats -->\nstale\n<!-- /table -->\n",
                    encoding="utf-8")
     from models.bn_study.cli import main
     assert main(["--quick", "--report", "--only", "main,noisy,lr,details", "--cache", quick_study[0], "--out", out,
@@ -630,6 +635,8 @@ def test_the_written_reports_tables_are_regenerated_and_its_bold_numbers_checked
     text = doc.read_text(encoding="utf-8")
     block = text.split("<!-- table: lr -->\n")[1].split("<!-- /table -->")[0]
     assert "stale" not in block and "| BN @ lr 0.1 | 2/2 |" in block and "Largest peak lr" in block
+    view = text.split("<!-- table: batch_stats -->\n")[1].split("<!-- /table -->")[0]  # rows of two sections
+    assert "stale" not in view and "| BN, main comparison | 2/2 |" in view and "| BN momentum 0.1 |" in view
     assert refresh_tables(text, results) == text and unmatched_bold_numbers(text, results) == []
     # a number that is not the file's is caught, in the prose and by the command
     wrong = f"{bn['mean'] * 100 + 0.1:.1f}%"
@@ -716,7 +723,9 @@ def test_largest_stable_rate_needs_every_finished_seed_to_learn():
     from models.bn_study.report import largest_stable_rates, summarize
 
     def row(lr, diverged, stalled):
-        return {"settings": {"lr": lr}, "metrics": {"diverged": summarize(diverged), "stalled": summarize(stalled)}}
+        done = sum(value is not None for value in diverged)
+        return {"settings": {"lr": lr}, "seeds": [0, 1, 2], "done": done,
+                "metrics": {"diverged": summarize(diverged), "stalled": summarize(stalled)}}
 
     rows = {"BN @ lr 0.1": row(0.1, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
             "BN @ lr 1": row(1.0, [0.0, 0.0, None], [0.0, 0.0, None]),  # two seeds finished so far, both learned
@@ -724,3 +733,8 @@ def test_largest_stable_rate_needs_every_finished_seed_to_learn():
             "no BN @ lr 1": row(1.0, [0.0, 1.0, 0.0], [0.0, math.nan, 1.0])}  # one diverged, one stalled
     assert largest_stable_rates(rows) == ("Largest peak lr at which every finished seed learned: BN: 1; "
                                           "no BN: 0.1.")
+    # a model that learned at no rate: "none" once its rows are complete, "none yet" while some seed is to come
+    stalled = {"none @ lr 0.1": row(0.1, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0])}
+    assert largest_stable_rates(stalled).endswith("none: none.")
+    stalled["none @ lr 1"] = row(1.0, [0.0, None, None], [1.0, None, None])
+    assert largest_stable_rates(stalled).endswith("none: none yet.")

@@ -380,9 +380,7 @@ TABLES = {
                 [("final val acc", "final_val_accuracy", PERCENT),
                  ("before fine-tuning", "start_val_accuracy", PERCENT),
                  ("conv bias grad, step 1", "conv_bias_gradient", SCIENTIFIC),
-                 ("conv weight grad, step 1", "conv_weight_gradient", SCIENTIFIC),
-                 ("eval: running stats", "accuracy_running_mixed_64", PERCENT),
-                 ("eval: batch stats, 64", "accuracy_batch_mixed_64", PERCENT)]),
+                 ("conv weight grad, step 1", "conv_weight_gradient", SCIENTIFIC)]),
     "init": ("Initialization scale (reduced scale)", [("final val acc", "final_val_accuracy", PERCENT),
                                                       ("diverged", "diverged", FLAG), ("stalled", "stalled", FLAG)]),
     "overfit": ("Overfitting (reduced scale, longer)", [("train acc (eval mode)", "final_train_eval_accuracy", PERCENT),
@@ -394,6 +392,30 @@ TABLES = {
     "batch": ("Batch size (small images)", [("final val acc", "final_val_accuracy", PERCENT),
                                             ("diverged", "diverged", FLAG)]),
 }
+
+# Tables that gather rows of several sections: (title, the rows as (section, start of the row's name, what the table
+# adds to that name), columns).
+# The BN models that ran the extra evaluations after training (cells.py: extras), validated with the running
+# statistics (eval mode) and with each test batch's own (training mode: the tutorial mistake), in batches of 64, 8
+# and 1 mixed images and of 64 images of one class.
+VIEWS = {
+    "batch_stats": ("Evaluation with batch statistics (main BN: full scale; momentum rows: reduced scale)",
+                    (("main", "BN", ", main comparison"), ("details", "BN momentum", "")),
+                    [("running stats", "accuracy_running_mixed_64", PERCENT),
+                     ("batch stats, 64", "accuracy_batch_mixed_64", PERCENT),
+                     ("batch stats, 8", "accuracy_batch_mixed_8", PERCENT),
+                     ("batch stats, 1", "accuracy_batch_mixed_1", PERCENT),
+                     ("cats only: running", "accuracy_running_cats_only_64", PERCENT),
+                     ("cats only: batch stats", "accuracy_batch_cats_only_64", PERCENT),
+                     ("dogs only: running", "accuracy_running_dogs_only_64", PERCENT),
+                     ("dogs only: batch stats", "accuracy_batch_dogs_only_64", PERCENT)]),
+}
+
+
+def view_rows(view, sections):
+    """The rows of a VIEWS table, named as it names them, in the order of its (section, name start, suffix)."""
+    return {row + suffix: entry for section, start, suffix in VIEWS[view][1]
+            for row, entry in sections.get(section, {}).items() if row.startswith(start)}
 
 
 def cell_text(summary, kind):
@@ -430,23 +452,26 @@ def format_number(value):
 
 def largest_stable_rates(rows):
     """One line: per model, the largest peak lr at which every finished seed learned (neither diverged nor stalled)."""
-    stable = {}
+    stable, complete = {}, {}
     for row, entry in rows.items():
         model = row.split(" @ ")[0]
         stable.setdefault(model, None)
+        complete[model] = complete.get(model, True) and entry["done"] == len(entry["seeds"])
         diverged, stalled = entry["metrics"].get("diverged"), entry["metrics"].get("stalled")
         finished = diverged and diverged["n"]
         learned = finished and not any(diverged["values"]) and stalled and stalled["n"] == diverged["n"] \
             and not any(stalled["values"])
         if learned and (stable[model] is None or entry["settings"]["lr"] > stable[model]):
             stable[model] = entry["settings"]["lr"]
-    parts = [f"{model}: {'none yet' if lr is None else f'{lr:g}'}" for model, lr in stable.items()]
+    parts = [f"{model}: {f'{lr:g}' if lr is not None else 'none' if complete[model] else 'none yet'}"
+             for model, lr in stable.items()]
     return "Largest peak lr at which every finished seed learned: " + "; ".join(parts) + "."
 
 
 def section_table(section, rows):
-    """The markdown lines of one section's table (and, for the lr sweep, the line of the largest stable rates)."""
-    columns = TABLES[section][1]
+    """The markdown lines of one section's table, or of a VIEWS table (and, for the lr sweep, the line of the largest
+    stable rates)."""
+    columns = VIEWS[section][2] if section in VIEWS else TABLES[section][1]
     lines = ["| row | seeds | " + " | ".join(header for header, _, _ in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for row, entry in rows.items():
@@ -469,6 +494,8 @@ def markdown(results, figures=None):
              ""]
     for section, rows in results["sections"].items():
         lines += [f"## {TABLES[section][0]}", "", *section_table(section, rows), ""]
+    for view, (title, _, _) in VIEWS.items():
+        lines += [f"## {title}", "", *section_table(view, view_rows(view, results["sections"])), ""]
     if results.get("comparisons"):
         lines += ["## Paired differences (a - b, seed by seed)", "", "| a | b | metric | a - b | differs |",
                   "|---|---|---|---|---|"]
@@ -500,9 +527,13 @@ def refresh_tables(text, results, decimal_comma=False):
     section's table from `results`; decimal_comma: with 88,1% for 88.1% (the Vietnamese report)."""
     def table(match):
         section = match.group(2)
-        if section not in results["sections"]:
+        if section in VIEWS:
+            rows = view_rows(section, results["sections"])
+        elif section in results["sections"]:
+            rows = results["sections"][section]
+        else:
             raise ValueError(f"the report has a table block for section {section!r}, which results.json lacks")
-        body = "\n".join(section_table(section, results["sections"][section]))
+        body = "\n".join(section_table(section, rows))
         if decimal_comma:
             body = DECIMAL.sub(",", body)
         return match.group(1) + body + "\n" + match.group(4)
