@@ -221,6 +221,10 @@ COMPARISONS = [
     ("overfit", "BN, {}", "overfit", "no BN, He, {}", ("final_val_accuracy", "generalization_gap",
                                                        "gap_at_matched_loss")),
     ("details", "BN after ReLU", "details", "BN before ReLU", ("final_val_accuracy",)),
+    ("details", "BN with conv bias", "details", "BN before ReLU", ("final_val_accuracy",)),
+    # the momentum rows train alike (momentum only moves the running statistics): each against PyTorch's default
+    ("details", "BN momentum {}", "details", "BN momentum 0.1", ("final_val_accuracy", "accuracy_running_cats_only_64",
+                                                               "accuracy_running_dogs_only_64")),
     ("details", "fine-tune in gray, BN frozen", "details", "fine-tune in gray, BN updated", ("final_val_accuracy",)),
     ("batch", "bn @ batch {}", "batch", "gn @ batch {}", ("final_val_accuracy",)),
     ("batch", "bn @ batch {}", "batch", "none @ batch {}", ("final_val_accuracy",)),
@@ -238,7 +242,7 @@ def paired_comparisons(sections):
             if not fill:
                 continue
             row_b = pattern_b.format(*fill.groups())
-            if row_b not in rows_b:
+            if row_b not in rows_b or (section_a, row_a) == (section_b, row_b):
                 continue
             for metric in metrics:
                 values_a = rows_a[row_a]["metrics"].get(metric, {}).get("values")
