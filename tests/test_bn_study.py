@@ -599,6 +599,15 @@ def test_every_number_in_the_tables_is_results_json_s(quick_study):
 
 
 @pytest.mark.slow
+def test_momentum_rows_are_compared_with_pytorchs_default_and_no_row_with_itself(quick_study):
+    comparisons = quick_study[3]["comparisons"]
+    assert all(comparison["a"] != comparison["b"] for comparison in comparisons)
+    momentum = [comparison for comparison in comparisons if comparison["a"][1].startswith("BN momentum")]
+    assert {tuple(comparison["b"]) for comparison in momentum} == {("details", "BN momentum 0.1")}
+    assert {comparison["a"][1] for comparison in momentum} == {"BN momentum 0.01"}  # quick mode: 0.01 and 0.1
+
+
+@pytest.mark.slow
 def test_workers_share_the_queue_and_train_each_run_once(tmp_path, capsys):
     if not DATA:
         pytest.skip("TINYGRAD_BN_DATA is not set: the BN study's workers need images to train on")
