@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -596,6 +597,24 @@ def test_every_number_in_the_tables_is_results_json_s(quick_study):
     assert "figures/main_curves.png" in text and "figures/ics.png" in text
     numbers = [float(value) for value in re.findall(r"(\d+\.\d+)%", text)]
     assert numbers and all(0 <= value <= 100 for value in numbers)
+
+
+@pytest.mark.slow
+def test_fine_tuning_without_its_models_weights_is_skipped_with_the_reason(quick_study, tmp_path, capsys):
+    """The run store tracks results, not weights: a fine-tuning run to be made again on a machine that lacks its
+    pretrained model's .npz is skipped, and the message says why and how to get the weights back."""
+    from models.bn_study.cli import main
+    cache = tmp_path / "cache"
+    shutil.copytree(quick_study[0], cache)
+    finetuned = [path for path in cache.glob("*.json") if json.loads(path.read_text())["cell"]["finetune"]]
+    assert finetuned
+    for path in [*finetuned, *cache.glob("*.npz")]:
+        path.unlink()
+    capsys.readouterr()
+    assert main(["--quick", "--only", "details", "--cache", cache, "--out", tmp_path / "out"]) == 0
+    skipped = [line for line in capsys.readouterr().out.splitlines() if " skipped: " in line]
+    assert len(skipped) == len(finetuned) and all("has no weights in the cache" in line for line in skipped)
+    assert not any(json.loads(path.read_text())["cell"]["finetune"] for path in cache.glob("*.json"))
 
 
 @pytest.mark.slow

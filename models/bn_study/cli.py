@@ -228,7 +228,11 @@ def run_queue(entries, store, args, scale, out=print):
                 return 2
             pretrained = store.weights(pretrained_cell(cell, scale)) if cell.finetune else None
             if cell.finetune and pretrained is None:
-                out(f"{label} skipped: the model it fine-tunes diverged", flush=True)
+                parent = pretrained_cell(cell, scale)
+                why = ("diverged" if store.load(parent).get("diverged_at_step") is not None else
+                       f"has no weights in the cache ({parent.key()}.npz; only JSON results are tracked: delete "
+                       f"{parent.key()}.json to train it again)")
+                out(f"{label} skipped: the model it fine-tunes {why}", flush=True)
                 skipped.add(cell)
                 trained -= 1
                 continue
