@@ -491,6 +491,17 @@ def test_paired_comparisons_take_the_difference_seed_by_seed():
     assert found["BN @ lr 0.1"]["differs"] is True and found["BN @ lr 1"]["differs"] is False
 
 
+def test_bn_rows_of_the_init_sweep_are_compared_with_he_scale_one_and_with_no_bn():
+    def row(values):
+        return {"metrics": {"final_val_accuracy": summarize(values)}}
+    sections = {"init": {"BN, He x0.1": row([0.74, 0.69, 0.71]), "BN, He x1": row([0.82, 0.79, 0.80]),
+                         "no BN, He x0.1": row([0.5, 0.5, 0.5]), "no BN, He x1": row([0.66, 0.62, 0.68])}}
+    pairs = {(comparison["a"][1], comparison["b"][1]): comparison for comparison in paired_comparisons(sections)}
+    assert set(pairs) == {("BN, He x0.1", "no BN, He x0.1"), ("BN, He x1", "no BN, He x1"),
+                          ("BN, He x0.1", "BN, He x1")}
+    assert pairs["BN, He x0.1", "BN, He x1"]["difference"]["values"] == pytest.approx([-0.08, -0.10, -0.09])
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # the quick mode end to end
 # ---------------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ init.png          final validation accuracy against the initialization scale
 batch_size.png    final validation accuracy against the batch size per normalization (Wu and He, figure 1), and
                   the noise of BN's batch statistics against the batch size
 """
+import math
 from pathlib import Path
 
 from ..reports import save_png
@@ -97,26 +98,31 @@ def draw_smoothness(results, path):
 
 
 def draw_sweep(results, section, setting, path, xlabel, title, group_of=lambda row: row.split(" @ ")[0]):
-    """Final validation accuracy of each row against one of its settings, a line per group of rows; a cross
-    where a run diverged."""
+    """Final validation accuracy of each row against one of its settings, a line per group of rows, with its 95%
+    interval as a bar (where two seeds or more give one); a cross where a run diverged."""
     rows = results["sections"].get(section, {})
     groups = {}
     for row, entry in rows.items():
         summary = entry["metrics"].get("final_val_accuracy")
         diverged = entry["metrics"].get("diverged")
+        learned = summary and summary["n"]
+        half_width = summary["ci"] if learned and summary["ci"] is not None and math.isfinite(summary["ci"]) else 0
         groups.setdefault(group_of(row), []).append(
-            (entry["settings"][setting], summary["mean"] if summary and summary["n"] else None,
+            (entry["settings"][setting], summary["mean"] if learned else None, half_width,
              diverged["mean"] if diverged and diverged["n"] else None))
-    if not any(point[1] is not None or point[2] for points in groups.values() for point in points):
+    if not any(point[1] is not None or point[3] for points in groups.values() for point in points):
         return None
     figure, (axis,) = _figure()
     for group, points in groups.items():
         points.sort()
-        line = axis.plot([x for x, y, _ in points if y is not None], [100 * y for x, y, _ in points if y is not None],
-                         marker="o", label=group)[0]
-        crosses = [x for x, _, diverged in points if diverged]
-        axis.plot(crosses, [50] * len(crosses), "x", color=line.get_color(), markersize=10)
-    axis.set(xscale="log", xlabel=xlabel, ylabel="final validation accuracy (%); x: a run diverged", title=title)
+        finished = [(x, y, half) for x, y, half, _ in points if y is not None]
+        line = axis.errorbar([x for x, _, _ in finished], [100 * y for _, y, _ in finished],
+                             yerr=[100 * half for _, _, half in finished], marker="o", capsize=3, label=group)
+        crosses = [x for x, _, _, diverged in points if diverged]
+        axis.plot(crosses, [50] * len(crosses), "x", color=line.lines[0].get_color(), markersize=10)
+    axis.set(xscale="log", xlabel=xlabel, ylabel="final validation accuracy (%)", title=title)
+    axis.text(0.01, 0.01, "bars: 95% interval; x: a run diverged", transform=axis.transAxes, fontsize=8,
+              color="0.4")
     axis.legend()
     save_png(figure, path)
     return path

@@ -218,6 +218,8 @@ COMPARISONS = [
                                                      "effective_beta_median")),
     ("lr", "BN @ lr {}", "lr", "no BN, He init @ lr {}", ("final_val_accuracy",)),
     ("init", "BN, He x{}", "init", "no BN, He x{}", ("final_val_accuracy",)),
+    # does the scale matter with BN: each factor against He's own (x1)
+    ("init", "BN, He x{}", "init", "BN, He x1", ("final_val_accuracy",)),
     ("overfit", "BN, {}", "overfit", "no BN, He, {}", ("final_val_accuracy", "generalization_gap",
                                                        "gap_at_matched_loss")),
     ("details", "BN after ReLU", "details", "BN before ReLU", ("final_val_accuracy",)),
