@@ -583,6 +583,12 @@ def test_the_other_sections_run_end_to_end_in_quick_mode(tmp_path):
     assert sum(run["cell"]["train_eval"] == "last" for run in runs) == len(plan(QUICK, ["batch"]))
     text = (tmp_path / "out" / "bn-study-tables.md").read_text(encoding="utf-8")
     assert "| no BN, He, wd 0, no aug | 2/2 |" in text and "| none @ batch 16 | 2/2 |" in text
+    # the overfitting figure: the gap against the training loss, from the curves of both accuracies
+    overfit = results["sections"]["overfit"]["BN, wd 0, no aug"]["curves"]
+    assert len(overfit["train_eval_accuracy"]) == len(overfit["val_accuracy"]) == len(overfit["train_eval_loss"])
+    for name in ("overfit", "init", "batch_size"):
+        assert f"figures/{name}.png" in text
+        assert (tmp_path / "out" / "figures" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow

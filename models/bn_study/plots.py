@@ -9,6 +9,8 @@ smoothness.png    loss variation, gradient change and effective beta-smoothness 
                   (Santurkar et al., figure 4's measures)
 lr_sweep.png      final validation accuracy against the peak learning rate; diverged runs marked
 init.png          final validation accuracy against the initialization scale
+overfit.png       train - validation accuracy against the training loss, BN and no BN, per weight decay and
+                  augmentation, with the matched training loss at which the table compares them
 batch_size.png    final validation accuracy against the batch size per normalization (Wu and He, figure 1), and
                   the noise of BN's batch statistics against the batch size
 """
@@ -128,6 +130,38 @@ def draw_sweep(results, section, setting, path, xlabel, title, group_of=lambda r
     return path
 
 
+def draw_overfitting(results, path):
+    """One panel per (weight decay, augmentation): each row's gap between training and validation accuracy against
+    its training loss (both means over the seeds at each evaluation, the loss falling from left to right), and the
+    matched training loss, where the table reads the gap."""
+    rows = results["sections"].get("overfit", {})
+    settings = sorted({(entry["settings"]["weight_decay"], entry["settings"]["augment"]) for entry in rows.values()},
+                      reverse=True)
+    if not any(entry["curves"].get("train_eval_accuracy") for entry in rows.values()):
+        return None
+    figure, axes = _figure(len(settings), width=4)
+    for axis, (weight_decay, augment) in zip(axes, settings):
+        for row, entry in rows.items():
+            curves = entry["curves"]
+            if (entry["settings"]["weight_decay"], entry["settings"]["augment"]) != (weight_decay, augment) \
+                    or not curves.get("train_eval_accuracy"):
+                continue
+            gaps = [100 * (train - val) for train, val in zip(curves["train_eval_accuracy"], curves["val_accuracy"])]
+            seeds = f"{entry['done']} seed{'s' if entry['done'] != 1 else ''}"
+            axis.plot(curves["train_eval_loss"], gaps, marker="o", label=f"{row.split(',')[0]} ({seeds})")
+            if entry.get("matched_training_loss") is not None:
+                axis.axvline(entry["matched_training_loss"], color="0.6", linestyle=":", linewidth=1)
+        axis.set(xlabel="training loss (eval mode)", title=f"wd {weight_decay:g}, {'aug' if augment else 'no aug'}")
+        axis.invert_xaxis()
+        axis.legend(fontsize=8)
+    axes[0].set_ylabel("train - val accuracy (points)")
+    low, high = min(axis.get_ylim()[0] for axis in axes), max(axis.get_ylim()[1] for axis in axes)
+    for axis in axes:  # one scale for the panels: their gaps compare with each other too
+        axis.set_ylim(low, high)
+    save_png(figure, path)
+    return path
+
+
 def draw_batch_noise(results, path):
     # the BN models trained at batch 64 (the recipe's batch): at 32 px if the batch section has them, else full scale
     entry, source = _row(results, "batch", "bn @ batch 64"), "BN models trained at batch 64, 32 px"
@@ -159,6 +193,7 @@ def draw_figures(results, folder):
                                "The largest stable learning rate (reduced scale)"),
         "init": draw_sweep(results, "init", "init_scale", folder / "init.png", "He init times",
                            "Initialization scale (reduced scale)", group_of=lambda row: row.split(", He")[0]),
+        "overfit": draw_overfitting(results, folder / "overfit.png"),
         "batch_size": draw_sweep(results, "batch", "batch_size", folder / "batch_size.png", "batch size",
                                  "Batch size (32 px, lr 0.1 x batch / 64)"),
         "batch_noise": draw_batch_noise(results, folder / "batch_noise.png"),

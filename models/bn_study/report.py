@@ -305,7 +305,8 @@ def gap_at_training_loss(history, target):
 
 
 def curves(results):
-    """Per row, the means over its finished runs of: validation accuracy at each evaluation (by epoch), the
+    """Per row, the means over its finished runs of: validation accuracy, and training loss and accuracy (eval mode,
+    on the fixed training sample) at each evaluation (by epoch), the
     covariate shift per layer (averaged over the probes), the smoothness measures at each probe (by step), and
     the noise of batch statistics per batch size (first and last BN layer). For the figures."""
     finished = [result for result in results if result["history"] and not result["diverged_at_step"]]
@@ -313,7 +314,7 @@ def curves(results):
     if finished and len({len(result["history"]) for result in finished}) == 1:
         histories = [evaluations(result) for result in finished]
         out["epochs"] = [row["epoch"] for row in histories[0]]
-        for name in ("val_accuracy", "train_eval_loss"):
+        for name in ("val_accuracy", "train_eval_loss", "train_eval_accuracy"):
             out[name] = [mean(history[k][name] for history in histories) for k in range(len(out["epochs"]))]
     probed = [result for result in finished if result.get("probes")]
     if probed and len({len(result["probes"]) for result in probed}) == 1:
