@@ -611,7 +611,7 @@ def test_every_number_in_the_tables_is_results_json_s(quick_study):
     assert checked > 10
     for link in re.findall(r"\]\((figures/[\w.]+\.png)\)", text):
         assert (out / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
-    assert "figures/main_curves.png" in text and "figures/ics.png" in text
+    assert "figures/main_curves.png" in text and "figures/ics.png" in text and "figures/details.png" in text
     numbers = [float(value) for value in re.findall(r"(\d+\.\d+)%", text)]
     assert numbers and all(0 <= value <= 100 for value in numbers)
 

@@ -9,6 +9,8 @@ smoothness.png    loss variation, gradient change and effective beta-smoothness 
                   (Santurkar et al., figure 4's measures)
 lr_sweep.png      final validation accuracy against the peak learning rate; diverged runs marked
 init.png          final validation accuracy against the initialization scale
+details.png       evaluation with each test batch's own statistics (the main comparison's BN models), and BN's
+                  momentum against eval-mode accuracy on cats and on dogs
 overfit.png       train - validation accuracy against the training loss, BN and no BN, per weight decay and
                   augmentation, with the matched training loss at which the table compares them
 batch_size.png    final validation accuracy against the batch size per normalization (Wu and He, figure 1), and
@@ -162,6 +164,53 @@ def draw_overfitting(results, path):
     return path
 
 
+BATCH_STATISTICS_BARS = (("running\nstatistics", "accuracy_running_mixed_64"), ("batch\nof 64", "accuracy_batch_mixed_64"),
+                         ("batch\nof 8", "accuracy_batch_mixed_8"), ("batch\nof 1", "accuracy_batch_mixed_1"),
+                         ("batch of\n64 cats", "accuracy_batch_cats_only_64"),
+                         ("batch of\n64 dogs", "accuracy_batch_dogs_only_64"))
+
+
+def _bars(axis, positions, summaries, **style):
+    """Bars of the means (in %) with their 95% intervals, where a summary has them."""
+    means = [100 * summary["mean"] if summary and summary["n"] else 0 for summary in summaries]
+    errors = [100 * summary["ci"] if summary and summary["n"] > 1 and summary["ci"] is not None else 0
+              for summary in summaries]
+    axis.bar(positions, means, yerr=errors, capsize=3, **style)
+
+
+def draw_details(results, path):
+    """Two of section 6's details: the main BN models evaluated with each test batch's own statistics (the
+    tutorial mistake), and how BN's momentum moves eval-mode accuracy on cats and on dogs."""
+    main = _row(results, "main", "BN")
+    momenta = {row: entry for row, entry in results["sections"].get("details", {}).items()
+               if row.startswith("BN momentum") and entry["done"]}
+    if not (main and main["metrics"].get("accuracy_batch_mixed_1")) and not momenta:
+        return None
+    figure, (statistics_axis, momentum_axis) = _figure(2)
+    if main and main["metrics"].get("accuracy_batch_mixed_1"):
+        labels, metrics = zip(*BATCH_STATISTICS_BARS)
+        _bars(statistics_axis, range(len(labels)), [main["metrics"].get(metric) for metric in metrics],
+              color=["tab:blue"] + ["tab:orange"] * (len(labels) - 1))
+        statistics_axis.set_xticks(range(len(labels)), labels)
+    statistics_axis.axhline(50, color="0.6", linestyle=":", linewidth=1)
+    statistics_axis.set(ylabel="validation accuracy (%)", ylim=(0, 100),
+                        title="Main BN models: running vs batch statistics")
+    names = list(momenta)
+    for offset, (animal, color) in ((-0.2, ("cats", "tab:purple")), (0.2, ("dogs", "tab:green"))):
+        _bars(momentum_axis, [k + offset for k in range(len(names))],
+              [momenta[row]["metrics"].get(f"accuracy_running_{animal}_only_64") for row in names], width=0.4,
+              color=color, label=f"{animal} only")
+    momentum_axis.set_xticks(range(len(names)), [row.removeprefix("BN momentum ") for row in names])
+    momentum_axis.axhline(50, color="0.6", linestyle=":", linewidth=1)
+    momentum_axis.set(xlabel="BN momentum (PyTorch's convention)", ylim=(0, 105),
+                      title="Eval mode (running statistics), by class")
+    momentum_axis.legend(fontsize=8)
+    statistics_axis.text(0.99, 0.98, "bars: 95% interval; dotted: chance", transform=statistics_axis.transAxes,
+                         fontsize=8, color="0.4", ha="right", va="top")
+    save_png(figure, path)
+    return path
+
+
 def draw_batch_noise(results, path):
     # the BN models trained at batch 64 (the recipe's batch): at 32 px if the batch section has them, else full scale
     entry, source = _row(results, "batch", "bn @ batch 64"), "BN models trained at batch 64, 32 px"
@@ -194,6 +243,7 @@ def draw_figures(results, folder):
         "init": draw_sweep(results, "init", "init_scale", folder / "init.png", "He init times",
                            "Initialization scale (reduced scale)", group_of=lambda row: row.split(", He")[0]),
         "overfit": draw_overfitting(results, folder / "overfit.png"),
+        "details": draw_details(results, folder / "details.png"),
         "batch_size": draw_sweep(results, "batch", "batch_size", folder / "batch_size.png", "batch size",
                                  "Batch size (32 px, lr 0.1 x batch / 64)"),
         "batch_noise": draw_batch_noise(results, folder / "batch_noise.png"),
