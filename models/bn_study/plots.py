@@ -2,7 +2,7 @@
 
     draw_figures(results, folder)   ->  {name: path} of the figures that have data so far
 
-main_curves.png   validation accuracy against epochs: BN, no BN + He init, noisy BN (full scale)
+main_curves.png   validation accuracy against epochs: BN, no BN + He init, noisy and shifted BN (full scale)
 ics.png           internal covariate shift per layer: l2 distance, relative to the gradient, and cosine
                   (Santurkar et al., figure 3's measure)
 smoothness.png    loss variation, gradient change and effective beta-smoothness along the gradient, over training
@@ -22,6 +22,7 @@ from pathlib import Path
 from ..reports import save_png
 
 ROWS_OF_MAIN = (("main", "BN"), ("main", "no BN, He init"), ("noisy", "noisy BN"))
+CURVES_OF_MAIN = (*ROWS_OF_MAIN, ("noisy", "shifted BN"))
 
 
 def _figure(columns=1, width=6.5):
@@ -37,7 +38,7 @@ def _row(results, section, row):
 def draw_main_curves(results, path):
     figure, (axis,) = _figure()
     drawn = False
-    for section, row in ROWS_OF_MAIN:
+    for section, row in CURVES_OF_MAIN:
         entry = _row(results, section, row)
         curve = entry and entry["curves"].get("val_accuracy")
         if curve:
