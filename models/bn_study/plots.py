@@ -9,10 +9,10 @@ smoothness.png    loss variation, gradient change and effective beta-smoothness 
                   (Santurkar et al., figure 4's measures)
 lr_sweep.png      final validation accuracy against the peak learning rate; diverged runs marked
 init.png          final validation accuracy against the initialization scale
-details.png       evaluation with each test batch's own statistics (the main comparison's BN models), and BN's
-                  momentum against eval-mode accuracy on cats and on dogs
 overfit.png       train - validation accuracy against the training loss, BN and no BN, per weight decay and
                   augmentation, with the matched training loss at which the table compares them
+details.png       evaluation with each test batch's own statistics (the main comparison's BN models), and BN's
+                  momentum against eval-mode accuracy on cats and on dogs
 batch_size.png    final validation accuracy against the batch size per normalization (Wu and He, figure 1), and
                   the noise of BN's batch statistics against the batch size
 """
@@ -165,7 +165,9 @@ def draw_overfitting(results, path):
     return path
 
 
-BATCH_STATISTICS_BARS = (("running\nstatistics", "accuracy_running_mixed_64"), ("batch\nof 64", "accuracy_batch_mixed_64"),
+# section 6's evaluations of the main BN models: (bar label, metric), running statistics first
+BATCH_STATISTICS_BARS = (("running\nstatistics", "accuracy_running_mixed_64"),
+                         ("batch\nof 64", "accuracy_batch_mixed_64"),
                          ("batch\nof 8", "accuracy_batch_mixed_8"), ("batch\nof 1", "accuracy_batch_mixed_1"),
                          ("batch of\n64 cats", "accuracy_batch_cats_only_64"),
                          ("batch of\n64 dogs", "accuracy_batch_dogs_only_64"))

@@ -306,9 +306,9 @@ def gap_at_training_loss(history, target):
 
 def curves(results):
     """Per row, the means over its finished runs of: validation accuracy, and training loss and accuracy (eval mode,
-    on the fixed training sample) at each evaluation (by epoch), the
-    covariate shift per layer (averaged over the probes), the smoothness measures at each probe (by step), and
-    the noise of batch statistics per batch size (first and last BN layer). For the figures."""
+    on the fixed training sample) at each evaluation (by epoch), the covariate shift per layer (averaged over the
+    probes), the smoothness measures at each probe (by step), and the noise of batch statistics per batch size
+    (first and last BN layer). For the figures."""
     finished = [result for result in results if result["history"] and not result["diverged_at_step"]]
     out = {}
     if finished and len({len(result["history"]) for result in finished}) == 1:
