@@ -57,14 +57,14 @@ The sections, in the order the queue runs them (seed 0 of every row of a section
     batch    small    batch 2, 4, ..., 128 x {BN, GroupNorm, LayerNorm, none (He init)}, lr = 0.1 x
                       batch / 64, 4 epochs (Wu and He 2018)                                           84 runs  5.0 h
 
-About 31 core-hours of this 2-core CPU (216 distinct runs; the first 82 cost 13.5; the hours above are measured
+About 27 core-hours of this 2-core CPU (216 distinct runs; the first 130 cost 18.7; the hours above are measured
 durations of the runs done so far, or the cost model of cells.py scaled to them): one step takes 0.030 s + 5.4e-6 s x batch x pixels,
 measured on this 2-core CPU with batches of random data (BN: 1.19 s per step of 64 images at 60 px, 0.60 s at 40
 px, 0.041 s for 2 images at 32 px), x 1.1 without BN, x 1.45 noisy BN, x 1.5 GN; plus the evaluations and probes.
 `--plan` recalibrates the model on the runs already cached. Diverging runs stop early, so the lr and init sections
 cost less than their estimate. Two queues (--workers 2), each pinned to one core with single-threaded BLAS, get
 1.34x the throughput of one queue on both cores (measured: 0.87 s per step of the study's net at batch 64 and 48 px
-with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 16 hours of wall time;
+with two threads, against 1.25 and 1.35 s for two pinned processes side by side), so about 14 hours of wall time;
 sessions of a few hours each resume where the last stopped. A GPU runs each cell in a minute or two: the same
 command with --device cuda fills the same cache. The cache is docs/bn-study/runs by default: finished runs are part
 of the repository (docs/bn-study/runs/README.md), so that no session's runs are lost with its machine.
