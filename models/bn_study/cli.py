@@ -226,9 +226,9 @@ def run_queue(entries, store, args, scale, out=print):
             except (OSError, ValueError) as error:  # no such folder, no images: the message says which
                 print(f"bn_study: error: {error}", file=sys.stderr)
                 return 2
-            pretrained = store.weights(pretrained_cell(cell, scale)) if cell.finetune else None
+            parent = pretrained_cell(cell, scale) if cell.finetune else None
+            pretrained = store.weights(parent) if parent else None
             if cell.finetune and pretrained is None:
-                parent = pretrained_cell(cell, scale)
                 why = ("diverged" if store.load(parent).get("diverged_at_step") is not None else
                        f"has no weights in the cache ({parent.key()}.npz; only JSON results are tracked: delete "
                        f"{parent.key()}.json to train it again)")
